@@ -1,0 +1,414 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+/* A growing string for building conninfo values. */
+typedef struct {
+  char *buf;
+  size_t len, cap;
+} sbuf;
+
+static int sbuf_put(sbuf *s, const char *p, size_t n) {
+  if (s->len + n + 1 > s->cap) {
+    size_t cap = s->cap ? s->cap : 128;
+    while (cap < s->len + n + 1) cap *= 2;
+    char *b = realloc(s->buf, cap);
+    if (b == NULL) return -1;
+    s->buf = b;
+    s->cap = cap;
+  }
+  memcpy(s->buf + s->len, p, n);
+  s->len += n;
+  s->buf[s->len] = '\0';
+  return 0;
+}
+
+/* Appends ` key='value'` with libpq's quoting rules (backslash escapes ' and \). */
+static int sbuf_keyword(sbuf *s, const char *key, const char *value, size_t vlen) {
+  if (s->len > 0 && sbuf_put(s, " ", 1) < 0) return -1;
+  if (sbuf_put(s, key, strlen(key)) < 0 || sbuf_put(s, "='", 2) < 0) return -1;
+  for (size_t i = 0; i < vlen; i++) {
+    if ((value[i] == '\'' || value[i] == '\\') && sbuf_put(s, "\\", 1) < 0) return -1;
+    if (sbuf_put(s, value + i, 1) < 0) return -1;
+  }
+  return sbuf_put(s, "'", 1);
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = tolower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* Percent-decodes [p, p+n) into a new string; NULL on a broken escape. */
+static char *url_decode(const char *p, size_t n) {
+  char *out = malloc(n + 1);
+  if (out == NULL) return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '%') {
+      if (i + 2 >= n) { /* fewer than two characters follow */
+        free(out);
+        return NULL;
+      }
+      int h = hexval((unsigned char)p[i + 1]), l = hexval((unsigned char)p[i + 2]);
+      if (h < 0 || l < 0) {
+        free(out);
+        return NULL;
+      }
+      out[o++] = (char)(h * 16 + l);
+      i += 2;
+    } else {
+      out[o++] = p[i];
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (err == NULL || errlen == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+/* JDBC query parameters that have a libpq meaning; the others (ssl factories, pool sizes,
+ * Hibernate hints) are accepted and ignored, as the JDBC driver ignores unknown ones. */
+static int map_param(sbuf *s, const char *key, size_t klen, const char *val) {
+#define KEY_IS(lit) (klen == sizeof(lit) - 1 && strncmp(key, lit, klen) == 0)
+  if (KEY_IS("currentSchema")) {
+    /* search_path accepts a comma list, as currentSchema does. */
+    char opt[512];
+    int n = snprintf(opt, sizeof opt, "-c search_path=%s", val);
+    if (n < 0 || (size_t)n >= sizeof opt) return -1;
+    return sbuf_keyword(s, "options", opt, (size_t)n);
+  }
+  if (KEY_IS("sslmode")) return sbuf_keyword(s, "sslmode", val, strlen(val));
+  if (KEY_IS("ApplicationName") || KEY_IS("applicationName"))
+    return sbuf_keyword(s, "application_name", val, strlen(val));
+  if (KEY_IS("connectTimeout")) return sbuf_keyword(s, "connect_timeout", val, strlen(val));
+  if (KEY_IS("user")) return sbuf_keyword(s, "user", val, strlen(val));
+  if (KEY_IS("password")) return sbuf_keyword(s, "password", val, strlen(val));
+  if (KEY_IS("sslrootcert")) return sbuf_keyword(s, "sslrootcert", val, strlen(val));
+  return 0;
+#undef KEY_IS
+}
+
+/* Parses "//[user[:pass]@]host[:port][,host[:port]...][/db][?k=v&...]" (the part after the
+ * scheme of both JDBC and libpq URIs) into keywords. */
+static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errlen) {
+  if (strncmp(rest, "//", 2) != 0) {
+    set_err(err, errlen, "expected '//' after the scheme");
+    return -1;
+  }
+  const char *p = rest + 2;
+  const char *end_auth = p + strcspn(p, "/?");
+  const char *at = memchr(p, '@', (size_t)(end_auth - p));
+  if (at != NULL) {
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *uend = colon ? colon : at;
+    char *user = url_decode(p, (size_t)(uend - p));
+    char *pass = colon ? url_decode(colon + 1, (size_t)(at - colon - 1)) : NULL;
+    int bad = user == NULL || (colon && pass == NULL);
+    if (!bad && *user) bad = sbuf_keyword(s, "user", user, strlen(user)) < 0;
+    if (!bad && pass) bad = sbuf_keyword(s, "password", pass, strlen(pass)) < 0;
+    free(user);
+    free(pass);
+    if (bad) {
+      set_err(err, errlen, "malformed user information");
+      return -1;
+    }
+    p = at + 1;
+  }
+  /* Hosts: a comma list; libpq takes parallel comma lists of host and port. */
+  sbuf hosts = {0}, ports = {0};
+  int any_port = 0, rc = 0;
+  while (p < end_auth) {
+    const char *comma = memchr(p, ',', (size_t)(end_auth - p));
+    const char *hend = comma ? comma : end_auth;
+    const char *hstart = p, *host_end;
+    const char *port_start = NULL;
+    if (*p == '[') { /* IPv6 literal */
+      const char *close = memchr(p, ']', (size_t)(hend - p));
+      if (close == NULL) {
+        set_err(err, errlen, "unterminated IPv6 address");
+        rc = -1;
+        break;
+      }
+      hstart = p + 1;
+      host_end = close;
+      if (close + 1 < hend && close[1] == ':') port_start = close + 2;
+    } else {
+      const char *colon = memchr(p, ':', (size_t)(hend - p));
+      host_end = colon ? colon : hend;
+      if (colon) port_start = colon + 1;
+    }
+    if (host_end == hstart) {
+      set_err(err, errlen, "missing host");
+      rc = -1;
+      break;
+    }
+    if (hosts.len) sbuf_put(&hosts, ",", 1);
+    if (ports.len || any_port) sbuf_put(&ports, ",", 1);
+    sbuf_put(&hosts, hstart, (size_t)(host_end - hstart));
+    if (port_start) {
+      size_t plen = (size_t)(hend - port_start);
+      if (plen == 0 || plen > 5 || strspn(port_start, "0123456789") < plen) {
+        set_err(err, errlen, "port must be a number between 1 and 65535");
+        rc = -1;
+        break;
+      }
+      long port = strtol(port_start, NULL, 10);
+      if (port < 1 || port > 65535) {
+        set_err(err, errlen, "port must be a number between 1 and 65535");
+        rc = -1;
+        break;
+      }
+      sbuf_put(&ports, port_start, plen);
+      any_port = 1;
+    } else {
+      sbuf_put(&ports, "5432", 4);
+    }
+    p = comma ? comma + 1 : end_auth;
+  }
+  if (rc == 0 && hosts.len == 0) {
+    set_err(err, errlen, "missing host");
+    rc = -1;
+  }
+  if (rc == 0) rc = sbuf_keyword(s, "host", hosts.buf, hosts.len);
+  if (rc == 0) rc = sbuf_keyword(s, "port", ports.buf, ports.len);
+  free(hosts.buf);
+  free(ports.buf);
+  if (rc < 0) return -1;
+
+  p = end_auth;
+  if (*p == '/') {
+    p++;
+    size_t dlen = strcspn(p, "?");
+    if (dlen > 0) {
+      char *db = url_decode(p, dlen);
+      if (db == NULL) {
+        set_err(err, errlen, "malformed database name");
+        return -1;
+      }
+      rc = sbuf_keyword(s, "dbname", db, strlen(db));
+      free(db);
+      if (rc < 0) return -1;
+    }
+    p += dlen;
+  }
+  if (*p == '?') {
+    p++;
+    while (*p) {
+      size_t plen = strcspn(p, "&");
+      const char *eq = memchr(p, '=', plen);
+      if (eq != NULL) {
+        char *val = url_decode(eq + 1, (size_t)(p + plen - eq - 1));
+        if (val == NULL) {
+          set_err(err, errlen, "malformed query parameter");
+          return -1;
+        }
+        rc = map_param(s, p, (size_t)(eq - p), val);
+        free(val);
+        if (rc < 0) {
+          set_err(err, errlen, "query parameter too long");
+          return -1;
+        }
+      }
+      p += plen;
+      if (*p == '&') p++;
+    }
+  }
+  return 0;
+}
+
+char *chat_config_pg_conninfo(const char *url, const char *user, const char *password,
+                              char *err, size_t errlen) {
+  static const char jdbc[] = "jdbc:postgresql:";
+  sbuf s = {0};
+  int rc;
+  if (url == NULL || *url == '\0') {
+    set_err(err, errlen, "is empty");
+    return NULL;
+  }
+  if (strncmp(url, jdbc, sizeof jdbc - 1) == 0) {
+    const char *rest = url + sizeof jdbc - 1;
+    if (strncmp(rest, "//", 2) == 0) {
+      rc = parse_authority_url(&s, rest, err, errlen);
+    } else if (*rest != '\0' && strchr(rest, '/') == NULL) {
+      /* jdbc:postgresql:database[?params] means localhost:5432. */
+      size_t need = strlen(rest) + sizeof "//localhost/";
+      char *full = malloc(need);
+      rc = -1;
+      if (full != NULL) {
+        snprintf(full, need, "//localhost/%s", rest);
+        rc = parse_authority_url(&s, full, err, errlen);
+        free(full);
+      }
+    } else {
+      set_err(err, errlen, "is not a jdbc:postgresql://host:port/database URL");
+      rc = -1;
+    }
+  } else if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0) {
+    rc = parse_authority_url(&s, strchr(url, ':') + 1, err, errlen);
+  } else if (strchr(url, '=') != NULL) {
+    rc = sbuf_put(&s, url, strlen(url)); /* already a key=value conninfo */
+  } else {
+    set_err(err, errlen, "is not a jdbc:postgresql:// URL, a postgresql:// URI or a conninfo");
+    rc = -1;
+  }
+  /* Explicit credentials win over the URL's, as Spring's datasource properties do. */
+  if (rc == 0 && user && *user) rc = sbuf_keyword(&s, "user", user, strlen(user));
+  if (rc == 0 && password && *password) rc = sbuf_keyword(&s, "password", password, strlen(password));
+  if (rc < 0) {
+    free(s.buf);
+    return NULL;
+  }
+  return s.buf;
+}
+
+static int parse_int(const char *v, long min, long max, long *out) {
+  if (v == NULL || *v == '\0') return -1;
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < min || n > max) return -1;
+  *out = n;
+  return 0;
+}
+
+/* The first variable of `names` that is set (non-empty). */
+static const char *first_set(chat_getenv_fn get, const char *const *names, const char **which) {
+  for (; *names; names++) {
+    const char *v = get(*names);
+    if (v != NULL && *v != '\0') {
+      if (which) *which = *names;
+      return v;
+    }
+  }
+  return NULL;
+}
+
+static char *dup_or(const char *v, const char *fallback) {
+  return strdup(v != NULL && *v != '\0' ? v : fallback);
+}
+
+static char *path_or(chat_getenv_fn get, const char *name, const char *install_dir,
+                     const char *sub) {
+  const char *v = get(name);
+  if (v != NULL && *v != '\0') return strdup(v);
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s/%s", install_dir ? install_dir : ".", sub);
+  return strdup(buf);
+}
+
+int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_dir, char *err,
+                     size_t errlen) {
+  memset(cfg, 0, sizeof *cfg);
+  long n;
+  const char *which = NULL;
+
+  /* Integers with ranges: a malformed value stops start-up naming the variable. */
+  struct {
+    const char *name;
+    long def, min, max;
+    long *out;
+  } ints[] = {
+      {"SERVER_PORT", 8084, 1, 65535, NULL},
+      {"CHAT_PG_POOL_SIZE", 4, 1, 64, NULL},
+      {"CHAT_HTTP_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024, NULL},
+      {"CHAT_HTTP_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024, NULL},
+      {"CHAT_HTTP_HEADER_TIMEOUT_MS", 10000, 100, 3600000, NULL},
+      {"CHAT_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000, NULL},
+      {"CHAT_SHUTDOWN_TIMEOUT_MS", 20000, 0, 3600000, NULL},
+      {"CHAT_REUSE_PORT", 0, 0, 1, NULL},
+  };
+  long vals[sizeof ints / sizeof ints[0]];
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    const char *v = get(ints[i].name);
+    if (v == NULL || *v == '\0') {
+      vals[i] = ints[i].def;
+    } else if (parse_int(v, ints[i].min, ints[i].max, &vals[i]) < 0) {
+      set_err(err, errlen, "%s must be an integer between %ld and %ld, got '%s'", ints[i].name,
+              ints[i].min, ints[i].max, v);
+      return -1;
+    }
+  }
+  cfg->port = (int)vals[0];
+  cfg->pg_pool_size = (int)vals[1];
+  cfg->http_max_header_bytes = (size_t)vals[2];
+  cfg->http_max_body_bytes = (size_t)vals[3];
+  cfg->http_header_timeout_ms = (int)vals[4];
+  cfg->http_idle_timeout_ms = (int)vals[5];
+  cfg->shutdown_timeout_ms = (int)vals[6];
+  cfg->reuse_port = (int)vals[7];
+
+  const char *url = get("SPRING_DATASOURCE_URL");
+  if (url == NULL || *url == '\0') {
+    set_err(err, errlen, "SPRING_DATASOURCE_URL is required (jdbc:postgresql://host:port/database)");
+    chat_config_free(cfg);
+    return -1;
+  }
+  char why[256] = "";
+  cfg->pg_conninfo = chat_config_pg_conninfo(url, get("SPRING_DATASOURCE_USERNAME"),
+                                             get("SPRING_DATASOURCE_PASSWORD"), why, sizeof why);
+  if (cfg->pg_conninfo == NULL) {
+    set_err(err, errlen, "SPRING_DATASOURCE_URL %s", why);
+    chat_config_free(cfg);
+    return -1;
+  }
+
+  static const char *const redis_hosts[] = {"SPRING_DATA_REDIS_HOST", "REDIS_HOST", NULL};
+  static const char *const redis_ports[] = {"SPRING_DATA_REDIS_PORT", "REDIS_PORT", NULL};
+  cfg->redis_host = dup_or(first_set(get, redis_hosts, NULL), "localhost");
+  const char *rp = first_set(get, redis_ports, &which);
+  cfg->redis_port = 6379;
+  if (rp != NULL) {
+    if (parse_int(rp, 1, 65535, &n) < 0) {
+      set_err(err, errlen, "%s must be a port number between 1 and 65535, got '%s'", which, rp);
+      chat_config_free(cfg);
+      return -1;
+    }
+    cfg->redis_port = (int)n;
+  }
+
+  static const char *const kafka[] = {"SPRING_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS",
+                                      "KAFKA_SERVERS", NULL};
+  cfg->kafka_bootstrap = dup_or(first_set(get, kafka, NULL), "localhost:9092");
+  cfg->kafka_group = dup_or(get("SPRING_KAFKA_CONSUMER_GROUP_ID"), "chat-service-group");
+  static const char *const eureka[] = {"EUREKA_CLIENT_SERVICE_URL_DEFAULTZONE",
+                                       "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", NULL};
+  const char *eu = first_set(get, eureka, NULL);
+  cfg->eureka_url = eu ? strdup(eu) : NULL;
+  cfg->app_name = dup_or(get("SPRING_APPLICATION_NAME"), "chat-service");
+  cfg->bind_address = dup_or(get("CHAT_BIND_ADDRESS"), "0.0.0.0");
+  cfg->log_level = dup_or(get("CHAT_LOG_LEVEL"), "info");
+  cfg->lua_dir = path_or(get, "CHAT_LUA_DIR", install_dir, "lua");
+  cfg->migrations_dir = path_or(get, "CHAT_MIGRATIONS_DIR", install_dir, "migrations");
+  cfg->static_dir = path_or(get, "CHAT_STATIC_DIR", install_dir, "web");
+  return 0;
+}
+
+void chat_config_free(chat_config *cfg) {
+  free(cfg->bind_address);
+  free(cfg->pg_conninfo);
+  free(cfg->redis_host);
+  free(cfg->kafka_bootstrap);
+  free(cfg->kafka_group);
+  free(cfg->eureka_url);
+  free(cfg->app_name);
+  free(cfg->lua_dir);
+  free(cfg->migrations_dir);
+  free(cfg->static_dir);
+  free(cfg->log_level);
+  memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,45 @@
+/* Configuration from the environment, exactly as the original's deployment sets it
+ * (CONTRACT §1), plus chatd's own CHAT_* knobs. Pure: the environment is read through
+ * a lookup function so tests can pass a fake one. */
+#ifndef CHAT_CONFIG_H
+#define CHAT_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct chat_config {
+  int port;
+  char *bind_address;   /* CHAT_BIND_ADDRESS, default 0.0.0.0 */
+  char *pg_conninfo;    /* libpq conninfo built from SPRING_DATASOURCE_* */
+  int pg_pool_size;     /* CHAT_PG_POOL_SIZE, default 4 */
+  char *redis_host;
+  int redis_port;
+  char *kafka_bootstrap;
+  char *kafka_group;
+  char *eureka_url;     /* NULL: do not register */
+  char *app_name;
+  char *lua_dir;
+  char *migrations_dir; /* CHAT_MIGRATIONS_DIR */
+  char *static_dir;     /* CHAT_STATIC_DIR */
+  size_t http_max_header_bytes; /* CHAT_HTTP_MAX_HEADER_BYTES, default 16 KiB */
+  size_t http_max_body_bytes;   /* CHAT_HTTP_MAX_BODY_BYTES, default 1 MiB */
+  int http_header_timeout_ms;   /* CHAT_HTTP_HEADER_TIMEOUT_MS, default 10 s */
+  int http_idle_timeout_ms;     /* CHAT_HTTP_IDLE_TIMEOUT_MS, default 60 s */
+  int shutdown_timeout_ms;      /* CHAT_SHUTDOWN_TIMEOUT_MS, default 20 s */
+  int reuse_port;               /* CHAT_REUSE_PORT=1: SO_REUSEPORT, several processes */
+  char *log_level;
+} chat_config;
+
+typedef const char *(*chat_getenv_fn)(const char *name);
+
+/* Fills cfg from the environment. Returns 0, or -1 with one line naming the variable in err. */
+int chat_config_load(chat_config *cfg, chat_getenv_fn getenv_fn, const char *install_dir,
+                     char *err, size_t errlen);
+void chat_config_free(chat_config *cfg);
+
+/* Turns `jdbc:postgresql://host:port/db?currentSchema=s&...` (or a postgres:// URI, or a
+ * key=value conninfo) plus user/password into a libpq conninfo string (malloc'ed).
+ * Returns NULL with a reason in err when the URL is malformed. */
+char *chat_config_pg_conninfo(const char *url, const char *user, const char *password,
+                              char *err, size_t errlen);
+
+#endif

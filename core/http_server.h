@@ -1,0 +1,37 @@
+/* The HTTP/1.1 server: accepts connections on the configured port, reads requests with
+ * core/http.c (the pure parser), hands each complete request to one handler, and writes
+ * the handler's response. Keep-alive, pipelining (requests answered in order, one at a
+ * time), request size limits and header/idle timeouts live here. */
+#ifndef CHAT_HTTP_SERVER_H
+#define CHAT_HTTP_SERVER_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+
+typedef struct chat_http_server chat_http_server;
+typedef struct chat_http_conn chat_http_conn;
+
+/* Called for every complete request. The handler must eventually call chat_http_respond()
+ * exactly once for it, even if the client has gone away meanwhile (the respond then only
+ * releases the request). The request stays valid until that call. */
+typedef void (*chat_http_handler)(chat_http_conn *conn, const chat_http_request *req, void *ud);
+
+/* Binds and listens (SO_REUSEPORT when cfg->reuse_port). Returns NULL and logs on failure. */
+chat_http_server *chat_http_server_start(uv_loop_t *loop, const chat_config *cfg,
+                                         chat_http_handler handler, void *ud);
+
+/* Writes the response. `headers` is an array of name/value pairs ending with a NULL name;
+ * Content-Length, Date, Connection are added by the server. */
+void chat_http_respond(chat_http_conn *conn, int status, const char *const *headers,
+                       const char *body, size_t body_len);
+
+/* Stops accepting, closes idle connections, lets in-flight requests finish (their
+ * connections close after the response); calls on_closed when no connection is left. */
+void chat_http_server_stop(chat_http_server *srv, void (*on_closed)(void *ud), void *ud);
+
+/* Number of open connections (for metrics and shutdown). */
+size_t chat_http_server_connections(const chat_http_server *srv);
+
+#endif

@@ -1,0 +1,151 @@
+/* chat.log, chat.now, chat.localtime, chat.sleep, chat.config, chat.health, chat.stopping
+ * and chat.null: the small primitives every handler needs. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "log.h"
+#include "lua_api.h"
+#include "lua_vm.h"
+#include "pg.h"
+#include "redis.h"
+#include "runtime.h"
+
+static chat_runtime *runtime_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+
+/* chat.log.<level>(fmt, ...): formatted with string.format, so scripts log the way they
+ * build every other string. */
+static int log_at(lua_State *L, chat_log_level level) {
+  int n = lua_gettop(L);
+  if (n > 1) {
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "format");
+    lua_remove(L, -2);
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+  }
+  const char *msg = luaL_tolstring(L, 1, NULL);
+  chat_log(level, "lua", "%s", msg);
+  return 0;
+}
+static int log_debug(lua_State *L) { return log_at(L, CHAT_LOG_DEBUG); }
+static int log_info(lua_State *L) { return log_at(L, CHAT_LOG_INFO); }
+static int log_warn(lua_State *L) { return log_at(L, CHAT_LOG_WARN); }
+static int log_error(lua_State *L) { return log_at(L, CHAT_LOG_ERROR); }
+
+static int now(lua_State *L) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  lua_pushnumber(L, (lua_Number)tv.tv_sec + (lua_Number)tv.tv_usec / 1e6);
+  return 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the process's zone, the way Jackson writes a
+ * LocalDateTime: the fraction keeps only the digits it needs. */
+static int localtime_iso(lua_State *L) {
+  lua_Number secs = luaL_checknumber(L, 1);
+  time_t whole = (time_t)secs;
+  long micros = (long)((secs - (lua_Number)whole) * 1e6 + 0.5);
+  if (micros >= 1000000) {
+    whole += 1;
+    micros -= 1000000;
+  }
+  struct tm tm;
+  localtime_r(&whole, &tm);
+  char buf[48];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (micros > 0) {
+    n += (size_t)snprintf(buf + n, sizeof buf - n, ".%06ld", micros);
+    while (buf[n - 1] == '0') n--;
+  }
+  lua_pushlstring(L, buf, n);
+  return 1;
+}
+
+typedef struct {
+  uv_timer_t timer;
+  chat_task *task;
+} sleep_req;
+
+static void sleep_closed(uv_handle_t *h) { free(h->data); }
+
+static void sleep_done(uv_timer_t *timer) {
+  sleep_req *req = timer->data;
+  uv_close((uv_handle_t *)timer, sleep_closed);
+  chat_task_resume(req->task, 0);
+}
+
+static int sleep_for(lua_State *L) {
+  chat_runtime *rt = runtime_of(L);
+  lua_Number secs = luaL_checknumber(L, 1);
+  luaL_argcheck(L, secs >= 0 && secs <= 86400, 1, "seconds must be between 0 and 86400");
+  chat_task *t = chat_task_from(L);
+  if (t == NULL) return luaL_error(L, "chat.sleep is only possible from a handler's own coroutine");
+  sleep_req *req = malloc(sizeof *req);
+  req->task = t;
+  uv_timer_init(rt->loop, &req->timer);
+  req->timer.data = req;
+  uv_timer_start(&req->timer, sleep_done, (uint64_t)(secs * 1000), 0);
+  return chat_task_yield(L);
+}
+
+static int health(lua_State *L) {
+  chat_runtime *rt = runtime_of(L);
+  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, rt->pg ? chat_pg_pool_connected(rt->pg) : 0);
+  lua_setfield(L, -2, "connected");
+  lua_pushinteger(L, rt->pg ? chat_pg_pool_size(rt->pg) : 0);
+  lua_setfield(L, -2, "size");
+  lua_setfield(L, -2, "pg");
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, rt->redis && chat_redis_connected(rt->redis));
+  lua_setfield(L, -2, "connected");
+  lua_setfield(L, -2, "redis");
+  return 1;
+}
+
+static int stopping(lua_State *L) {
+  lua_pushboolean(L, runtime_of(L)->stopping);
+  return 1;
+}
+
+static void push_config(lua_State *L, const chat_config *c) {
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, c->port);
+  lua_setfield(L, -2, "port");
+  lua_pushstring(L, c->app_name);
+  lua_setfield(L, -2, "app_name");
+  lua_pushstring(L, c->redis_host);
+  lua_setfield(L, -2, "redis_host");
+  lua_pushinteger(L, c->redis_port);
+  lua_setfield(L, -2, "redis_port");
+  lua_pushstring(L, c->kafka_bootstrap);
+  lua_setfield(L, -2, "kafka_bootstrap");
+  lua_pushstring(L, c->kafka_group);
+  lua_setfield(L, -2, "kafka_group");
+  lua_pushstring(L, c->lua_dir);
+  lua_setfield(L, -2, "lua_dir");
+  lua_pushstring(L, c->static_dir);
+  lua_setfield(L, -2, "static_dir");
+  lua_pushinteger(L, (lua_Integer)c->http_max_body_bytes);
+  lua_setfield(L, -2, "http_max_body_bytes");
+}
+
+void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt) {
+  static const luaL_Reg log_fns[] = {
+      {"debug", log_debug}, {"info", log_info}, {"warn", log_warn}, {"error", log_error}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"now", now},         {"localtime", localtime_iso},
+                                 {"sleep", sleep_for}, {"health", health},
+                                 {"stopping", stopping}, {NULL, NULL}};
+  luaL_newlib(L, log_fns);
+  lua_setfield(L, -2, "log");
+  lua_pushlightuserdata(L, rt);
+  luaL_setfuncs(L, fns, 1);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+  push_config(L, &rt->config);
+  lua_setfield(L, -2, "config");
+}

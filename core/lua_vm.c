@@ -1,0 +1,272 @@
+/* Lua generations and the coroutine scheduler (see lua_vm.h for the model). */
+#include <dirent.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "lua_api.h"
+#include "lua_vm.h"
+#include "runtime.h"
+
+struct chat_vm {
+  lua_State *L;
+  struct chat_runtime *rt;
+  int app_ref;
+  int tasks;   /* tasks started in this generation that have not ended */
+  int retired; /* replaced by a newer generation: close when tasks reaches 0 */
+  char version[17];
+};
+
+struct chat_task {
+  chat_vm *vm;
+  lua_State *co;
+  int co_ref;   /* keeps the coroutine alive while it waits for I/O */
+  int waiting;  /* yielded from a binding, which will resume it */
+  chat_task_done_cb done;
+  void *done_ud;
+};
+
+static chat_task **task_slot(lua_State *L) { return (chat_task **)lua_getextraspace(L); }
+
+/* ---- version hash: FNV-1a over the sorted relative paths and contents ---- */
+
+typedef struct {
+  char **paths;
+  size_t n, cap;
+} path_list;
+
+static void collect_lua_files(const char *dir, path_list *out) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    /* Skips ".", "..", and the kubelet's "..data"/"..2024_..." links, whose files are
+     * reachable through the top-level symlinks too. */
+    if (e->d_name[0] == '.') continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (stat(path, &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      collect_lua_files(path, out);
+    } else if (S_ISREG(st.st_mode) && strstr(e->d_name, ".lua") != NULL) {
+      if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 32;
+        out->paths = realloc(out->paths, out->cap * sizeof *out->paths);
+      }
+      out->paths[out->n++] = strdup(path);
+    }
+  }
+  closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void hash_scripts(const char *dir, char out[17]) {
+  path_list files = {0};
+  collect_lua_files(dir, &files);
+  qsort(files.paths, files.n, sizeof *files.paths, cmp_str);
+  uint64_t h = 1469598103934665603ULL;
+  size_t skip = strlen(dir);
+  for (size_t i = 0; i < files.n; i++) {
+    for (const char *p = files.paths[i] + skip; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    FILE *f = fopen(files.paths[i], "rb");
+    if (f != NULL) {
+      char buf[8192];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t j = 0; j < n; j++) h = (h ^ (unsigned char)buf[j]) * 1099511628211ULL;
+      fclose(f);
+    }
+    free(files.paths[i]);
+  }
+  free(files.paths);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* ---- generations ---- */
+
+static int traceback_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) msg = luaL_tolstring(L, 1, NULL);
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* The C primitives, preloaded as "chat.native"; lua/chat/core.lua builds on them. */
+static int open_native(lua_State *L) {
+  chat_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+  lua_newtable(L);
+  chat_lua_api_core_inject(L, rt);
+  chat_lua_api_pg_inject(L, rt->pg);
+  chat_lua_api_redis_inject(L, rt->redis);
+  return 1;
+}
+
+/* Runs `chunk` (on top of L) under the traceback handler; on error copies the first
+ * line of the message into err. */
+static int protected_call(lua_State *L, int nargs, int nres, char *err, size_t errlen) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, traceback_handler);
+  lua_insert(L, base);
+  int rc = lua_pcall(L, nargs, nres, base);
+  lua_remove(L, base);
+  if (rc != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    chat_log_error("lua", "%s", msg ? msg : "(error object is not a string)");
+    snprintf(err, errlen, "%.*s", (int)strcspn(msg ? msg : "error", "\n"), msg ? msg : "error");
+    lua_pop(L, 1);
+    return -1;
+  }
+  return 0;
+}
+
+chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, char *err, size_t errlen) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    snprintf(err, errlen, "out of memory creating a Lua state");
+    return NULL;
+  }
+  *task_slot(L) = NULL; /* coroutines created by scripts copy this: they are not tasks */
+  luaL_openlibs(L);
+
+  /* The scripts' folder comes first so an operator's copy shadows nothing by accident
+   * but wins over system-wide modules of the same name. */
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", lua_dir, lua_dir, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "preload");
+  lua_pushlightuserdata(L, rt);
+  lua_pushcclosure(L, open_native, 1);
+  lua_setfield(L, -2, "chat.native");
+  lua_pop(L, 2);
+
+  chat_vm *vm = calloc(1, sizeof *vm);
+  vm->L = L;
+  vm->rt = rt;
+  hash_scripts(lua_dir, vm->version);
+
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "chat");
+  if (protected_call(L, 1, 1, err, errlen) < 0) goto fail;
+  if (!lua_istable(L, -1)) {
+    snprintf(err, errlen, "%s/chat/init.lua must return the application table", lua_dir);
+    goto fail;
+  }
+  lua_getfield(L, -1, "validate");
+  if (lua_isfunction(L, -1)) {
+    if (protected_call(L, 0, 0, err, errlen) < 0) goto fail;
+  } else {
+    lua_pop(L, 1);
+  }
+  vm->app_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return vm;
+
+fail:
+  lua_close(L);
+  free(vm);
+  return NULL;
+}
+
+static void vm_close_if_idle(chat_vm *vm) {
+  if (vm->retired && vm->tasks == 0) {
+    chat_log_debug("lua", "closing retired generation %s", vm->version);
+    lua_close(vm->L);
+    free(vm);
+  }
+}
+
+void chat_vm_retire(chat_vm *vm) {
+  if (vm == NULL) return;
+  vm->retired = 1;
+  vm_close_if_idle(vm);
+}
+
+const char *chat_vm_version(const chat_vm *vm) { return vm->version; }
+
+/* ---- tasks ---- */
+
+static void task_end(chat_task *t) {
+  chat_vm *vm = t->vm;
+  luaL_unref(vm->L, LUA_REGISTRYINDEX, t->co_ref);
+  free(t);
+  vm->tasks--;
+  vm_close_if_idle(vm);
+}
+
+/* Resumes the coroutine and handles how it stopped: waiting for I/O, finished, failed. */
+static void task_run(chat_task *t, int nargs) {
+  int nres = 0;
+  int rc = lua_resume(t->co, NULL, nargs, &nres);
+  if (rc == LUA_YIELD) {
+    if (t->waiting) return; /* a binding started I/O and will resume us */
+    /* A bare coroutine.yield() in a handler: nothing would ever resume it. */
+    lua_pop(t->co, nres);
+    lua_pushliteral(t->co, "a handler yielded outside an I/O call (coroutine.yield in a handler?)");
+    rc = LUA_ERRRUN;
+  }
+  if (rc == LUA_OK) {
+    t->done(t, t->co, 1, nres, t->done_ud);
+  } else {
+    const char *msg = lua_tostring(t->co, -1);
+    luaL_traceback(t->vm->L, t->co, msg ? msg : "(error object is not a string)", 0);
+    chat_log_error("lua", "handler failed: %s", lua_tostring(t->vm->L, -1));
+    lua_pop(t->vm->L, 1);
+    t->done(t, t->co, 0, 0, t->done_ud);
+  }
+  task_end(t);
+}
+
+int chat_task_spawn(chat_vm *vm, const char *entry, chat_task_push_args push, void *push_ud,
+                    chat_task_done_cb done, void *done_ud) {
+  lua_State *L = vm->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, vm->app_ref);
+  lua_getfield(L, -1, entry);
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 2);
+    return -1;
+  }
+  chat_task *t = calloc(1, sizeof *t);
+  if (t == NULL) {
+    lua_pop(L, 2);
+    return -2;
+  }
+  t->co = lua_newthread(L);
+  t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_xmove(L, t->co, 1); /* the handler function */
+  lua_pop(L, 1);          /* the app table */
+  *task_slot(t->co) = t;
+  t->vm = vm;
+  t->done = done;
+  t->done_ud = done_ud;
+  vm->tasks++;
+  int nargs = push ? push(t->co, push_ud) : 0;
+  task_run(t, nargs);
+  return 0;
+}
+
+chat_task *chat_task_from(lua_State *L) { return *task_slot(L); }
+
+int chat_task_yield(lua_State *L) {
+  chat_task *t = chat_task_from(L);
+  if (t == NULL || t->co != L)
+    return luaL_error(L, "I/O is only possible from a handler's own coroutine");
+  t->waiting = 1;
+  return lua_yield(L, 0);
+}
+
+lua_State *chat_task_thread(chat_task *t) { return t->co; }
+
+void chat_task_resume(chat_task *t, int nargs) {
+  t->waiting = 0;
+  task_run(t, nargs);
+}

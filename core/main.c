@@ -1,0 +1,156 @@
+/* chatd: start-up, signals and graceful stop. The order matters: configuration (fail
+ * fast with one clear line), migrations (before anything is served), pools, the Lua
+ * application, and only then the listener, so readiness never lies. */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http_server.h"
+#include "log.h"
+#include "lua_vm.h"
+#include "migrate.h"
+#include "pg.h"
+#include "redis.h"
+#include "runtime.h"
+
+enum { MIGRATION_WAIT_SECONDS = 60 };
+
+static chat_runtime rt;
+static uv_signal_t sig_hup, sig_term, sig_int;
+static uv_timer_t shutdown_deadline;
+static int pending_closes;
+
+static const char *env_lookup(const char *name) { return getenv(name); }
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Where lua/, migrations/ and web/ are when no variable names them: beside the binary
+ * in an installed layout (/opt/chatd/{chatd,lua}), or one level up from a build tree. */
+static void find_install_dir(char *out, size_t len) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    snprintf(out, len, ".");
+    return;
+  }
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash) *slash = '\0';
+  char probe[PATH_MAX + 8];
+  snprintf(probe, sizeof probe, "%s/lua", exe);
+  if (is_dir(probe)) {
+    snprintf(out, len, "%s", exe);
+    return;
+  }
+  snprintf(probe, sizeof probe, "%s/../lua", exe);
+  if (is_dir(probe)) {
+    snprintf(out, len, "%s/..", exe);
+    return;
+  }
+  snprintf(out, len, "/usr/share/chatd");
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  (void)h;
+}
+
+static void stop_loop_when_done(void) {
+  if (--pending_closes > 0) return;
+  uv_close((uv_handle_t *)&sig_hup, on_handle_closed);
+  uv_close((uv_handle_t *)&sig_term, on_handle_closed);
+  uv_close((uv_handle_t *)&sig_int, on_handle_closed);
+  uv_close((uv_handle_t *)&shutdown_deadline, on_handle_closed);
+}
+
+static void on_pool_closed(void *ud) {
+  (void)ud;
+  stop_loop_when_done();
+}
+
+static void on_http_closed(void *ud) {
+  (void)ud;
+  /* Every request has been answered: the pools can go. */
+  chat_pg_pool_close(rt.pg, on_pool_closed, NULL);
+  chat_redis_close(rt.redis, on_pool_closed, NULL);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  (void)t;
+  chat_log_error("main", "graceful stop did not finish within %d ms; exiting",
+                 rt.config.shutdown_timeout_ms);
+  exit(1);
+}
+
+static void on_stop_signal(uv_signal_t *s, int signum) {
+  (void)s;
+  if (rt.stopping) {
+    chat_log_warn("main", "second %s: exiting now", strsignal(signum));
+    exit(1);
+  }
+  rt.stopping = 1;
+  chat_log_info("main", "%s: stopping gracefully", strsignal(signum));
+  uv_timer_start(&shutdown_deadline, on_deadline, (uint64_t)rt.config.shutdown_timeout_ms, 0);
+  uv_unref((uv_handle_t *)&shutdown_deadline);
+  pending_closes = 2;
+  chat_http_server_stop(rt.http, on_http_closed, NULL);
+}
+
+static void on_reload_signal(uv_signal_t *s, int signum) {
+  (void)s;
+  (void)signum;
+  chat_log_info("reload", "SIGHUP: reloading scripts from %s", rt.config.lua_dir);
+  chat_runtime_reload(&rt);
+}
+
+int main(void) {
+  char install_dir[PATH_MAX];
+  char err[512];
+  find_install_dir(install_dir, sizeof install_dir);
+  if (chat_config_load(&rt.config, env_lookup, install_dir, err, sizeof err) < 0) {
+    chat_log_error("config", "%s", err);
+    return 2;
+  }
+  chat_log_set_level(chat_log_parse_level(rt.config.log_level, CHAT_LOG_INFO));
+  signal(SIGPIPE, SIG_IGN);
+
+  if (chat_migrate_run(rt.config.pg_conninfo, rt.config.migrations_dir, MIGRATION_WAIT_SECONDS) < 0)
+    return 1;
+
+  rt.loop = uv_default_loop();
+  rt.started_ms = uv_now(rt.loop);
+  rt.pg = chat_pg_pool_new(rt.loop, rt.config.pg_conninfo, rt.config.pg_pool_size);
+  rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
+  if (chat_runtime_reload(&rt) < 0) {
+    chat_log_error("main", "cannot start without a valid Lua application in %s", rt.config.lua_dir);
+    return 1;
+  }
+
+  rt.http = chat_http_server_start(rt.loop, &rt.config, chat_runtime_http_request, &rt);
+  if (rt.http == NULL) return 1;
+
+  uv_signal_init(rt.loop, &sig_hup);
+  uv_signal_start(&sig_hup, on_reload_signal, SIGHUP);
+  uv_signal_init(rt.loop, &sig_term);
+  uv_signal_start(&sig_term, on_stop_signal, SIGTERM);
+  uv_signal_init(rt.loop, &sig_int);
+  uv_signal_start(&sig_int, on_stop_signal, SIGINT);
+  uv_timer_init(rt.loop, &shutdown_deadline);
+
+  chat_log_info("main", "chatd listening on %s:%d (pid %d)", rt.config.bind_address,
+                rt.config.port, (int)getpid());
+  uv_run(rt.loop, UV_RUN_DEFAULT);
+
+  chat_vm_retire(rt.vm);
+  rt.vm = NULL;
+  uv_loop_close(rt.loop);
+  chat_config_free(&rt.config);
+  chat_log_info("main", "stopped");
+  return 0;
+}

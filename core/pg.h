@@ -1,0 +1,40 @@
+/* A small pool of non-blocking libpq connections driven by uv_poll, in pipeline mode so
+ * statements from concurrent tasks share round trips. Connections that fail are
+ * re-established in the background with backoff; callers see a clear error meanwhile. */
+#ifndef CHAT_PG_H
+#define CHAT_PG_H
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+typedef struct chat_pg_pool chat_pg_pool;
+typedef struct chat_pg_conn chat_pg_conn; /* a connection pinned for a transaction */
+
+/* `res` is the statement's result on success (owned by the pool: valid only during the
+ * call). On failure res is NULL, `err` a message and `sqlstate` the SQLSTATE ("08006"
+ * when no connection is available or it broke). */
+typedef void (*chat_pg_result_cb)(const PGresult *res, const char *err, const char *sqlstate,
+                                  void *ud);
+typedef void (*chat_pg_pin_cb)(chat_pg_conn *conn, const char *err, void *ud);
+
+chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size);
+
+/* Queues one statement ($1..$n text parameters, NULL values are SQL NULL). `conn` is a
+ * pinned connection, or NULL for any connection of the pool. The callback is always
+ * called, later, never from inside this call. Returns 0, or -1 when the pool is closing. */
+int chat_pg_query(chat_pg_pool *pool, chat_pg_conn *conn, const char *sql, int nparams,
+                  const char *const *values, chat_pg_result_cb cb, void *ud);
+
+/* Reserves a connection for a transaction: cb gets it once no other work is queued on
+ * it. chat_pg_unpin() returns it to the pool (after COMMIT or ROLLBACK). */
+int chat_pg_pin(chat_pg_pool *pool, chat_pg_pin_cb cb, void *ud);
+void chat_pg_unpin(chat_pg_conn *conn);
+
+/* Connected connections right now (health and metrics). */
+int chat_pg_pool_connected(const chat_pg_pool *pool);
+int chat_pg_pool_size(const chat_pg_pool *pool);
+
+/* Fails queued work, closes every connection; on_closed runs after the last handle closed. */
+void chat_pg_pool_close(chat_pg_pool *pool, void (*on_closed)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,153 @@
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "redis.h"
+
+enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000 };
+
+struct chat_redis {
+  uv_loop_t *loop;
+  char *host;
+  int port;
+  redisAsyncContext *ac; /* NULL while disconnected */
+  int connected;
+  int closing;
+  int backoff_ms;
+  int logged_down; /* one log line per outage, not one per retry */
+  uv_timer_t retry;
+  void (*on_closed)(void *ud);
+  void *closed_ud;
+};
+
+typedef struct {
+  chat_redis_reply_cb cb;
+  void *ud;
+} pending_cmd;
+
+static void redis_connect(chat_redis *r);
+
+static void schedule_retry(chat_redis *r) {
+  if (r->closing) return;
+  uv_timer_start(&r->retry, (uv_timer_cb)redis_connect, (uint64_t)r->backoff_ms, 0);
+  r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+static void retry_closed(uv_handle_t *h) {
+  chat_redis *r = h->data;
+  if (r->on_closed) r->on_closed(r->closed_ud);
+  free(r->host);
+  free(r);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+  chat_redis *r = ac->data;
+  if (status != REDIS_OK) {
+    /* hiredis frees the context after this callback. */
+    if (!r->logged_down) {
+      chat_log_warn("redis", "cannot connect to %s:%d: %s; retrying", r->host, r->port, ac->errstr);
+      r->logged_down = 1;
+    }
+    r->ac = NULL;
+    schedule_retry(r);
+    return;
+  }
+  r->connected = 1;
+  r->backoff_ms = BACKOFF_MIN_MS;
+  chat_log_info("redis", "connected to %s:%d", r->host, r->port);
+  r->logged_down = 0;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+  chat_redis *r = ac->data;
+  r->ac = NULL;
+  r->connected = 0;
+  if (r->closing) {
+    uv_close((uv_handle_t *)&r->retry, retry_closed);
+    return;
+  }
+  chat_log_warn("redis", "connection to %s:%d lost%s%s; reconnecting", r->host, r->port,
+                status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
+  r->logged_down = 1;
+  schedule_retry(r);
+}
+
+static void redis_connect(chat_redis *r) {
+  if (r->closing || r->ac != NULL) return;
+  redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+  if (ac == NULL || ac->err) {
+    if (!r->logged_down) {
+      chat_log_warn("redis", "cannot connect to %s:%d: %s; retrying", r->host, r->port,
+                    ac ? ac->errstr : "out of memory");
+      r->logged_down = 1;
+    }
+    if (ac) redisAsyncFree(ac);
+    schedule_retry(r);
+    return;
+  }
+  ac->data = r;
+  if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+    redisAsyncFree(ac);
+    schedule_retry(r);
+    return;
+  }
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  r->ac = ac;
+}
+
+chat_redis *chat_redis_new(uv_loop_t *loop, const char *host, int port) {
+  chat_redis *r = calloc(1, sizeof *r);
+  r->loop = loop;
+  r->host = strdup(host);
+  r->port = port;
+  r->backoff_ms = BACKOFF_MIN_MS;
+  uv_timer_init(loop, &r->retry);
+  r->retry.data = r;
+  redis_connect(r);
+  return r;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+  (void)ac;
+  pending_cmd *p = privdata;
+  redisReply *rep = reply;
+  if (rep == NULL)
+    p->cb(NULL, "Redis connection lost", p->ud);
+  else
+    p->cb(rep, NULL, p->ud);
+  free(p);
+}
+
+int chat_redis_command(chat_redis *r, int argc, const char **argv, const size_t *argvlen,
+                       chat_redis_reply_cb cb, void *ud) {
+  if (!r->connected || r->ac == NULL || r->closing) return -1;
+  pending_cmd *p = malloc(sizeof *p);
+  p->cb = cb;
+  p->ud = ud;
+  if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
+    free(p);
+    return -1;
+  }
+  return 0;
+}
+
+int chat_redis_connected(const chat_redis *r) { return r->connected; }
+
+void chat_redis_close(chat_redis *r, void (*on_closed)(void *ud), void *ud) {
+  r->closing = 1;
+  r->on_closed = on_closed;
+  r->closed_ud = ud;
+  uv_timer_stop(&r->retry);
+  if (r->ac != NULL && r->connected) {
+    /* on_disconnect finishes the close once hiredis has answered the pending replies. */
+    redisAsyncDisconnect(r->ac);
+  } else {
+    /* Still connecting: hiredis calls no disconnect callback for such a context. */
+    if (r->ac != NULL) redisAsyncFree(r->ac);
+    r->ac = NULL;
+    uv_close((uv_handle_t *)&r->retry, retry_closed);
+  }
+}

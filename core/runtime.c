@@ -1,0 +1,107 @@
+/* The glue between the servers and the Lua application: every HTTP request becomes a
+ * task running app.http(req), and SIGHUP swaps the generation new tasks start in. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_server.h"
+#include "log.h"
+#include "lua_vm.h"
+#include "runtime.h"
+
+int chat_runtime_reload(chat_runtime *rt) {
+  char err[512] = "";
+  chat_vm *vm = chat_vm_new(rt, rt->config.lua_dir, err, sizeof err);
+  if (vm == NULL) {
+    chat_log_error("reload", "reload of %s rejected, the previous scripts keep serving: %s",
+                   rt->config.lua_dir, err);
+    return -1;
+  }
+  chat_vm *old = rt->vm;
+  rt->vm = vm;
+  chat_log_info("reload", "scripts %s loaded from %s%s%s", chat_vm_version(vm), rt->config.lua_dir,
+                old ? ", replacing " : "", old ? chat_vm_version(old) : "");
+  chat_vm_retire(old);
+  return 0;
+}
+
+typedef struct {
+  chat_http_conn *conn;
+  const chat_http_request *req;
+} http_call;
+
+static int push_request(lua_State *co, void *ud) {
+  const http_call *call = ud;
+  const chat_http_request *req = call->req;
+  lua_createtable(co, 0, 6);
+  lua_pushstring(co, req->method);
+  lua_setfield(co, -2, "method");
+  lua_pushstring(co, req->path);
+  lua_setfield(co, -2, "path");
+  lua_pushstring(co, req->query ? req->query : "");
+  lua_setfield(co, -2, "query");
+  lua_pushlstring(co, req->body ? req->body : "", req->body ? req->body_len : 0);
+  lua_setfield(co, -2, "body");
+  lua_createtable(co, 0, (int)req->header_count);
+  for (size_t i = 0; i < req->header_count; i++) {
+    lua_pushstring(co, req->headers[i].value);
+    lua_setfield(co, -2, req->headers[i].name);
+  }
+  lua_setfield(co, -2, "headers");
+  return 1;
+}
+
+static const char INTERNAL_ERROR_BODY[] =
+    "{\"status\":500,\"error\":\"Internal Server Error\",\"message\":\"internal server error\"}";
+
+static void respond_internal_error(chat_http_conn *conn) {
+  static const char *const headers[] = {"Content-Type", "application/json", NULL};
+  chat_http_respond(conn, 500, headers, INTERNAL_ERROR_BODY, sizeof INTERNAL_ERROR_BODY - 1);
+}
+
+enum { MAX_RESPONSE_HEADERS = 32 };
+
+/* app.http returns status, body, headers; anything else is a script bug answered 500. */
+static void http_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
+  (void)t;
+  chat_http_conn *conn = ud;
+  if (!ok) {
+    respond_internal_error(conn);
+    return;
+  }
+  int base = lua_gettop(co) - nres + 1;
+  int isnum = 0;
+  lua_Integer status = nres >= 1 ? lua_tointegerx(co, base, &isnum) : 0;
+  if (!isnum || status < 100 || status > 599) {
+    chat_log_error("http", "app.http returned no valid status");
+    respond_internal_error(conn);
+    return;
+  }
+  size_t body_len = 0;
+  const char *body = nres >= 2 ? lua_tolstring(co, base + 1, &body_len) : NULL;
+  const char *headers[MAX_RESPONSE_HEADERS * 2 + 1];
+  int h = 0;
+  if (nres >= 3 && lua_istable(co, base + 2)) {
+    lua_pushnil(co);
+    while (lua_next(co, base + 2) != 0 && h < MAX_RESPONSE_HEADERS * 2) {
+      if (lua_type(co, -2) == LUA_TSTRING && lua_type(co, -1) == LUA_TSTRING) {
+        /* Both strings stay referenced by the table, which stays on the stack. */
+        headers[h++] = lua_tostring(co, -2);
+        headers[h++] = lua_tostring(co, -1);
+      }
+      lua_pop(co, 1);
+    }
+  }
+  headers[h] = NULL;
+  chat_http_respond(conn, (int)status, headers, body, body ? body_len : 0);
+}
+
+void chat_runtime_http_request(chat_http_conn *conn, const chat_http_request *req, void *ud) {
+  chat_runtime *rt = ud;
+  http_call call = {conn, req};
+  if (chat_task_spawn(rt->vm, "http", push_request, &call, http_done, conn) < 0) {
+    chat_log_error("http", "the application has no http handler");
+    respond_internal_error(conn);
+  }
+}

@@ -1,0 +1,37 @@
+/* The process-wide state of one chatd: its loop, configuration, connection pools and
+ * the Lua generation that new work goes to. Everything that must survive a Lua reload
+ * (sockets, pools, subscriptions) hangs off this struct, never off a lua_State. */
+#ifndef CHAT_RUNTIME_H
+#define CHAT_RUNTIME_H
+
+#include <uv.h>
+
+#include "config.h"
+
+struct chat_vm;
+struct chat_pg_pool;
+struct chat_redis;
+struct chat_http_server;
+
+typedef struct chat_runtime {
+  uv_loop_t *loop;
+  chat_config config;
+  struct chat_pg_pool *pg;
+  struct chat_redis *redis;
+  struct chat_http_server *http;
+  struct chat_vm *vm; /* the current generation: new tasks start here */
+  int stopping;       /* set on SIGTERM: readiness reports DOWN */
+  uint64_t started_ms;
+} chat_runtime;
+
+/* Loads CHAT_LUA_DIR into a new generation and makes it current; on any error logs it
+ * and keeps the old one (a bad ConfigMap never takes a pod down). Returns 0 on success. */
+int chat_runtime_reload(chat_runtime *rt);
+
+struct chat_http_conn;
+struct chat_http_request;
+/* The HTTP server's handler: runs app.http(req) in a task and answers with its result. */
+void chat_runtime_http_request(struct chat_http_conn *conn, const struct chat_http_request *req,
+                               void *rt);
+
+#endif

@@ -1,0 +1,81 @@
+--[[ The Lua API of chatd: the only door between the C core and the application.
+
+The C core provides the primitives as the preloaded module "chat.native"; this module
+adds what is better written in Lua (transactions) and is what the application requires:
+
+    local chat = require "chat.core"
+
+Every handler runs in its own coroutine. A call that does I/O yields until its result
+arrives; nothing blocks the event loop. Expected failures are returned as `nil, err`
+(never raised) so the business code decides what to answer; programmer errors raise.
+
+PostgreSQL
+  rows, err, sqlstate = chat.pg.query(sql, ...)
+      `$1..$n` parameters: nil -> NULL, boolean, integer, number, string.
+      rows: array of rows, each a table keyed by column name. int2/int4/int8 become Lua
+      integers, bool booleans, float/numeric numbers, SQL NULL nil, anything else the
+      text PostgreSQL sends (timestamps as "2025-01-09 14:30:00.123456").
+      rows.affected: rows changed by INSERT/UPDATE/DELETE.
+      On failure: nil, message, SQLSTATE ("08006" when no connection is available).
+  result, err, sqlstate = chat.pg.transaction(function(tx) ... end)
+      tx.query(sql, ...) as chat.pg.query, on one connection inside BEGIN/COMMIT.
+      The function's first result is returned after COMMIT. If it raises, or returns
+      nil, err, the transaction is rolled back and nil, err, sqlstate is returned.
+
+Redis
+  reply, err = chat.redis.call(cmd, ...)
+      integer replies are integers, bulk and status replies strings, arrays tables,
+      a nil reply is chat.null. An error reply or a lost connection: nil, message.
+  n, err = chat.redis.publish(channel, payload)
+
+Misc
+  chat.null                 the value of a nil Redis reply (a light userdata)
+  chat.sleep(seconds)       yields for that long
+  chat.now()                wall-clock seconds (float, microsecond precision)
+  chat.localtime(seconds)   "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the process's TZ
+  chat.log.debug|info|warn|error(fmt, ...)
+  chat.config               read-only copy of the configuration (port, app_name, ...)
+  chat.health()             {pg = {connected=n, size=n}, redis = {connected=bool}}
+  chat.stopping()           true once a graceful stop began (readiness goes DOWN)
+]]
+
+local native = require "chat.native"
+
+local chat = {}
+for k, v in pairs(native) do chat[k] = v end
+
+chat.redis = {
+  call = native.redis.call,
+  publish = function(channel, payload) return native.redis.call("PUBLISH", channel, payload) end,
+}
+
+local pg = {}
+for k, v in pairs(native.pg) do pg[k] = v end
+chat.pg = pg
+
+local function finish(tx, ok, result, err, sqlstate)
+  if ok and result ~= nil then
+    local committed, cerr, cstate = tx:commit()
+    if committed then return result end
+    return nil, cerr, cstate
+  end
+  tx:rollback()
+  if not ok then
+    -- A raised error is a programmer error: keep the traceback-free message for the caller
+    -- and log it so it is never silently swallowed.
+    chat.log.error("transaction aborted by an error: %s", tostring(result))
+    return nil, tostring(result), "XX000"
+  end
+  return nil, err, sqlstate
+end
+
+function pg.transaction(fn)
+  local tx, err, sqlstate = native.pg.begin()
+  if not tx then return nil, err, sqlstate end
+  local handle = {
+    query = function(sql, ...) return tx:query(sql, ...) end,
+  }
+  return finish(tx, pcall(fn, handle))
+end
+
+return chat

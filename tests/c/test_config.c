@@ -1,0 +1,156 @@
+/* Configuration parsing: CONTRACT §1 variables, their defaults, the JDBC URL forms the
+ * original's ConfigMap uses, and the one-line errors for bad values. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+
+/* A fake environment: NULL-terminated name/value pairs. */
+static const char *const *fake_env;
+static const char *fake_getenv(const char *name) {
+  for (const char *const *p = fake_env; *p; p += 2)
+    if (strcmp(p[0], name) == 0) return p[1];
+  return NULL;
+}
+
+static char *conninfo(const char *url, const char *user, const char *pass) {
+  char err[256];
+  return chat_config_pg_conninfo(url, user, pass, err, sizeof err);
+}
+
+static void test_jdbc_urls(void) {
+  char *c = conninfo("jdbc:postgresql://db.svc:5433/chat?currentSchema=public", "app", "s3cr'et");
+  CHECK_STR(c, "host='db.svc' port='5433' dbname='chat' options='-c search_path=public' "
+               "user='app' password='s3cr\\'et'");
+  free(c);
+
+  c = conninfo("jdbc:postgresql://localhost/chat", NULL, NULL);
+  CHECK_STR(c, "host='localhost' port='5432' dbname='chat'");
+  free(c);
+
+  c = conninfo("jdbc:postgresql://h1:5432,h2:5433/db?sslmode=require&unknownThing=1", "", "");
+  CHECK_STR(c, "host='h1,h2' port='5432,5433' dbname='db' sslmode='require'");
+  free(c);
+
+  c = conninfo("jdbc:postgresql://[::1]:6000/x", NULL, NULL);
+  CHECK_STR(c, "host='::1' port='6000' dbname='x'");
+  free(c);
+
+  c = conninfo("jdbc:postgresql:chat?currentSchema=s1", NULL, NULL);
+  CHECK_STR(c, "host='localhost' port='5432' dbname='chat' options='-c search_path=s1'");
+  free(c);
+
+  c = conninfo("jdbc:postgresql://u:p%40ss@h:1/d%20b", NULL, NULL);
+  CHECK_STR(c, "user='u' password='p@ss' host='h' port='1' dbname='d b'");
+  free(c);
+
+  /* libpq forms are accepted too. */
+  c = conninfo("postgresql://h:7/db", "x", NULL);
+  CHECK_STR(c, "host='h' port='7' dbname='db' user='x'");
+  free(c);
+  c = conninfo("host=/tmp dbname=chat", NULL, NULL);
+  CHECK_STR(c, "host=/tmp dbname=chat");
+  free(c);
+}
+
+static void test_bad_urls(void) {
+  char err[256];
+  const char *bad[] = {"", "mysql://h/db", "jdbc:postgresql://:5432/db", "jdbc:postgresql://h:99999/db",
+                       "jdbc:postgresql://h:abc/db", "jdbc:postgresql://[::1/db", "jdbc:postgresql:/x",
+                       "jdbc:postgresql://h/d%zz", NULL};
+  for (const char **b = bad; *b; b++) {
+    err[0] = '\0';
+    char *c = chat_config_pg_conninfo(*b, NULL, NULL, err, sizeof err);
+    CHECK(c == NULL);
+    CHECK(err[0] != '\0');
+    free(c);
+  }
+}
+
+static void test_defaults(void) {
+  static const char *const env[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://db:5432/chat", NULL};
+  fake_env = env;
+  chat_config cfg;
+  char err[256] = "";
+  CHECK(chat_config_load(&cfg, fake_getenv, "/opt/chatd", err, sizeof err) == 0);
+  CHECK(cfg.port == 8084);
+  CHECK_STR(cfg.redis_host, "localhost");
+  CHECK(cfg.redis_port == 6379);
+  CHECK_STR(cfg.kafka_bootstrap, "localhost:9092");
+  CHECK_STR(cfg.kafka_group, "chat-service-group");
+  CHECK(cfg.eureka_url == NULL);
+  CHECK_STR(cfg.app_name, "chat-service");
+  CHECK_STR(cfg.lua_dir, "/opt/chatd/lua");
+  CHECK_STR(cfg.migrations_dir, "/opt/chatd/migrations");
+  CHECK(cfg.pg_pool_size == 4);
+  CHECK(cfg.http_max_body_bytes == 1024 * 1024);
+  chat_config_free(&cfg);
+}
+
+static void test_aliases_and_overrides(void) {
+  static const char *const env[] = {
+      "SPRING_DATASOURCE_URL", "jdbc:postgresql://db/chat",
+      "SERVER_PORT", "9000",
+      "REDIS_HOST", "redis.svc",
+      "REDIS_PORT", "6380",
+      "KAFKA_SERVERS", "k1:9092,k2:9092",
+      "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", "http://eureka:8761/eureka/",
+      "CHAT_LUA_DIR", "/etc/chatd/lua",
+      "SPRING_JPA_HIBERNATE_DDL_AUTO", "update", /* unknown SPRING_* is ignored */
+      NULL};
+  fake_env = env;
+  chat_config cfg;
+  char err[256] = "";
+  CHECK(chat_config_load(&cfg, fake_getenv, ".", err, sizeof err) == 0);
+  CHECK(cfg.port == 9000);
+  CHECK_STR(cfg.redis_host, "redis.svc");
+  CHECK(cfg.redis_port == 6380);
+  CHECK_STR(cfg.kafka_bootstrap, "k1:9092,k2:9092");
+  CHECK_STR(cfg.eureka_url, "http://eureka:8761/eureka/");
+  CHECK_STR(cfg.lua_dir, "/etc/chatd/lua");
+  chat_config_free(&cfg);
+
+  /* The SPRING_ name wins over the short alias. */
+  static const char *const env2[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://db/chat",
+                                     "SPRING_DATA_REDIS_HOST", "a", "REDIS_HOST", "b", NULL};
+  fake_env = env2;
+  CHECK(chat_config_load(&cfg, fake_getenv, ".", err, sizeof err) == 0);
+  CHECK_STR(cfg.redis_host, "a");
+  chat_config_free(&cfg);
+}
+
+static void expect_error(const char *const *env, const char *needle) {
+  fake_env = env;
+  chat_config cfg;
+  char err[256] = "";
+  CHECK(chat_config_load(&cfg, fake_getenv, ".", err, sizeof err) == -1);
+  if (strstr(err, needle) == NULL) {
+    fprintf(stderr, "error '%s' does not name '%s'\n", err, needle);
+    CHECK(0);
+  }
+}
+
+static void test_errors_name_the_variable(void) {
+  static const char *const missing[] = {NULL};
+  expect_error(missing, "SPRING_DATASOURCE_URL");
+  static const char *const port[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "SERVER_PORT", "80x", NULL};
+  expect_error(port, "SERVER_PORT");
+  static const char *const range[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "SERVER_PORT", "70000", NULL};
+  expect_error(range, "SERVER_PORT");
+  static const char *const redis[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "REDIS_PORT", "-1", NULL};
+  expect_error(redis, "REDIS_PORT");
+  static const char *const url[] = {"SPRING_DATASOURCE_URL", "jdbc:mysql://h/d", NULL};
+  expect_error(url, "SPRING_DATASOURCE_URL");
+  static const char *const pool[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_PG_POOL_SIZE", "0", NULL};
+  expect_error(pool, "CHAT_PG_POOL_SIZE");
+}
+
+int main(void) {
+  test_jdbc_urls();
+  test_bad_urls();
+  test_defaults();
+  test_aliases_and_overrides();
+  test_errors_name_the_variable();
+  CHECK_DONE();
+}
