@@ -1,0 +1,152 @@
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+typedef struct chat_broker_dest {
+  struct chat_broker_dest *next; /* hash chain */
+  uint64_t hash;
+  char *name;
+  chat_sub *subs;
+  size_t count;
+} chat_broker_dest;
+
+struct chat_broker {
+  chat_broker_dest **buckets;
+  size_t nbuckets; /* a power of two */
+  size_t ndests;
+  size_t nsubs;
+};
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+chat_broker *chat_broker_new(void) {
+  chat_broker *b = calloc(1, sizeof *b);
+  if (b == NULL) return NULL;
+  b->nbuckets = 256;
+  b->buckets = calloc(b->nbuckets, sizeof *b->buckets);
+  if (b->buckets == NULL) {
+    free(b);
+    return NULL;
+  }
+  return b;
+}
+
+void chat_broker_free(chat_broker *b) {
+  if (b == NULL) return;
+  for (size_t i = 0; i < b->nbuckets; i++) {
+    chat_broker_dest *d = b->buckets[i];
+    while (d) {
+      chat_broker_dest *next = d->next;
+      for (chat_sub *s = d->subs; s;) {
+        chat_sub *n = s->next;
+        free(s->id);
+        free(s);
+        s = n;
+      }
+      free(d->name);
+      free(d);
+      d = next;
+    }
+  }
+  free(b->buckets);
+  free(b);
+}
+
+static chat_broker_dest *find_dest(const chat_broker *b, const char *name, uint64_t h) {
+  for (chat_broker_dest *d = b->buckets[h & (b->nbuckets - 1)]; d; d = d->next)
+    if (d->hash == h && strcmp(d->name, name) == 0) return d;
+  return NULL;
+}
+
+/* Doubles the table when chains grow past one destination per bucket on average, so a
+ * lookup stays O(1) with a hundred thousand rooms. */
+static void maybe_grow(chat_broker *b) {
+  if (b->ndests <= b->nbuckets) return;
+  size_t n = b->nbuckets * 2;
+  chat_broker_dest **nb = calloc(n, sizeof *nb);
+  if (nb == NULL) return; /* stay correct, just slower */
+  for (size_t i = 0; i < b->nbuckets; i++) {
+    for (chat_broker_dest *d = b->buckets[i]; d;) {
+      chat_broker_dest *next = d->next;
+      d->next = nb[d->hash & (n - 1)];
+      nb[d->hash & (n - 1)] = d;
+      d = next;
+    }
+  }
+  free(b->buckets);
+  b->buckets = nb;
+  b->nbuckets = n;
+}
+
+chat_sub *chat_broker_subscribe(chat_broker *b, const char *destination, void *session,
+                                const char *id) {
+  uint64_t h = hash_str(destination);
+  chat_broker_dest *d = find_dest(b, destination, h);
+  if (d == NULL) {
+    d = calloc(1, sizeof *d);
+    if (d == NULL) return NULL;
+    d->name = strdup(destination);
+    if (d->name == NULL) {
+      free(d);
+      return NULL;
+    }
+    d->hash = h;
+    d->next = b->buckets[h & (b->nbuckets - 1)];
+    b->buckets[h & (b->nbuckets - 1)] = d;
+    b->ndests++;
+    maybe_grow(b);
+  }
+  chat_sub *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->id = strdup(id);
+  if (s->id == NULL) {
+    free(s);
+    return NULL;
+  }
+  s->session = session;
+  s->dest = d;
+  s->destination = d->name;
+  s->next = d->subs;
+  if (d->subs) d->subs->prev = s;
+  d->subs = s;
+  d->count++;
+  b->nsubs++;
+  return s;
+}
+
+void chat_broker_unsubscribe(chat_broker *b, chat_sub *s) {
+  chat_broker_dest *d = s->dest;
+  if (s->prev) s->prev->next = s->next;
+  else d->subs = s->next;
+  if (s->next) s->next->prev = s->prev;
+  d->count--;
+  b->nsubs--;
+  free(s->id);
+  free(s);
+  if (d->count == 0) {
+    /* Empty destinations are dropped so memory follows the live rooms, not history. */
+    chat_broker_dest **pp = &b->buckets[d->hash & (b->nbuckets - 1)];
+    while (*pp != d) pp = &(*pp)->next;
+    *pp = d->next;
+    free(d->name);
+    free(d);
+    b->ndests--;
+  }
+}
+
+size_t chat_broker_each(chat_broker *b, const char *destination, chat_broker_visit visit, void *ud) {
+  chat_broker_dest *d = find_dest(b, destination, hash_str(destination));
+  if (d == NULL) return 0;
+  size_t n = 0;
+  for (chat_sub *s = d->subs; s; s = s->next, n++) visit(s, ud);
+  return n;
+}
+
+size_t chat_broker_destinations(const chat_broker *b) { return b->ndests; }
+size_t chat_broker_subscriptions(const chat_broker *b) { return b->nsubs; }

@@ -1,0 +1,626 @@
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "broker.h"
+#include "log.h"
+#include "lua_vm.h"
+#include "runtime.h"
+#include "stomp.h"
+#include "stomp_session.h"
+
+enum { MAX_HEADERS_PER_FRAME = 64, SESSION_ID_LEN = 16, MAX_PENDING_FRAMES = 256 };
+
+/* A frame waiting while an earlier frame of the same session is with the application. */
+typedef struct pending_frame {
+  struct pending_frame *next;
+  chat_stomp_frame frame;
+  char *mem; /* one block holding the command, headers and body */
+} pending_frame;
+
+struct chat_stomp_session {
+  chat_stomp_hub *hub;
+  struct chat_stomp_session *prev, *next; /* the hub's list, for the sweep */
+  const chat_stomp_transport_ops *ops;
+  void *transport;
+  chat_stomp_parser *parser;
+  chat_stomp_version version;
+  char id[SESSION_ID_LEN + 1]; /* opaque: never the transport's own id */
+  int connected;
+  int closing;     /* asked the transport to close */
+  int gone;        /* the transport is closed */
+  int refs;        /* the transport + a task in flight */
+  int busy;        /* a frame is with the application */
+  pending_frame *pending_head, *pending_tail;
+  size_t pending_count;
+  chat_sub *subs;  /* this session's subscriptions (chat_sub.session_next) */
+  uint64_t message_seq;
+  uint64_t send_every_ms, expect_every_ms; /* negotiated heart-beats, 0 = off */
+  uint64_t last_sent_ms, last_received_ms, last_progress_ms;
+};
+
+struct chat_stomp_hub {
+  chat_runtime *rt;
+  chat_stomp_limits_config limits;
+  chat_broker *broker;
+  chat_stomp_session *sessions;
+  size_t count;
+  uv_timer_t sweep;
+};
+
+static uint64_t now_ms(chat_stomp_hub *h) { return uv_now(h->rt->loop); }
+
+/* ---- sending frames ---- */
+
+static void send_frame(chat_stomp_session *s, const char *command, const char *const *headers,
+                       const char *body, size_t body_len) {
+  if (s->closing || s->gone) return;
+  char head[2048];
+  size_t n = chat_stomp_encode_head(head, sizeof head, s->version, command, headers);
+  if (n > sizeof head) n = chat_stomp_encode_head(head, sizeof head, s->version, command, NULL);
+  chat_shared_buf *b = chat_shared_buf_new(body, body_len + 1);
+  if (b == NULL) return;
+  b->data[body_len] = '\0';
+  s->ops->send(s->transport, head, n, b);
+  chat_shared_buf_release(b);
+  s->last_sent_ms = now_ms(s->hub);
+}
+
+static void close_session(chat_stomp_session *s) {
+  if (s->closing || s->gone) return;
+  s->closing = 1;
+  s->ops->close(s->transport);
+}
+
+/* STOMP's answer to a protocol violation: an ERROR frame, then the connection closes. */
+static void send_error(chat_stomp_session *s, const char *message, const char *receipt_id,
+                       const char *detail) {
+  char len[24];
+  size_t dlen = detail ? strlen(detail) : 0;
+  snprintf(len, sizeof len, "%zu", dlen);
+  const char *headers[] = {"message", message, "content-type", "text/plain;charset=UTF-8",
+                           "content-length", len, receipt_id ? "receipt-id" : NULL, receipt_id, NULL};
+  send_frame(s, "ERROR", headers, detail, dlen);
+  chat_log_info("stomp", "session %s: ERROR %s", s->id, message);
+  close_session(s);
+}
+
+static void send_receipt(chat_stomp_session *s, const char *receipt) {
+  if (receipt == NULL) return;
+  const char *headers[] = {"receipt-id", receipt, NULL};
+  send_frame(s, "RECEIPT", headers, NULL, 0);
+}
+
+/* ---- session lifetime ---- */
+
+static void session_release(chat_stomp_session *s) {
+  if (--s->refs > 0) return;
+  for (pending_frame *p = s->pending_head; p;) {
+    pending_frame *n = p->next;
+    free(p->mem);
+    free(p);
+    p = n;
+  }
+  chat_stomp_parser_free(s->parser);
+  free(s);
+}
+
+chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp_transport_ops *ops,
+                                           void *transport) {
+  chat_stomp_session *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  chat_stomp_limits lim = {hub->limits.max_frame_bytes, MAX_HEADERS_PER_FRAME};
+  s->parser = chat_stomp_parser_new(&lim);
+  if (s->parser == NULL) {
+    free(s);
+    return NULL;
+  }
+  s->hub = hub;
+  s->ops = ops;
+  s->transport = transport;
+  s->version = CHAT_STOMP_V12;
+  s->refs = 1;
+  /* The id other clients may see (in presence lists): random, unrelated to transport ids. */
+  unsigned char rnd[SESSION_ID_LEN / 2];
+  if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) != 0)
+    for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)rand();
+  for (size_t i = 0; i < sizeof rnd; i++) snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+  uint64_t now = now_ms(hub);
+  s->last_received_ms = s->last_sent_ms = s->last_progress_ms = now;
+  s->next = hub->sessions;
+  if (hub->sessions) hub->sessions->prev = s;
+  hub->sessions = s;
+  hub->count++;
+  return s;
+}
+
+/* ---- the application side: tasks ---- */
+
+typedef struct {
+  chat_stomp_session *s;
+  const chat_stomp_frame *frame;
+  char *receipt;
+  int kind; /* FRAME_SEND or FRAME_SUBSCRIBE */
+  char *destination;
+  char *sub_id;
+} frame_call;
+
+enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2 };
+
+static void process_pending(chat_stomp_session *s);
+static int handle_frame(chat_stomp_session *s, const chat_stomp_frame *f);
+
+static int push_send_args(lua_State *co, void *ud) {
+  frame_call *c = ud;
+  const chat_stomp_frame *f = c->frame;
+  lua_pushstring(co, c->s->id);
+  lua_pushstring(co, c->destination);
+  if (c->kind == FRAME_SUBSCRIBE) return 2;
+  lua_createtable(co, 0, (int)f->header_count);
+  for (size_t i = f->header_count; i-- > 0;) { /* reversed, so the first occurrence wins */
+    lua_pushstring(co, f->headers[i].value);
+    lua_setfield(co, -2, f->headers[i].name);
+  }
+  lua_pushlstring(co, f->body, f->body_len);
+  return 4;
+}
+
+static const char *session_scope(const char *destination) {
+  return strncmp(destination, "/user/queue/", 12) == 0 ? "#" : NULL;
+}
+
+static void subscribe_now(chat_stomp_session *s, const char *destination, const char *id) {
+  char key[1024];
+  if (session_scope(destination)) {
+    snprintf(key, sizeof key, "%s#%s", destination, s->id);
+    destination = key;
+  }
+  chat_sub *sub = chat_broker_subscribe(s->hub->broker, destination, s, id);
+  if (sub == NULL) {
+    send_error(s, "out of memory", NULL, NULL);
+    return;
+  }
+  sub->session_next = s->subs;
+  s->subs = sub;
+}
+
+/* app.stomp_send / app.stomp_subscribe answer `true` or `nil, reason`. */
+static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
+  (void)t;
+  frame_call *c = ud;
+  chat_stomp_session *s = c->s;
+  int accepted = 0;
+  const char *reason = "internal error";
+  if (ok && nres >= 1) {
+    int base = lua_gettop(co) - nres + 1;
+    accepted = lua_toboolean(co, base);
+    if (!accepted && nres >= 2 && lua_isstring(co, base + 1)) reason = lua_tostring(co, base + 1);
+  }
+  if (!s->gone && !s->closing) {
+    if (c->kind == FRAME_SUBSCRIBE) {
+      if (accepted) {
+        subscribe_now(s, c->destination, c->sub_id);
+        send_receipt(s, c->receipt);
+      } else {
+        send_error(s, reason, c->receipt, NULL);
+      }
+    } else if (accepted) {
+      /* For a SEND the receipt means "stored": the application returned after commit. */
+      send_receipt(s, c->receipt);
+    }
+  }
+  free(c->receipt);
+  free(c->destination);
+  free(c->sub_id);
+  free(c);
+  s->busy = 0;
+  if (s->pending_count == 0 && !s->gone) s->ops->pause(s->transport, 0);
+  process_pending(s);
+  session_release(s);
+}
+
+static int dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, int kind,
+                           const char *destination, const char *sub_id) {
+  static const char *const entries[] = {NULL, "stomp_send", "stomp_subscribe"};
+  frame_call *c = calloc(1, sizeof *c);
+  const char *receipt = chat_stomp_frame_header(f, "receipt");
+  c->s = s;
+  c->frame = f;
+  c->kind = kind;
+  c->receipt = receipt ? strdup(receipt) : NULL;
+  c->destination = strdup(destination);
+  c->sub_id = sub_id ? strdup(sub_id) : NULL;
+  s->busy = 1;
+  s->refs++;
+  if (chat_task_spawn(s->hub->rt->vm, entries[kind], push_send_args, c, frame_done, c) < 0) {
+    chat_log_error("stomp", "the application has no %s handler", entries[kind]);
+    free(c->receipt);
+    free(c->destination);
+    free(c->sub_id);
+    free(c);
+    s->busy = 0;
+    session_release(s);
+    send_error(s, "server misconfigured", receipt, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+static void disconnect_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
+  (void)t, (void)co, (void)ok, (void)nres;
+  session_release(ud);
+}
+
+static int push_session_id(lua_State *co, void *ud) {
+  lua_pushstring(co, ((chat_stomp_session *)ud)->id);
+  return 1;
+}
+
+/* ---- frames ---- */
+
+static chat_stomp_version negotiate(const char *accept) {
+  if (accept == NULL) return CHAT_STOMP_V10;
+  if (strstr(accept, "1.2")) return CHAT_STOMP_V12;
+  if (strstr(accept, "1.1")) return CHAT_STOMP_V11;
+  if (strstr(accept, "1.0")) return CHAT_STOMP_V10;
+  return 0;
+}
+
+static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
+  if (s->connected) {
+    send_error(s, "already connected", NULL, NULL);
+    return;
+  }
+  chat_stomp_version v = negotiate(chat_stomp_frame_header(f, "accept-version"));
+  if (v == 0) {
+    const char *headers[] = {"version", "1.0,1.1,1.2", "message", "Supported protocol versions are 1.0,1.1,1.2",
+                             NULL};
+    send_frame(s, "ERROR", headers, NULL, 0);
+    close_session(s);
+    return;
+  }
+  s->version = v;
+  chat_stomp_parser_set_version(s->parser, v);
+  /* Heart-beats (STOMP 1.1 §Heart-beating): each side sends at the larger of what it
+   * can do and what the other wants; 0 on either side turns a direction off. */
+  unsigned long cx = 0, cy = 0;
+  const char *hb = chat_stomp_frame_header(f, "heart-beat");
+  if (hb && sscanf(hb, "%lu,%lu", &cx, &cy) != 2) {
+    send_error(s, "malformed heart-beat header", NULL, NULL);
+    return;
+  }
+  unsigned offer = s->hub->limits.heartbeat_ms;
+  s->send_every_ms = cy == 0 ? 0 : (cy > offer ? cy : offer);
+  s->expect_every_ms = cx == 0 ? 0 : (cx > offer ? cx : offer);
+  char hb_out[48];
+  snprintf(hb_out, sizeof hb_out, "%u,%u", offer, offer);
+  const char *versions[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "1.0", "1.1", "1.2"};
+  const char *headers[] = {"version", versions[v], "heart-beat", hb_out, "server", "chatd/0.1",
+                           "session", s->id, NULL};
+  s->connected = 1;
+  send_frame(s, "CONNECTED", headers, NULL, 0);
+  send_receipt(s, chat_stomp_frame_header(f, "receipt"));
+}
+
+static void on_unsubscribe(chat_stomp_session *s, const chat_stomp_frame *f) {
+  const char *id = chat_stomp_frame_header(f, "id");
+  if (id == NULL && s->version == CHAT_STOMP_V10) id = chat_stomp_frame_header(f, "destination");
+  if (id == NULL) {
+    send_error(s, "UNSUBSCRIBE without an id header", chat_stomp_frame_header(f, "receipt"), NULL);
+    return;
+  }
+  for (chat_sub **pp = &s->subs; *pp;) {
+    chat_sub *sub = *pp;
+    if (strcmp(sub->id, id) == 0) {
+      *pp = sub->session_next;
+      chat_broker_unsubscribe(s->hub->broker, sub);
+    } else {
+      pp = &sub->session_next;
+    }
+  }
+  send_receipt(s, chat_stomp_frame_header(f, "receipt"));
+}
+
+/* Returns 1 when the frame went to the application (later frames must wait). */
+static int handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
+  const char *cmd = f->command;
+  const char *receipt = chat_stomp_frame_header(f, "receipt");
+  if (strcmp(cmd, "CONNECT") == 0 || strcmp(cmd, "STOMP") == 0) {
+    on_connect(s, f);
+    return 0;
+  }
+  if (!s->connected) {
+    send_error(s, "expected a CONNECT frame first", receipt, NULL);
+    return 0;
+  }
+  if (strcmp(cmd, "SEND") == 0) {
+    const char *dest = chat_stomp_frame_header(f, "destination");
+    if (dest == NULL) {
+      send_error(s, "SEND without a destination header", receipt, NULL);
+      return 0;
+    }
+    if (strncmp(dest, "/app/", 5) != 0) {
+      send_error(s, "unknown destination: only /app/... accepts SEND", receipt, dest);
+      return 0;
+    }
+    return dispatch_to_app(s, f, FRAME_SEND, dest, NULL) == 0;
+  }
+  if (strcmp(cmd, "SUBSCRIBE") == 0) {
+    const char *dest = chat_stomp_frame_header(f, "destination");
+    const char *id = chat_stomp_frame_header(f, "id");
+    if (id == NULL && s->version == CHAT_STOMP_V10) id = dest;
+    if (dest == NULL || id == NULL) {
+      send_error(s, "SUBSCRIBE needs destination and id headers", receipt, NULL);
+      return 0;
+    }
+    for (chat_sub *sub = s->subs; sub; sub = sub->session_next) {
+      if (strcmp(sub->id, id) == 0) {
+        send_error(s, "subscription id already in use", receipt, id);
+        return 0;
+      }
+    }
+    return dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id) == 0;
+  }
+  if (strcmp(cmd, "UNSUBSCRIBE") == 0) {
+    on_unsubscribe(s, f);
+    return 0;
+  }
+  if (strcmp(cmd, "DISCONNECT") == 0) {
+    send_receipt(s, receipt);
+    close_session(s);
+    return 0;
+  }
+  if (strcmp(cmd, "ACK") == 0 || strcmp(cmd, "NACK") == 0 || strcmp(cmd, "BEGIN") == 0 ||
+      strcmp(cmd, "COMMIT") == 0 || strcmp(cmd, "ABORT") == 0) {
+    /* Subscriptions are auto-ack and SENDs are not transactional, as with Spring's simple
+     * broker: accepted and ignored. */
+    send_receipt(s, receipt);
+    return 0;
+  }
+  send_error(s, "unknown command", receipt, cmd);
+  return 0;
+}
+
+/* Copies a frame so it can wait in the session's queue. */
+static pending_frame *copy_frame(const chat_stomp_frame *f) {
+  size_t size = f->header_count * sizeof(chat_stomp_header) + strlen(f->command) + 1 + f->body_len + 1;
+  for (size_t i = 0; i < f->header_count; i++)
+    size += strlen(f->headers[i].name) + strlen(f->headers[i].value) + 2;
+  pending_frame *p = calloc(1, sizeof *p);
+  char *mem = malloc(size);
+  if (p == NULL || mem == NULL) {
+    free(p);
+    free(mem);
+    return NULL;
+  }
+  p->mem = mem;
+  p->frame.headers = (chat_stomp_header *)mem;
+  p->frame.header_count = f->header_count;
+  char *text = mem + f->header_count * sizeof(chat_stomp_header);
+#define COPY_STR(dst, src)          \
+  do {                              \
+    size_t l_ = strlen(src) + 1;    \
+    memcpy(text, src, l_);          \
+    dst = text;                     \
+    text += l_;                     \
+  } while (0)
+  COPY_STR(p->frame.command, f->command);
+  for (size_t i = 0; i < f->header_count; i++) {
+    COPY_STR(p->frame.headers[i].name, f->headers[i].name);
+    COPY_STR(p->frame.headers[i].value, f->headers[i].value);
+  }
+#undef COPY_STR
+  memcpy(text, f->body, f->body_len);
+  text[f->body_len] = '\0';
+  p->frame.body = text;
+  p->frame.body_len = f->body_len;
+  return p;
+}
+
+static void process_pending(chat_stomp_session *s) {
+  while (!s->busy && s->pending_head && !s->closing && !s->gone) {
+    pending_frame *p = s->pending_head;
+    s->pending_head = p->next;
+    if (s->pending_head == NULL) s->pending_tail = NULL;
+    s->pending_count--;
+    handle_frame(s, &p->frame);
+    free(p->mem);
+    free(p);
+  }
+}
+
+static int on_parsed(const chat_stomp_frame *f, void *ud) {
+  chat_stomp_session *s = ud;
+  s->last_received_ms = now_ms(s->hub);
+  if (f == NULL) return 0; /* a heart-beat */
+  if (s->busy) {
+    if (s->pending_count >= MAX_PENDING_FRAMES) {
+      send_error(s, "too many frames waiting; slow down", NULL, NULL);
+      return 1;
+    }
+    pending_frame *p = copy_frame(f);
+    if (p == NULL) {
+      send_error(s, "out of memory", NULL, NULL);
+      return 1;
+    }
+    if (s->pending_tail) s->pending_tail->next = p;
+    else s->pending_head = p;
+    s->pending_tail = p;
+    s->pending_count++;
+    /* Backpressure: read no more until the application has caught up. */
+    s->ops->pause(s->transport, 1);
+    return 0;
+  }
+  handle_frame(s, f);
+  return s->closing || s->gone;
+}
+
+void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len) {
+  if (s->closing || s->gone) return;
+  const char *err = NULL;
+  s->refs++; /* a frame's task may end synchronously and drop the last other reference */
+  if (chat_stomp_parser_feed(s->parser, data, len, on_parsed, s, &err) < 0 && !s->closing)
+    send_error(s, err, NULL, NULL);
+  session_release(s);
+}
+
+void chat_stomp_session_wrote(chat_stomp_session *s) { s->last_progress_ms = now_ms(s->hub); }
+
+void chat_stomp_session_closed(chat_stomp_session *s) {
+  chat_stomp_hub *hub = s->hub;
+  if (s->gone) return;
+  s->gone = 1;
+  while (s->subs) {
+    chat_sub *sub = s->subs;
+    s->subs = sub->session_next;
+    chat_broker_unsubscribe(hub->broker, sub);
+  }
+  if (s->prev) s->prev->next = s->next;
+  else hub->sessions = s->next;
+  if (s->next) s->next->prev = s->prev;
+  hub->count--;
+  if (s->connected) {
+    /* The application cleans up what it keeps per session (presence) in Redis. */
+    s->refs++;
+    if (chat_task_spawn(hub->rt->vm, "stomp_disconnect", push_session_id, s, disconnect_done, s) < 0)
+      s->refs--;
+  }
+  session_release(s);
+}
+
+/* ---- fan-out ---- */
+
+typedef struct {
+  chat_shared_buf *body; /* body + NUL */
+  const char *content_length;
+  const char *const *extra;
+  size_t deliveries;
+} fanout;
+
+static void deliver(chat_sub *sub, void *ud) {
+  fanout *fo = ud;
+  chat_stomp_session *s = sub->session;
+  if (s->closing || s->gone) return;
+  chat_stomp_hub *hub = s->hub;
+  char msgid[48];
+  snprintf(msgid, sizeof msgid, "%s-%llu", s->id, (unsigned long long)s->message_seq++);
+  const char *headers[2 * 8 + 1 + 2 * 8];
+  int h = 0;
+  /* Unscoped destination: strip the "#session" suffix used for /user/queue/... */
+  char dest[1024];
+  const char *hash = session_scope(sub->destination) ? strrchr(sub->destination, '#') : NULL;
+  snprintf(dest, sizeof dest, "%.*s", hash ? (int)(hash - sub->destination) : (int)strlen(sub->destination),
+           sub->destination);
+  headers[h++] = "destination", headers[h++] = dest;
+  headers[h++] = "subscription", headers[h++] = sub->id;
+  headers[h++] = "message-id", headers[h++] = msgid;
+  int has_type = 0;
+  for (const char *const *e = fo->extra; e && e[0] && h < 2 * 14; e += 2) {
+    if (strcmp(e[0], "content-type") == 0) has_type = 1;
+    headers[h++] = e[0], headers[h++] = e[1];
+  }
+  if (!has_type) headers[h++] = "content-type", headers[h++] = "application/json";
+  headers[h++] = "content-length", headers[h++] = fo->content_length;
+  headers[h] = NULL;
+  char head[2048];
+  size_t n = chat_stomp_encode_head(head, sizeof head, s->version, "MESSAGE", headers);
+  if (n > sizeof head) return; /* headers this long are a programming error upstream */
+  s->ops->send(s->transport, head, n, fo->body);
+  s->last_sent_ms = now_ms(hub);
+  fo->deliveries++;
+  if (s->ops->queued(s->transport) > hub->limits.max_queued_bytes) {
+    chat_log_warn("stomp", "session %s: %zu bytes queued, dropping the slow consumer", s->id,
+                  s->ops->queued(s->transport));
+    close_session(s);
+  }
+}
+
+static size_t fan_out(chat_stomp_hub *hub, const char *key, const char *body, size_t body_len,
+                      const char *const *headers) {
+  chat_shared_buf *b = chat_shared_buf_new(body, body_len + 1);
+  if (b == NULL) return 0;
+  b->data[body_len] = '\0';
+  char cl[24];
+  snprintf(cl, sizeof cl, "%zu", body_len);
+  fanout fo = {b, cl, headers, 0};
+  chat_broker_each(hub->broker, key, deliver, &fo);
+  chat_shared_buf_release(b);
+  return fo.deliveries;
+}
+
+size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
+                                size_t body_len, const char *const *headers) {
+  return fan_out(hub, destination, body, body_len, headers);
+}
+
+size_t chat_stomp_hub_send_to_session(chat_stomp_hub *hub, const char *session_id,
+                                      const char *destination, const char *body, size_t body_len,
+                                      const char *const *headers) {
+  char key[1024];
+  snprintf(key, sizeof key, "%s#%s", destination, session_id);
+  return fan_out(hub, key, body, body_len, headers);
+}
+
+/* ---- the sweep: heart-beats and stalled writers, once a second for all sessions ---- */
+
+static void sweep(uv_timer_t *t) {
+  chat_stomp_hub *hub = t->data;
+  uint64_t now = now_ms(hub);
+  for (chat_stomp_session *s = hub->sessions; s; s = s->next) {
+    if (s->closing || s->gone) continue;
+    if (s->ops->queued(s->transport) > 0) {
+      if (now - s->last_progress_ms > hub->limits.max_stall_ms) {
+        chat_log_warn("stomp", "session %s: no write progress for %llu ms, dropping it", s->id,
+                      (unsigned long long)(now - s->last_progress_ms));
+        close_session(s);
+        continue;
+      }
+    } else {
+      s->last_progress_ms = now;
+    }
+    /* Spring and most clients allow some slack; a client silent for 1.5 intervals is gone. */
+    if (s->expect_every_ms && now - s->last_received_ms > s->expect_every_ms * 3 / 2) {
+      chat_log_info("stomp", "session %s: no heart-beat for %llu ms, closing", s->id,
+                    (unsigned long long)(now - s->last_received_ms));
+      close_session(s);
+      continue;
+    }
+    if (s->connected && s->send_every_ms && now - s->last_sent_ms + 500 >= s->send_every_ms) {
+      s->ops->send(s->transport, "\n", 1, NULL);
+      s->last_sent_ms = now;
+    }
+  }
+}
+
+chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_config *limits) {
+  chat_stomp_hub *hub = calloc(1, sizeof *hub);
+  if (hub == NULL) return NULL;
+  hub->rt = rt;
+  hub->limits = *limits;
+  hub->broker = chat_broker_new();
+  uv_timer_init(rt->loop, &hub->sweep);
+  hub->sweep.data = hub;
+  uv_timer_start(&hub->sweep, sweep, 1000, 1000);
+  uv_unref((uv_handle_t *)&hub->sweep); /* never keeps the loop alive on its own */
+  return hub;
+}
+
+void chat_stomp_hub_close_all(chat_stomp_hub *hub, const char *reason) {
+  for (chat_stomp_session *s = hub->sessions; s; s = s->next)
+    if (!s->closing && !s->gone) send_error(s, reason, NULL, NULL);
+}
+
+static void hub_timer_closed(uv_handle_t *h) {
+  chat_stomp_hub *hub = h->data;
+  chat_broker_free(hub->broker);
+  free(hub);
+}
+
+void chat_stomp_hub_free(chat_stomp_hub *hub) {
+  uv_timer_stop(&hub->sweep);
+  uv_close((uv_handle_t *)&hub->sweep, hub_timer_closed);
+}
+
+size_t chat_stomp_hub_sessions(const chat_stomp_hub *hub) { return hub->count; }

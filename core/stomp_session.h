@@ -1,0 +1,70 @@
+/* STOMP sessions, independent of the transport that carries them (raw WebSocket or a
+ * SockJS session): CONNECT negotiation, heart-beats, subscriptions in the broker,
+ * SEND dispatch to the Lua application (one frame at a time per session, so a client's
+ * messages keep their order), receipts, ERROR frames, and the slow-consumer policy.
+ *
+ * The hub owns the broker and every session; one 1-second sweep timer enforces
+ * heart-beats and write progress for all of them, so an idle session costs no timer. */
+#ifndef CHAT_STOMP_SESSION_H
+#define CHAT_STOMP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared_buf.h"
+
+struct chat_runtime;
+typedef struct chat_stomp_hub chat_stomp_hub;
+typedef struct chat_stomp_session chat_stomp_session;
+
+typedef struct chat_stomp_transport_ops {
+  /* Queues one STOMP frame: `head` (copied) followed by `body` (retained until written,
+   * may be NULL). A heart-beat is head "\n" with no body. */
+  void (*send)(void *transport, const char *head, size_t head_len, chat_shared_buf *body);
+  /* Closes after flushing what is queued; the transport then calls chat_stomp_session_closed. */
+  void (*close)(void *transport);
+  /* Bytes queued for the peer and not yet written. */
+  size_t (*queued)(const void *transport);
+  /* Stops (1) or resumes (0) reading while frames wait for the application. */
+  void (*pause)(void *transport, int paused);
+} chat_stomp_transport_ops;
+
+typedef struct chat_stomp_limits_config {
+  size_t max_frame_bytes;        /* 64 KiB */
+  size_t max_queued_bytes;       /* 512 KiB: a consumer this far behind is dropped */
+  uint64_t max_stall_ms;         /* 10 s without write progress: dropped */
+  unsigned heartbeat_ms;         /* what the server offers both ways: 10000 */
+} chat_stomp_limits_config;
+
+chat_stomp_hub *chat_stomp_hub_new(struct chat_runtime *rt, const chat_stomp_limits_config *limits);
+
+/* Closes every session (ERROR "server shutting down" first) for a graceful stop. */
+void chat_stomp_hub_close_all(chat_stomp_hub *hub, const char *reason);
+void chat_stomp_hub_free(chat_stomp_hub *hub);
+size_t chat_stomp_hub_sessions(const chat_stomp_hub *hub);
+
+chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp_transport_ops *ops,
+                                           void *transport);
+
+/* Bytes from the peer (one WebSocket message, or one SockJS message). */
+void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len);
+
+/* The transport finished a write: progress for the slow-consumer policy. */
+void chat_stomp_session_wrote(chat_stomp_session *s);
+
+/* The transport is gone: unsubscribe, tell the application, free when no task needs it. */
+void chat_stomp_session_closed(chat_stomp_session *s);
+
+/* Delivers a MESSAGE to every local subscription of `destination`. The body is encoded
+ * once and shared; only the per-subscriber head differs. `headers` (name/value pairs,
+ * NULL-terminated, may be NULL) are added to each MESSAGE. Returns the deliveries. */
+size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
+                                size_t body_len, const char *const *headers);
+
+/* Delivers to the subscriptions of one session (by its opaque id) to `destination`,
+ * e.g. "/user/queue/errors". Returns the deliveries (0 when the session is gone). */
+size_t chat_stomp_hub_send_to_session(chat_stomp_hub *hub, const char *session_id,
+                                      const char *destination, const char *body, size_t body_len,
+                                      const char *const *headers);
+
+#endif
