@@ -193,6 +193,30 @@ void chat_vm_retire(chat_vm *vm) {
 
 const char *chat_vm_version(const chat_vm *vm) { return vm->version; }
 
+char **chat_vm_strings(chat_vm *vm, const char *field) {
+  lua_State *L = vm->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, vm->app_ref);
+  lua_getfield(L, -1, field);
+  char **list = NULL;
+  if (lua_istable(L, -1)) {
+    lua_Integer n = luaL_len(L, -1);
+    list = calloc((size_t)n + 1, sizeof *list);
+    size_t k = 0;
+    for (lua_Integer i = 1; list && i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_type(L, -1) == LUA_TSTRING) list[k++] = strdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+  return list;
+}
+
+void chat_vm_strings_free(char **list) {
+  for (char **p = list; p && *p; p++) free(*p);
+  free(list);
+}
+
 /* ---- tasks ---- */
 
 static void task_end(chat_task *t) {

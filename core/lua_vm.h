@@ -38,6 +38,11 @@ void chat_vm_retire(chat_vm *vm);
 /* A short hash of the scripts this generation was loaded from (for logs and metrics). */
 const char *chat_vm_version(const chat_vm *vm);
 
+/* Copies the array of strings app[field] (e.g. "redis_channels") into a NULL-terminated
+ * malloc'ed array; free it with chat_vm_strings_free. NULL when absent. */
+char **chat_vm_strings(chat_vm *vm, const char *field);
+void chat_vm_strings_free(char **list);
+
 /* Runs app[entry](args...) in a new coroutine of `vm`. Returns 0, or a negative code when
  * app[entry] is not a function (done_cb is then not called). The task may finish before
  * this returns (a handler that does no I/O): done_cb is called from inside this call. */

@@ -20,7 +20,14 @@ struct chat_redis {
   uv_timer_t retry;
   void (*on_closed)(void *ud);
   void *closed_ud;
+  /* Pub/Sub mode: the channels to (re)subscribe on every connect. */
+  char **channels;
+  size_t nchannels;
+  chat_redis_message_cb on_message;
+  void *message_ud;
 };
+
+static void subscribe_all(chat_redis *r);
 
 typedef struct {
   chat_redis_reply_cb cb;
@@ -38,6 +45,8 @@ static void schedule_retry(chat_redis *r) {
 static void retry_closed(uv_handle_t *h) {
   chat_redis *r = h->data;
   if (r->on_closed) r->on_closed(r->closed_ud);
+  for (size_t i = 0; i < r->nchannels; i++) free(r->channels[i]);
+  free(r->channels);
   free(r->host);
   free(r);
 }
@@ -56,8 +65,10 @@ static void on_connect(const redisAsyncContext *ac, int status) {
   }
   r->connected = 1;
   r->backoff_ms = BACKOFF_MIN_MS;
-  chat_log_info("redis", "connected to %s:%d", r->host, r->port);
+  chat_log_info("redis", "%s connected to %s:%d", r->channels ? "Pub/Sub link" : "command link",
+                r->host, r->port);
   r->logged_down = 0;
+  subscribe_all(r);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -149,5 +160,51 @@ void chat_redis_close(chat_redis *r, void (*on_closed)(void *ud), void *ud) {
     if (r->ac != NULL) redisAsyncFree(r->ac);
     r->ac = NULL;
     uv_close((uv_handle_t *)&r->retry, retry_closed);
+  }
+}
+
+/* Replies on a subscribed connection: confirmations and ["message", channel, payload]. */
+static void on_pubsub_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+  (void)privdata;
+  chat_redis *r = ac->data;
+  redisReply *rep = reply;
+  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) return;
+  redisReply *kind = rep->element[0];
+  if (kind->type != REDIS_REPLY_STRING || strcmp(kind->str, "message") != 0) return;
+  redisReply *ch = rep->element[1], *payload = rep->element[2];
+  if (ch->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) return;
+  if (r->on_message) r->on_message(ch->str, ch->len, payload->str, payload->len, r->message_ud);
+}
+
+static void subscribe_all(chat_redis *r) {
+  for (size_t i = 0; i < r->nchannels; i++) {
+    const char *argv[2] = {"SUBSCRIBE", r->channels[i]};
+    size_t argvlen[2] = {9, strlen(r->channels[i])};
+    if (redisAsyncCommandArgv(r->ac, on_pubsub_reply, NULL, 2, argv, argvlen) != REDIS_OK)
+      chat_log_warn("redis", "cannot subscribe to %s", r->channels[i]);
+    else
+      chat_log_info("redis", "subscribed to %s", r->channels[i]);
+  }
+}
+
+void chat_redis_set_subscriptions(chat_redis *r, const char *const *channels, size_t n,
+                                  chat_redis_message_cb cb, void *ud) {
+  /* Channels already subscribed stay; new ones are added now if connected. A channel
+   * dropped from the list stays subscribed until the next reconnect (harmless: its
+   * messages find no handler). */
+  r->on_message = cb;
+  r->message_ud = ud;
+  for (size_t i = 0; i < n; i++) {
+    int known = 0;
+    for (size_t j = 0; j < r->nchannels; j++) known |= strcmp(r->channels[j], channels[i]) == 0;
+    if (known) continue;
+    r->channels = realloc(r->channels, (r->nchannels + 1) * sizeof *r->channels);
+    r->channels[r->nchannels++] = strdup(channels[i]);
+    if (r->connected) {
+      const char *argv[2] = {"SUBSCRIBE", channels[i]};
+      size_t argvlen[2] = {9, strlen(channels[i])};
+      redisAsyncCommandArgv(r->ac, on_pubsub_reply, NULL, 2, argv, argvlen);
+      chat_log_info("redis", "subscribed to %s", channels[i]);
+    }
   }
 }

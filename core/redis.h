@@ -22,6 +22,14 @@ int chat_redis_command(chat_redis *r, int argc, const char **argv, const size_t 
 
 int chat_redis_connected(const chat_redis *r);
 
+/* Pub/Sub: a chat_redis used only for SUBSCRIBE. The channels are subscribed again after
+ * every reconnect, and the link's loss and return are logged, so cross-instance delivery
+ * heals by itself after a Redis restart. `cb` gets each message (valid during the call). */
+typedef void (*chat_redis_message_cb)(const char *channel, size_t channel_len, const char *payload,
+                                      size_t payload_len, void *ud);
+void chat_redis_set_subscriptions(chat_redis *r, const char *const *channels, size_t n,
+                                  chat_redis_message_cb cb, void *ud);
+
 /* Disconnects (pending callbacks get an error) and frees; on_closed after handles closed. */
 void chat_redis_close(chat_redis *r, void (*on_closed)(void *ud), void *ud);
 

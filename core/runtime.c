@@ -8,6 +8,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "lua_vm.h"
+#include "redis.h"
 #include "runtime.h"
 
 int chat_runtime_reload(chat_runtime *rt) {
@@ -20,6 +21,13 @@ int chat_runtime_reload(chat_runtime *rt) {
   }
   chat_vm *old = rt->vm;
   rt->vm = vm;
+  char **channels = chat_vm_strings(vm, "redis_channels");
+  size_t n = 0;
+  while (channels && channels[n]) n++;
+  if (rt->redis_sub && n > 0)
+    chat_redis_set_subscriptions(rt->redis_sub, (const char *const *)channels, n,
+                                 chat_runtime_redis_message, rt);
+  chat_vm_strings_free(channels);
   chat_log_info("reload", "scripts %s loaded from %s%s%s", chat_vm_version(vm), rt->config.lua_dir,
                 old ? ", replacing " : "", old ? chat_vm_version(old) : "");
   chat_vm_retire(old);
@@ -104,4 +112,29 @@ void chat_runtime_http_request(chat_http_conn *conn, const chat_http_request *re
     chat_log_error("http", "the application has no http handler");
     respond_internal_error(conn);
   }
+}
+
+typedef struct {
+  const char *channel, *payload;
+  size_t channel_len, payload_len;
+} redis_message;
+
+static int push_redis_message(lua_State *co, void *ud) {
+  const redis_message *m = ud;
+  lua_pushlstring(co, m->channel, m->channel_len);
+  lua_pushlstring(co, m->payload, m->payload_len);
+  return 2;
+}
+
+static void redis_message_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
+  (void)t, (void)co, (void)ok, (void)nres, (void)ud;
+}
+
+void chat_runtime_redis_message(const char *channel, size_t channel_len, const char *payload,
+                                size_t payload_len, void *ud) {
+  chat_runtime *rt = ud;
+  redis_message m = {channel, payload, channel_len, payload_len};
+  if (chat_task_spawn(rt->vm, "redis_message", push_redis_message, &m, redis_message_done, NULL) < 0)
+    chat_log_warn("redis", "message on %.*s but the application has no redis_message handler",
+                  (int)channel_len, channel);
 }

@@ -12,6 +12,7 @@ struct chat_vm;
 struct chat_pg_pool;
 struct chat_redis;
 struct chat_http_server;
+struct chat_stomp_hub;
 
 typedef struct chat_runtime {
   uv_loop_t *loop;
@@ -19,6 +20,8 @@ typedef struct chat_runtime {
   struct chat_pg_pool *pg;
   struct chat_redis *redis;
   struct chat_http_server *http;
+  struct chat_stomp_hub *stomp;     /* STOMP sessions and the subscription index */
+  struct chat_redis *redis_sub;     /* the Pub/Sub connection */
   struct chat_vm *vm; /* the current generation: new tasks start here */
   int stopping;       /* set on SIGTERM: readiness reports DOWN */
   uint64_t started_ms;
@@ -33,5 +36,9 @@ struct chat_http_request;
 /* The HTTP server's handler: runs app.http(req) in a task and answers with its result. */
 void chat_runtime_http_request(struct chat_http_conn *conn, const struct chat_http_request *req,
                                void *rt);
+
+/* A Pub/Sub message: runs app.redis_message(channel, payload) in a task. */
+void chat_runtime_redis_message(const char *channel, size_t channel_len, const char *payload,
+                                size_t payload_len, void *rt);
 
 #endif

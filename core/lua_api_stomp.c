@@ -1,0 +1,73 @@
+/* chat.stomp: local delivery from Lua. Lua runs once per message; the per-subscriber
+ * work (heads, writes) is all in C (stomp_session.c). */
+#include <lauxlib.h>
+
+#include "lua_api.h"
+#include "stomp_session.h"
+
+enum { MAX_EXTRA_HEADERS = 8 };
+
+/* Reads an optional {name = value} table at `idx` into pairs; returns the pair count. */
+static int collect_headers(lua_State *L, int idx, const char **out) {
+  int n = 0;
+  if (lua_isnoneornil(L, idx)) {
+    out[0] = NULL;
+    return 0;
+  }
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    if (n >= MAX_EXTRA_HEADERS) luaL_error(L, "at most %d extra headers", MAX_EXTRA_HEADERS);
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "header names and values must be strings");
+    /* The strings stay alive in the table, which stays on the stack. */
+    out[2 * n] = lua_tostring(L, -2);
+    out[2 * n + 1] = lua_tostring(L, -1);
+    n++;
+    lua_pop(L, 1);
+  }
+  out[2 * n] = NULL;
+  return n;
+}
+
+/* chat.stomp.broadcast(destination, body[, headers]) -> deliveries */
+static int stomp_broadcast(lua_State *L) {
+  chat_stomp_hub *hub = lua_touserdata(L, lua_upvalueindex(1));
+  const char *dest = luaL_checkstring(L, 1);
+  size_t len;
+  const char *body = luaL_checklstring(L, 2, &len);
+  const char *headers[2 * MAX_EXTRA_HEADERS + 1];
+  collect_headers(L, 3, headers);
+  lua_pushinteger(L, (lua_Integer)chat_stomp_hub_broadcast(hub, dest, body, len, headers));
+  return 1;
+}
+
+/* chat.stomp.send_to_session(session_id, destination, body[, headers]) -> deliveries */
+static int stomp_send_to_session(lua_State *L) {
+  chat_stomp_hub *hub = lua_touserdata(L, lua_upvalueindex(1));
+  const char *sid = luaL_checkstring(L, 1);
+  const char *dest = luaL_checkstring(L, 2);
+  size_t len;
+  const char *body = luaL_checklstring(L, 3, &len);
+  const char *headers[2 * MAX_EXTRA_HEADERS + 1];
+  collect_headers(L, 4, headers);
+  lua_pushinteger(L, (lua_Integer)chat_stomp_hub_send_to_session(hub, sid, dest, body, len, headers));
+  return 1;
+}
+
+static int stomp_sessions(lua_State *L) {
+  chat_stomp_hub *hub = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushinteger(L, (lua_Integer)chat_stomp_hub_sessions(hub));
+  return 1;
+}
+
+void chat_lua_api_stomp_inject(lua_State *L, struct chat_stomp_hub *hub) {
+  static const luaL_Reg fns[] = {{"broadcast", stomp_broadcast},
+                                 {"send_to_session", stomp_send_to_session},
+                                 {"sessions", stomp_sessions},
+                                 {NULL, NULL}};
+  lua_newtable(L);
+  lua_pushlightuserdata(L, hub);
+  luaL_setfuncs(L, fns, 1);
+  lua_setfield(L, -2, "stomp");
+}
