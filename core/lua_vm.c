@@ -107,6 +107,7 @@ static int open_native(lua_State *L) {
   chat_lua_api_core_inject(L, rt);
   chat_lua_api_pg_inject(L, rt->pg);
   chat_lua_api_redis_inject(L, rt->redis);
+  chat_lua_api_stomp_inject(L, rt->stomp);
   return 1;
 }
 

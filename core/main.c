@@ -16,6 +16,7 @@
 #include "pg.h"
 #include "redis.h"
 #include "runtime.h"
+#include "stomp_session.h"
 
 enum { MIGRATION_WAIT_SECONDS = 60 };
 
@@ -79,6 +80,8 @@ static void on_http_closed(void *ud) {
   /* Every request has been answered: the pools can go. */
   chat_pg_pool_close(rt.pg, on_pool_closed, NULL);
   chat_redis_close(rt.redis, on_pool_closed, NULL);
+  chat_redis_close(rt.redis_sub, on_pool_closed, NULL);
+  chat_stomp_hub_free(rt.stomp);
 }
 
 static void on_deadline(uv_timer_t *t) {
@@ -98,7 +101,10 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   chat_log_info("main", "%s: stopping gracefully", strsignal(signum));
   uv_timer_start(&shutdown_deadline, on_deadline, (uint64_t)rt.config.shutdown_timeout_ms, 0);
   uv_unref((uv_handle_t *)&shutdown_deadline);
-  pending_closes = 2;
+  pending_closes = 3;
+  /* STOMP clients get an ERROR and reconnect to another pod; their sockets close with
+   * the HTTP server's connections. */
+  chat_stomp_hub_close_all(rt.stomp, "server shutting down");
   chat_http_server_stop(rt.http, on_http_closed, NULL);
 }
 
@@ -127,6 +133,9 @@ int main(void) {
   rt.started_ms = uv_now(rt.loop);
   rt.pg = chat_pg_pool_new(rt.loop, rt.config.pg_conninfo, rt.config.pg_pool_size);
   rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
+  rt.redis_sub = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
+  chat_stomp_limits_config stomp_limits = {64 * 1024, 512 * 1024, 10000, 10000};
+  rt.stomp = chat_stomp_hub_new(&rt, &stomp_limits);
   if (chat_runtime_reload(&rt) < 0) {
     chat_log_error("main", "cannot start without a valid Lua application in %s", rt.config.lua_dir);
     return 1;
