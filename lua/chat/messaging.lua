@@ -1,0 +1,193 @@
+--[[ Real-time messaging over STOMP (CONTRACT §4, §5): the application destinations, which
+subscriptions are allowed, delivery across instances through Redis, and the errors a
+sender sees. The C core calls these through the app table (see init.lua):
+
+  stomp_subscribe(session_id, destination)            -> true | nil, reason (ERROR frame)
+  stomp_send(session_id, destination, headers, body)  -> true once stored (RECEIPT) | nil, reason
+  stomp_disconnect(session_id)                        presence clean-up
+  redis_message(channel, payload)                     a message from any instance ]]
+
+local chat = require "chat.core"
+local json = require "chat.json"
+local messages = require "chat.messages"
+local presence = require "chat.presence"
+
+local fmt = string.format
+local mtype = math.type
+
+local M = {}
+
+M.MESSAGES_CHANNEL = "chat:messages"
+M.PUBLISH_CLASS = "com.grow.chat.dto.ChatMessagePublish"
+
+local SEND_FAILED = "메시지 전송에 실패했습니다: %s"
+local JOIN_TEXT = "%s님이 입장하셨습니다."
+local LEAVE_TEXT = "%s님이 퇴장하셨습니다."
+local NOT_A_MEMBER = "user %d is not an active member of chat room %d"
+local MALFORMED_JSON = "the message body is not valid JSON"
+local MESSAGE_TYPES = { CHAT = true, JOIN = true, LEAVE = true }
+
+-- ---- subscriptions ----
+
+local SUBSCRIBABLE = {
+  "^/topic/chatroom/%d+$",
+  "^/topic/chatroom/%d+/presence$",
+  "^/user/queue/errors$",
+  "^/user/%d+/queue/errors$",
+}
+
+function M.subscribe(_session_id, destination)
+  for _, pattern in ipairs(SUBSCRIBABLE) do
+    if destination:match(pattern) then return true end
+  end
+  return nil, "unknown destination: " .. destination
+end
+
+-- ---- errors to the sender ----
+
+local function report_failure(session_id, sender_id, reason)
+  local body = fmt(SEND_FAILED, reason)
+  local headers = { ["content-type"] = "text/plain;charset=UTF-8" }
+  chat.stomp.send_to_session(session_id, "/user/queue/errors", body, headers)
+  if mtype(sender_id) == "integer" then
+    chat.stomp.broadcast(fmt("/user/%d/queue/errors", sender_id), body, headers)
+  end
+  return nil, reason
+end
+
+-- ---- the request body ----
+
+local function parse_request(body)
+  local req = json.decode(body)
+  if type(req) ~= "table" then return nil, MALFORMED_JSON end
+  if mtype(req.chatRoomId) ~= "integer" then return nil, "chatRoomId is required and must be an integer", req end
+  if mtype(req.senderId) ~= "integer" then return nil, "senderId is required and must be an integer", req end
+  local kind = req.messageType
+  if kind == nil or kind == json.null then kind = "CHAT" end
+  if not MESSAGE_TYPES[kind] then return nil, "messageType must be CHAT, JOIN or LEAVE", req end
+  req.messageType = kind
+  local nick = req.senderNickname
+  if nick == json.null then nick = nil end
+  if nick ~= nil and type(nick) ~= "string" then return nil, "senderNickname must be a string", req end
+  req.senderNickname = nick
+  local content = req.content
+  if content == json.null then content = nil end
+  if content ~= nil and type(content) ~= "string" then return nil, "content must be a string", req end
+  req.content = content
+  return req
+end
+
+-- ---- delivery ----
+
+local function publish_json(msg)
+  return json.encode_ordered({
+    {"@class", M.PUBLISH_CLASS},
+    {"chatRoomId", msg.chatRoomId}, {"id", msg.id}, {"senderId", msg.senderId},
+    {"senderNickname", msg.senderNickname == nil and json.null or msg.senderNickname},
+    {"content", msg.content == nil and json.null or msg.content},
+    {"messageType", msg.messageType}, {"createdAt", msg.createdAt},
+  })
+end
+
+local function strip_class(payload)
+  return (payload:gsub('^{"@class":"[^"]*",', "{", 1))
+end
+
+-- Publishes a stored message to every instance; if Redis is down, this instance's own
+-- subscribers still get it (the message is stored either way).
+local function deliver(msg)
+  local payload = publish_json(msg)
+  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, payload)
+  if not ok then
+    chat.log.warn("Redis publish failed (%s); delivering locally only", tostring(err))
+    chat.stomp.broadcast(fmt("/topic/chatroom/%d", msg.chatRoomId), strip_class(payload))
+  end
+end
+
+local function store_and_deliver(room_id, sender_id, nickname, content, kind, member_check)
+  local msg, err = messages.store(room_id, sender_id, nickname, content, kind, member_check)
+  if not msg then return nil, err end
+  deliver(msg)
+  return msg
+end
+
+-- ---- application destinations ----
+
+local handlers = {}
+
+handlers["/app/chat.sendMessage"] = function(session_id, req)
+  if req.messageType == "CHAT" and (req.content == nil or not req.content:find("%S")) then
+    return nil, "content must not be blank"
+  end
+  local msg, err = store_and_deliver(req.chatRoomId, req.senderId, req.senderNickname, req.content,
+                                     req.messageType, req.senderId)
+  if not msg then
+    if err == messages.NOT_A_MEMBER then return nil, fmt(NOT_A_MEMBER, req.senderId, req.chatRoomId) end
+    return nil, err
+  end
+  return true
+end
+
+handlers["/app/chat.join"] = function(session_id, req)
+  if not messages.is_active_member(req.chatRoomId, req.senderId) then
+    return nil, fmt(NOT_A_MEMBER, req.senderId, req.chatRoomId)
+  end
+  local nick = req.senderNickname or tostring(req.senderId)
+  local ok, err = presence.add(req.chatRoomId, req.senderId, req.senderNickname, session_id)
+  if not ok then chat.log.warn("presence add failed: %s", tostring(err)) end
+  -- System messages are stored with sender 0, as the original's clients expect.
+  local msg, serr = store_and_deliver(req.chatRoomId, 0, nick, fmt(JOIN_TEXT, nick), "JOIN", nil)
+  if not msg then return nil, serr end
+  presence.publish(req.chatRoomId)
+  return true
+end
+
+handlers["/app/chat.leave"] = function(session_id, req)
+  local nick = req.senderNickname or tostring(req.senderId)
+  local ok, err = presence.remove(req.chatRoomId, req.senderId, session_id)
+  if not ok then chat.log.warn("presence remove failed: %s", tostring(err)) end
+  local msg, serr = store_and_deliver(req.chatRoomId, 0, nick, fmt(LEAVE_TEXT, nick), "LEAVE", nil)
+  if not msg then return nil, serr end
+  presence.publish(req.chatRoomId)
+  return true
+end
+
+function M.send(session_id, destination, _headers, body)
+  local handler = handlers[destination]
+  if not handler then
+    return report_failure(session_id, nil, "unknown destination " .. destination)
+  end
+  local req, err, partial = parse_request(body)
+  if not req then
+    return report_failure(session_id, partial and mtype(partial.senderId) == "integer" and partial.senderId or nil, err)
+  end
+  local ok, herr = handler(session_id, req)
+  if not ok then return report_failure(session_id, req.senderId, herr) end
+  return true
+end
+
+function M.disconnect(session_id)
+  local rooms = presence.session_rooms(session_id)
+  if not rooms then return end
+  for room_id, member_id in pairs(rooms) do
+    presence.remove(room_id, member_id, session_id)
+    presence.publish(room_id)
+  end
+end
+
+-- ---- across instances ----
+
+function M.redis_message(channel, payload)
+  if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
+  if channel ~= M.MESSAGES_CHANNEL then return end
+  local msg = json.decode(payload)
+  if type(msg) ~= "table" or mtype(msg.chatRoomId) ~= "integer" then
+    chat.log.warn("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
+    return
+  end
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d", msg.chatRoomId), strip_class(payload))
+end
+
+M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL }
+
+return M

@@ -1,0 +1,102 @@
+--[[ Who is in a room right now, across every chatd instance (CONTRACT §4, §5).
+
+Redis holds it, so it outlives a reload and crosses pods:
+  chatroom:presence:{roomId}   hash  memberId -> {"memberId","nickname","sessionId","joinedAt"}
+  chatroom:session:{sessionId} hash  roomId -> memberId   (what to clean when the session drops)
+Both expire after 24 h so a crashed pod's sessions cannot haunt a room forever. ]]
+
+local chat = require "chat.core"
+local json = require "chat.json"
+
+local fmt = string.format
+
+local M = {}
+
+local TTL_SECONDS = 24 * 60 * 60
+M.CHANNEL = "chat:presence"
+
+local function presence_key(room_id) return fmt("chatroom:presence:%d", room_id) end
+local function session_key(session_id) return fmt("chatroom:session:%s", session_id) end
+
+-- Removes a member's entry only if it still belongs to this session: the same member may
+-- have joined again from another tab, and that newer entry must survive this one's close.
+local REMOVE_IF_OWNED = [[
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and string.find(cur, ARGV[2], 1, true) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0]]
+
+function M.add(room_id, member_id, nickname, session_id)
+  local entry = json.encode_ordered({
+    {"memberId", member_id}, {"nickname", nickname or json.null},
+    {"sessionId", session_id}, {"joinedAt", chat.localtime(chat.now())},
+  })
+  local pkey, skey = presence_key(room_id), session_key(session_id)
+  local ok, err = chat.redis.call("HSET", pkey, tostring(member_id), entry)
+  if not ok then return nil, err end
+  chat.redis.call("EXPIRE", pkey, TTL_SECONDS)
+  chat.redis.call("HSET", skey, tostring(room_id), tostring(member_id))
+  chat.redis.call("EXPIRE", skey, TTL_SECONDS)
+  return true
+end
+
+function M.remove(room_id, member_id, session_id)
+  local ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 1, presence_key(room_id),
+                                  tostring(member_id), '"sessionId":"' .. session_id .. '"')
+  if not ok then return nil, err end
+  chat.redis.call("HDEL", session_key(session_id), tostring(room_id))
+  return true
+end
+
+-- The presence list of a room as the JSON array clients receive, sorted by joinedAt.
+function M.list_json(room_id)
+  local flat, err = chat.redis.call("HGETALL", presence_key(room_id))
+  if not flat then return nil, err end
+  local entries = {}
+  for i = 2, #flat, 2 do
+    local entry = json.decode(flat[i])
+    if type(entry) == "table" then entries[#entries + 1] = { raw = flat[i], at = entry.joinedAt or "" } end
+  end
+  table.sort(entries, function(a, b) return a.at < b.at end)
+  local parts = {}
+  for i, e in ipairs(entries) do parts[i] = e.raw end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+-- Rooms a session had joined, for clean-up when it drops: { [room_id] = member_id }.
+function M.session_rooms(session_id)
+  local flat, err = chat.redis.call("HGETALL", session_key(session_id))
+  if not flat then return nil, err end
+  local rooms = {}
+  for i = 1, #flat, 2 do rooms[math.tointeger(tonumber(flat[i]))] = math.tointeger(tonumber(flat[i + 1])) end
+  chat.redis.call("DEL", session_key(session_id))
+  return rooms
+end
+
+-- Tells every instance (this one included, through its subscription) to push the list.
+function M.publish(room_id)
+  local list, err = M.list_json(room_id)
+  if not list then return nil, err end
+  local msg = fmt('{"chatRoomId":%d,"members":%s}', room_id, list)
+  local ok = chat.redis.publish(M.CHANNEL, msg)
+  if not ok then
+    -- Redis Pub/Sub is down: at least this instance's subscribers see the change.
+    chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)
+  end
+  return true
+end
+
+-- A presence update from any instance: deliver it to this instance's subscribers.
+function M.on_redis_message(payload)
+  local msg = json.decode(payload)
+  if type(msg) ~= "table" or math.type(msg.chatRoomId) ~= "integer" then
+    chat.log.warn("ignoring a malformed presence update: %s", payload:sub(1, 200))
+    return
+  end
+  local list = payload:match('"members":(%b[])')
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", msg.chatRoomId), list or "[]")
+end
+
+return M
