@@ -31,6 +31,27 @@ void chat_http_respond(chat_http_conn *conn, int status, const char *const *head
  * connections close after the response); calls on_closed when no connection is left. */
 void chat_http_server_stop(chat_http_server *srv, void (*on_closed)(void *ud), void *ud);
 
+/* ---- connections that outlive one response: WebSocket, SockJS streaming ---- */
+
+typedef struct chat_http_upgrade_ops {
+  void (*on_data)(void *ud, const char *data, size_t len); /* bytes from the peer */
+  void (*on_close)(void *ud); /* the socket is closed: stop using the connection */
+} chat_http_upgrade_ops;
+
+/* Takes the connection of the request being handled (instead of chat_http_respond):
+ * writes `response` (e.g. "101 Switching Protocols"), then every byte read goes to ops. */
+void chat_http_conn_upgrade(chat_http_conn *conn, const char *response, size_t len,
+                            const chat_http_upgrade_ops *ops, void *ud);
+
+/* Writes bufs (which must stay valid until done is called, also on failure). */
+int chat_http_conn_write(chat_http_conn *conn, const uv_buf_t *bufs, unsigned n,
+                         void (*done)(void *ud), void *ud);
+size_t chat_http_conn_queued(const chat_http_conn *conn);
+void chat_http_conn_pause(chat_http_conn *conn, int paused);
+/* graceful: after queued writes are flushed; otherwise at once (a slow consumer). */
+void chat_http_conn_close(chat_http_conn *conn, int graceful);
+const char *chat_http_conn_peer(const chat_http_conn *conn);
+
 /* Number of open connections (for metrics and shutdown). */
 size_t chat_http_server_connections(const chat_http_server *srv);
 

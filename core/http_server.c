@@ -1,0 +1,487 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_server.h"
+#include "log.h"
+
+enum { READ_BUFFER_BYTES = 64 * 1024, MAX_PENDING_BYTES = 1024 * 1024 };
+
+typedef enum { CONN_IDLE, CONN_READING, CONN_HANDLING, CONN_UPGRADED } conn_state;
+
+struct chat_http_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  const chat_config *cfg;
+  chat_http_limits limits;
+  chat_http_handler handler;
+  void *ud;
+  chat_http_conn *conns;
+  size_t nconns;
+  int stopping;
+  int listener_closed;
+  void (*on_closed)(void *ud);
+  void *closed_ud;
+};
+
+struct chat_http_conn {
+  uv_tcp_t tcp; /* first: the handle's address is the connection's */
+  uv_timer_t timer;
+  chat_http_server *srv;
+  chat_http_conn *prev, *next;
+  chat_http_parser *parser;
+  conn_state state;
+  chat_http_request *req; /* with the handler */
+  char *pending;          /* bytes read but not parsed yet (pipelining, upgrades) */
+  size_t pending_len;
+  int processing;         /* inside process(): a synchronous respond must not recurse */
+  int closing;
+  int handles_open;       /* tcp + timer; freed when both closed */
+  int req_outstanding;    /* the handler still owes a chat_http_respond */
+  char peer[64];
+  const chat_http_upgrade_ops *up_ops;
+  void *up_ud;
+};
+
+/* One read buffer for the whole process: reads are handled synchronously in the read
+ * callback, so an idle connection holds no buffer at all. */
+static char read_buffer[READ_BUFFER_BYTES];
+static int read_buffer_busy;
+
+static void process(chat_http_conn *c);
+static void conn_close(chat_http_conn *c);
+
+/* ---- writing ---- */
+
+typedef struct {
+  uv_write_t req;
+  chat_http_conn *conn;
+  void (*done)(void *ud);
+  void *ud;
+  char data[]; /* the copied bytes, when the writer asked for a copy */
+} write_req;
+
+static void on_written(uv_write_t *w, int status) {
+  write_req *wr = (write_req *)w;
+  (void)status;
+  if (wr->done) wr->done(wr->ud);
+  free(wr);
+}
+
+int chat_http_conn_write(chat_http_conn *c, const uv_buf_t *bufs, unsigned n, void (*done)(void *ud),
+                         void *ud) {
+  if (c->closing) {
+    if (done) done(ud);
+    return -1;
+  }
+  write_req *wr = malloc(sizeof *wr);
+  if (wr == NULL) {
+    if (done) done(ud);
+    return -1;
+  }
+  wr->conn = c;
+  wr->done = done;
+  wr->ud = ud;
+  if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_written) != 0) {
+    free(wr);
+    if (done) done(ud);
+    return -1;
+  }
+  return 0;
+}
+
+static int write_copy(chat_http_conn *c, const char *a, size_t alen, const char *b, size_t blen) {
+  if (c->closing) return -1;
+  write_req *wr = malloc(sizeof *wr + alen + blen);
+  if (wr == NULL) return -1;
+  wr->conn = c;
+  wr->done = NULL;
+  wr->ud = NULL;
+  memcpy(wr->data, a, alen);
+  if (blen) memcpy(wr->data + alen, b, blen);
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(alen + blen));
+  if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+    free(wr);
+    return -1;
+  }
+  return 0;
+}
+
+size_t chat_http_conn_queued(const chat_http_conn *c) { return c->tcp.write_queue_size; }
+
+const char *chat_http_conn_peer(const chat_http_conn *c) { return c->peer; }
+
+/* ---- closing ---- */
+
+static void conn_free(chat_http_conn *c) {
+  chat_http_server *srv = c->srv;
+  chat_http_parser_free(c->parser);
+  chat_http_request_free(c->req);
+  free(c->pending);
+  free(c);
+  if (srv->stopping && srv->nconns == 0 && srv->listener_closed && srv->on_closed) {
+    void (*cb)(void *) = srv->on_closed;
+    srv->on_closed = NULL;
+    cb(srv->closed_ud);
+  }
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  chat_http_conn *c = h->data;
+  if (--c->handles_open > 0) return;
+  if (c->up_ops && c->up_ops->on_close) c->up_ops->on_close(c->up_ud);
+  /* A request still with the handler keeps the struct until chat_http_respond. */
+  if (!c->req_outstanding) conn_free(c);
+}
+
+static void conn_close(chat_http_conn *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  chat_http_server *srv = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else srv->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  srv->nconns--;
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+typedef struct {
+  uv_shutdown_t req;
+  chat_http_conn *conn;
+} shutdown_req;
+
+static void on_shutdown(uv_shutdown_t *s, int status) {
+  (void)status;
+  shutdown_req *sr = (shutdown_req *)s;
+  conn_close(sr->conn);
+  free(sr);
+}
+
+/* Closes once everything queued has been written (a response, an ERROR frame). */
+static void conn_close_after_writes(chat_http_conn *c) {
+  if (c->closing) return;
+  shutdown_req *sr = malloc(sizeof *sr);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  if (sr == NULL || uv_shutdown(&sr->req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    free(sr);
+    conn_close(c);
+    return;
+  }
+  sr->conn = c;
+}
+
+void chat_http_conn_close(chat_http_conn *c, int graceful) {
+  if (graceful) conn_close_after_writes(c);
+  else conn_close(c);
+}
+
+/* ---- responses ---- */
+
+static size_t format_date(char *out, size_t cap) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  return strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static void send_response(chat_http_conn *c, int status, const char *const *headers, const char *body,
+                          size_t body_len, int keep_alive) {
+  char head[8192];
+  char date[64];
+  format_date(date, sizeof date);
+  size_t n = (size_t)snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+                              chat_http_status_text(status), date);
+  for (const char *const *h = headers; h && h[0] && n < sizeof head; h += 2)
+    n += (size_t)snprintf(head + n, sizeof head - n, "%s: %s\r\n", h[0], h[1] ? h[1] : "");
+  if (n < sizeof head)
+    n += (size_t)snprintf(head + n, sizeof head - n, "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
+                          body_len, keep_alive ? "keep-alive" : "close");
+  if (n >= sizeof head) {
+    chat_log_error("http", "response headers over %zu bytes; answering 500", sizeof head);
+    static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    write_copy(c, fallback, sizeof fallback - 1, NULL, 0);
+    return;
+  }
+  write_copy(c, head, n, body, body_len);
+}
+
+/* Spring Boot's error JSON, for errors found before a request reaches the application. */
+static void send_error(chat_http_conn *c, int status, const char *reason, const char *path) {
+  char ts[40];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  struct tm tm;
+  gmtime_r(&now.tv_sec, &tm);
+  size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(ts + n, sizeof ts - n, ".%03ld+00:00", now.tv_nsec / 1000000);
+  char esc_reason[512], esc_path[1024];
+  size_t rl = chat_json_escape(esc_reason, sizeof esc_reason - 1, reason, strlen(reason));
+  size_t pl = chat_json_escape(esc_path, sizeof esc_path - 1, path ? path : "", path ? strlen(path) : 0);
+  esc_reason[rl < sizeof esc_reason ? rl : sizeof esc_reason - 1] = '\0';
+  esc_path[pl < sizeof esc_path ? pl : sizeof esc_path - 1] = '\0';
+  char body[2048];
+  int bl = snprintf(body, sizeof body,
+                    "{\"timestamp\":\"%s\",\"status\":%d,\"error\":\"%s\",\"message\":\"%s\",\"path\":\"%s\"}",
+                    ts, status, chat_http_status_text(status), esc_reason, esc_path);
+  static const char *const headers[] = {"Content-Type", "application/json", NULL};
+  send_response(c, status, headers, body, (size_t)bl < sizeof body ? (size_t)bl : sizeof body - 1, 0);
+  conn_close_after_writes(c);
+}
+
+void chat_http_respond(chat_http_conn *c, int status, const char *const *headers, const char *body,
+                       size_t body_len) {
+  chat_http_request *req = c->req;
+  c->req = NULL;
+  c->req_outstanding = 0;
+  if (c->closing) {
+    chat_http_request_free(req);
+    /* The socket closed while the handler worked; its close callback left the struct to us. */
+    if (c->handles_open == 0) conn_free(c);
+    return;
+  }
+  int keep_alive = req && req->keep_alive && !c->srv->stopping;
+  send_response(c, status, headers, body, body_len, keep_alive);
+  chat_http_request_free(req);
+  if (!keep_alive) {
+    conn_close_after_writes(c);
+    return;
+  }
+  c->state = CONN_IDLE;
+  if (!c->processing) process(c);
+}
+
+/* ---- reading ---- */
+
+static void on_timeout(uv_timer_t *t) {
+  chat_http_conn *c = t->data;
+  if (c->state == CONN_READING) {
+    chat_log_info("http", "%s: request not complete within %d ms", c->peer, c->srv->cfg->http_header_timeout_ms);
+    send_error(c, 408, "request not received in time", "");
+  } else if (c->state == CONN_IDLE) {
+    conn_close(c);
+  }
+}
+
+static void arm_timer(chat_http_conn *c) {
+  if (c->state == CONN_IDLE)
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)c->srv->cfg->http_idle_timeout_ms, 0);
+  else if (c->state == CONN_READING)
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)c->srv->cfg->http_header_timeout_ms, 0);
+  else
+    uv_timer_stop(&c->timer);
+}
+
+static int keep_pending(chat_http_conn *c, const char *data, size_t len) {
+  if (len == 0) return 0;
+  if (c->pending_len + len > MAX_PENDING_BYTES) return -1;
+  char *p = realloc(c->pending, c->pending_len + len);
+  if (p == NULL) return -1;
+  memcpy(p + c->pending_len, data, len);
+  c->pending = p;
+  c->pending_len += len;
+  return 0;
+}
+
+/* Parses buffered bytes and hands over at most one request at a time. */
+static void process(chat_http_conn *c) {
+  c->processing = 1;
+  while (!c->closing && c->state != CONN_HANDLING && c->state != CONN_UPGRADED && c->pending_len > 0) {
+    long n = chat_http_parser_feed(c->parser, c->pending, c->pending_len);
+    if (n < 0) {
+      const char *reason = NULL;
+      int status = chat_http_parser_error(c->parser, &reason);
+      chat_log_info("http", "%s: bad request (%d %s)", c->peer, status, reason ? reason : "");
+      send_error(c, status, reason ? reason : "bad request", "");
+      break;
+    }
+    memmove(c->pending, c->pending + n, c->pending_len - (size_t)n);
+    c->pending_len -= (size_t)n;
+    chat_http_request *req = chat_http_parser_take(c->parser);
+    if (req == NULL) {
+      if (c->state == CONN_IDLE) {
+        c->state = CONN_READING;
+        arm_timer(c);
+      }
+      break;
+    }
+    c->state = CONN_HANDLING;
+    arm_timer(c);
+    c->req = req;
+    c->req_outstanding = 1;
+    c->srv->handler(c, req, c->srv->ud);
+  }
+  if (c->pending_len == 0) {
+    free(c->pending);
+    c->pending = NULL;
+  }
+  c->processing = 0;
+  if (!c->closing && c->state == CONN_IDLE) arm_timer(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h, (void)suggested;
+  if (read_buffer_busy) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
+  read_buffer_busy = 1;
+  *buf = uv_buf_init(read_buffer, sizeof read_buffer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  chat_http_conn *c = s->data;
+  if (buf->base == read_buffer) read_buffer_busy = 0;
+  if (nread == 0) return;
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  if (c->state == CONN_UPGRADED) {
+    c->up_ops->on_data(c->up_ud, buf->base, (size_t)nread);
+    return;
+  }
+  if (keep_pending(c, buf->base, (size_t)nread) < 0) {
+    send_error(c, 413, "too much data sent ahead of the responses", "");
+    return;
+  }
+  if (c->state == CONN_HANDLING && c->pending_len > 64 * 1024) {
+    /* Pipelining client far ahead of us: stop reading until we catch up. */
+    uv_read_stop(s);
+  }
+  if (!c->processing) process(c);
+}
+
+void chat_http_conn_pause(chat_http_conn *c, int paused) {
+  if (c->closing) return;
+  if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
+  else uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void chat_http_conn_upgrade(chat_http_conn *c, const char *response, size_t len,
+                            const chat_http_upgrade_ops *ops, void *ud) {
+  chat_http_request_free(c->req);
+  c->req = NULL;
+  c->req_outstanding = 0;
+  c->state = CONN_UPGRADED;
+  c->up_ops = ops;
+  c->up_ud = ud;
+  uv_timer_stop(&c->timer);
+  if (response && len) write_copy(c, response, len, NULL, 0);
+  /* Bytes the client sent right after its upgrade request belong to the new protocol. */
+  if (c->pending_len > 0) {
+    char *p = c->pending;
+    size_t n = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = 0;
+    ops->on_data(ud, p, n);
+    free(p);
+  }
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  chat_http_server *srv = server->data;
+  if (status < 0 || srv->stopping) return;
+  chat_http_conn *c = calloc(1, sizeof *c);
+  if (c == NULL) return;
+  c->srv = srv;
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  c->handles_open = 2;
+  uv_timer_init(srv->loop, &c->timer);
+  c->timer.data = c;
+  c->next = srv->conns;
+  if (srv->conns) srv->conns->prev = c;
+  srv->conns = c;
+  srv->nconns++;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  c->parser = chat_http_parser_new(&srv->limits);
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage addr;
+  int alen = sizeof addr;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &alen) == 0) {
+    if (addr.ss_family == AF_INET)
+      uv_ip4_name((struct sockaddr_in *)&addr, c->peer, sizeof c->peer);
+    else
+      uv_ip6_name((struct sockaddr_in6 *)&addr, c->peer, sizeof c->peer);
+  }
+  c->state = CONN_IDLE;
+  arm_timer(c);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+chat_http_server *chat_http_server_start(uv_loop_t *loop, const chat_config *cfg, chat_http_handler handler,
+                                         void *ud) {
+  chat_http_server *srv = calloc(1, sizeof *srv);
+  srv->loop = loop;
+  srv->cfg = cfg;
+  srv->handler = handler;
+  srv->ud = ud;
+  srv->limits.max_header_bytes = cfg->http_max_header_bytes;
+  srv->limits.max_body_bytes = cfg->http_max_body_bytes;
+
+  struct sockaddr_storage addr;
+  int family = strchr(cfg->bind_address, ':') ? AF_INET6 : AF_INET;
+  int rc = family == AF_INET6 ? uv_ip6_addr(cfg->bind_address, cfg->port, (struct sockaddr_in6 *)&addr)
+                              : uv_ip4_addr(cfg->bind_address, cfg->port, (struct sockaddr_in *)&addr);
+  if (rc != 0) {
+    chat_log_error("http", "CHAT_BIND_ADDRESS %s is not an IP address", cfg->bind_address);
+    free(srv);
+    return NULL;
+  }
+  /* libuv 1.44 has no SO_REUSEPORT flag: create the socket ourselves so several chatd
+   * processes can share the port (one per core). */
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (cfg->reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  uv_tcp_init(loop, &srv->listener);
+  srv->listener.data = srv;
+  if (fd < 0 || uv_tcp_open(&srv->listener, fd) != 0 ||
+      (rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0)) != 0 ||
+      (rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection)) != 0) {
+    chat_log_error("http", "cannot listen on %s:%d: %s", cfg->bind_address, cfg->port,
+                   rc ? uv_strerror(rc) : "socket failed");
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    free(srv);
+    return NULL;
+  }
+  return srv;
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  chat_http_server *srv = h->data;
+  srv->listener_closed = 1;
+  if (srv->nconns == 0 && srv->on_closed) {
+    void (*cb)(void *) = srv->on_closed;
+    srv->on_closed = NULL;
+    cb(srv->closed_ud);
+  }
+}
+
+void chat_http_server_stop(chat_http_server *srv, void (*on_closed)(void *ud), void *ud) {
+  srv->stopping = 1;
+  srv->on_closed = on_closed;
+  srv->closed_ud = ud;
+  for (chat_http_conn *c = srv->conns, *next; c; c = next) {
+    next = c->next;
+    /* Idle keep-alive connections go now; busy ones close after their response, and
+     * upgraded ones after their protocol said goodbye (already queued by the caller). */
+    if (c->state == CONN_IDLE || c->state == CONN_READING) conn_close(c);
+    else if (c->state == CONN_UPGRADED) conn_close_after_writes(c);
+  }
+  uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+}
+
+size_t chat_http_server_connections(const chat_http_server *srv) { return srv->nconns; }
