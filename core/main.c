@@ -51,8 +51,9 @@ static void find_install_dir(char *out, size_t len) {
     return;
   }
   snprintf(probe, sizeof probe, "%s/../lua", exe);
-  if (is_dir(probe)) {
-    snprintf(out, len, "%s/..", exe);
+  if (is_dir(probe) && strlen(exe) + 4 <= len) {
+    strcpy(out, exe);
+    strcat(out, "/..");
     return;
   }
   snprintf(out, len, "/usr/share/chatd");
