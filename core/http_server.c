@@ -13,7 +13,9 @@
 
 enum { READ_BUFFER_BYTES = 64 * 1024, MAX_PENDING_BYTES = 1024 * 1024 };
 
-typedef enum { CONN_IDLE, CONN_READING, CONN_HANDLING, CONN_UPGRADED } conn_state;
+typedef enum { CONN_IDLE, CONN_READING, CONN_HANDLING, CONN_UPGRADED, CONN_LINGERING } conn_state;
+
+enum { LINGER_MS = 2000 };
 
 struct chat_http_server {
   uv_loop_t *loop;
@@ -157,11 +159,24 @@ typedef struct {
   chat_http_conn *conn;
 } shutdown_req;
 
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_timeout(uv_timer_t *t);
+
+/* After an error answer the client may still be sending (a body we refused): closing
+ * now would reset the connection and destroy the answer before it is read. So, like
+ * nginx's lingering close, read and discard for a moment, then close. */
 static void on_shutdown(uv_shutdown_t *s, int status) {
-  (void)status;
   shutdown_req *sr = (shutdown_req *)s;
-  conn_close(sr->conn);
+  chat_http_conn *c = sr->conn;
   free(sr);
+  if (status < 0 || c->closing || c->state == CONN_UPGRADED) {
+    conn_close(c);
+    return;
+  }
+  c->state = CONN_LINGERING;
+  uv_timer_start(&c->timer, on_timeout, LINGER_MS, 0);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 /* Closes once everything queued has been written (a response, an ERROR frame). */
@@ -264,7 +279,7 @@ static void on_timeout(uv_timer_t *t) {
   if (c->state == CONN_READING) {
     chat_log_info("http", "%s: request not complete within %d ms", c->peer, c->srv->cfg->http_header_timeout_ms);
     send_error(c, 408, "request not received in time", "");
-  } else if (c->state == CONN_IDLE) {
+  } else if (c->state == CONN_IDLE || c->state == CONN_LINGERING) {
     conn_close(c);
   }
 }
@@ -343,6 +358,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  if (c->state == CONN_LINGERING) return; /* discarded */
   if (c->state == CONN_UPGRADED) {
     c->up_ops->on_data(c->up_ud, buf->base, (size_t)nread);
     return;

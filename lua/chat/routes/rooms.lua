@@ -40,7 +40,8 @@ local function member_body(req, with_room_id)
   local body = web.json_body(req)
   if is_failure(body) then return body end
   local out = {}
-  for _, f in ipairs { "studyId", with_room_id and "roomId" or nil, "userId" } do
+  local fields = with_room_id and { "studyId", "roomId", "userId" } or { "studyId", "userId" }
+  for _, f in ipairs(fields) do
     local v = web.long_field(body, f, true)
     if is_failure(v) then return v end
     out[f] = v

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing chatd needs: Debian packages, and the
+# npm test clients. Quick when everything is already there (no apt-get at all).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libuv1-dev liblua5.4-dev lua5.4 lua-dkjson lua-busted
+  libhiredis-dev libpq-dev libhttp-parser-dev libwslay-dev libssl-dev
+  postgresql redis-server iproute2 curl ca-certificates
+)
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian starts the system-wide servers on install; chatd's own private ones run under
+# .dev/ on other ports, so the system ones are left alone.
+
+if [ -f "$ROOT/tests/package.json" ]; then
+  if [ ! -d "$ROOT/tests/node_modules" ] || [ "$ROOT/tests/package.json" -nt "$ROOT/tests/node_modules" ]; then
+    (cd "$ROOT/tests" && npm install --no-audit --no-fund --silent && touch node_modules)
+  fi
+fi

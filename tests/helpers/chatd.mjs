@@ -1,0 +1,134 @@
+// Test helpers: start a real chatd against the private PostgreSQL and Redis, read its
+// JSON log lines, run SQL and Redis commands for assertions.
+import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const REPO = process.env.CHAT_REPO ?? path.resolve(new URL('../..', import.meta.url).pathname);
+const BIN = process.env.CHATD_BIN ?? path.join(REPO, 'build', 'chatd');
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts chatd; resolves once readiness answers 200.
+export async function startChatd({ env = {}, luaDir, port } = {}) {
+  port = port ?? (await freePort());
+  const logs = [];
+  const proc = spawn(BIN, [], {
+    env: {
+      ...process.env,
+      SERVER_PORT: String(port),
+      CHAT_BIND_ADDRESS: '127.0.0.1',
+      CHAT_LUA_DIR: luaDir ?? path.join(REPO, 'lua'),
+      CHAT_MIGRATIONS_DIR: path.join(REPO, 'migrations'),
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    let nl;
+    while ((nl = stderr.indexOf('\n')) >= 0) {
+      const line = stderr.slice(0, nl);
+      stderr = stderr.slice(nl + 1);
+      logs.push(line);
+    }
+  });
+  let exited = null;
+  const exitPromise = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    exited = { code, signal };
+    resolve(exited);
+  }));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (exited) throw new Error(`chatd exited (${JSON.stringify(exited)}):\n${logs.join('\n')}`);
+    try {
+      const res = await fetch(`${url}/actuator/health/readiness`);
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`chatd not ready within 30 s:\n${logs.join('\n')}`);
+    }
+    await sleep(100);
+  }
+  const sanitizerReport = () => logs.filter((l) => /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(l));
+  return {
+    url, port, proc, logs,
+    signal: (sig) => proc.kill(sig),
+    async waitForLog(re, timeoutMs = 5000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = logs.find((l) => re.test(l));
+        if (hit) return hit;
+        if (Date.now() > end) throw new Error(`no log line matching ${re}:\n${logs.slice(-20).join('\n')}`);
+        await sleep(50);
+      }
+    },
+    // SIGTERM, then checks the exit was clean and no sanitizer complained.
+    async stop() {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
+        await exitPromise;
+        clearTimeout(timer);
+      }
+      const report = sanitizerReport();
+      if (report.length) throw new Error(`sanitizer report:\n${logs.join('\n')}`);
+      return exited;
+    },
+  };
+}
+
+function pgEnv() {
+  const m = /\/\/([^:/]+):(\d+)\/(\w+)/.exec(process.env.SPRING_DATASOURCE_URL ?? '');
+  if (!m) throw new Error('SPRING_DATASOURCE_URL is not set: source .dev/env');
+  return { ...process.env, PGHOST: m[1], PGPORT: m[2], PGDATABASE: m[3],
+    PGUSER: process.env.SPRING_DATASOURCE_USERNAME, PGPASSWORD: process.env.SPRING_DATASOURCE_PASSWORD };
+}
+
+// Runs SQL with psql; returns rows as arrays of strings.
+export function sql(query) {
+  const out = execFileSync('psql', ['-X', '-qAt', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-c', query],
+    { env: pgEnv(), encoding: 'utf8' });
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+export function redis(...args) {
+  return execFileSync('redis-cli', ['-h', process.env.SPRING_DATA_REDIS_HOST, '-p',
+    process.env.SPRING_DATA_REDIS_PORT, ...args.map(String)], { encoding: 'utf8' }).trim();
+}
+
+let counter = 0;
+export function uniqueStudyId() {
+  return Date.now() * 1000 + (counter++ % 1000);
+}
+
+export async function api(base, method, pathAndQuery, body, headers = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    init.headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(base + pathAndQuery, init);
+  const text = await res.text();
+  let json;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  return { status: res.status, text, json, headers: res.headers };
+}
+
+export { sleep };
