@@ -1,0 +1,47 @@
+describe("chat.messages", function()
+  local fake, messages
+  before_each(function()
+    fake = require("fake_chat").install()
+    messages = require "chat.messages"
+  end)
+
+  it("parses Spring sort parameters and adds id as a tie-breaker", function()
+    assert.equal("created_at DESC, id DESC", messages.parse_sort(nil))
+    assert.equal("id ASC, id ASC", messages.parse_sort { "id" })
+    assert.equal("created_at ASC, id DESC, id DESC", messages.parse_sort { "createdAt,ASC", "id,desc" })
+    assert.is_nil(messages.parse_sort { "name" })
+    assert.is_nil(messages.parse_sort { "id,up" })
+  end)
+
+  it("builds the Page JSON arithmetic", function()
+    fake.on_sql("FROM chat_messages WHERE chat_room_id = %$1%s+ORDER BY", function(params)
+      assert.equal(3, params[2])
+      assert.equal(6, params[3])
+      return { { id = 7, sender_id = 1, message_type = "CHAT", content = "c", created_at = "2025-01-09 14:30:00.5", total = 7 } }
+    end)
+    local json = require "chat.json"
+    local page = json.decode(json.encode(messages.page(1, 2, 3, "id ASC")))
+    assert.equal(7, page.totalElements)
+    assert.equal(3, page.totalPages)
+    assert.is_true(page.last)
+    assert.is_false(page.first)
+    assert.equal(6, page.pageable.offset)
+    assert.equal("2025-01-09T14:30:00.5", page.content[1].createdAt)
+    assert.equal(json.null, page.content[1].senderNickname)
+  end)
+
+  it("stores a message only for an active member and bumps the unread generation", function()
+    fake.on_sql("INSERT INTO chat_messages", function(params)
+      assert.equal(5, params[7])
+      return { { id = 99, created_at = "2025-01-09 14:30:00" } }
+    end)
+    local msg = messages.store(1, 5, "n", "hi", "CHAT", 5)
+    assert.equal(99, msg.id)
+    assert.equal("2025-01-09T14:30:00", msg.createdAt)
+    assert.equal("1", fake.redis_data["chat:unread:gen:1"])
+    fake.on_sql("INSERT INTO chat_messages", function() return {} end)
+    local none, why = messages.store(1, 6, "n", "hi", "CHAT", 6)
+    assert.is_nil(none)
+    assert.equal(messages.NOT_A_MEMBER, why)
+  end)
+end)
