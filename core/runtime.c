@@ -10,6 +10,7 @@
 #include "lua_vm.h"
 #include "redis.h"
 #include "runtime.h"
+#include "ws_conn.h"
 
 int chat_runtime_reload(chat_runtime *rt) {
   char err[512] = "";
@@ -105,8 +106,17 @@ static void http_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
   chat_http_respond(conn, (int)status, headers, body, body ? body_len : 0);
 }
 
+/* The WebSocket endpoints of CONTRACT §4: /ws-chat/websocket and /ws-chat itself. */
+static int is_websocket_path(const char *path) {
+  return strcmp(path, "/ws-chat") == 0 || strcmp(path, "/ws-chat/websocket") == 0;
+}
+
 void chat_runtime_http_request(chat_http_conn *conn, const chat_http_request *req, void *ud) {
   chat_runtime *rt = ud;
+  if (req->upgrade && is_websocket_path(req->path)) {
+    chat_ws_conn_upgrade(rt, conn, req);
+    return;
+  }
   http_call call = {conn, req};
   if (chat_task_spawn(rt->vm, "http", push_request, &call, http_done, conn) < 0) {
     chat_log_error("http", "the application has no http handler");
