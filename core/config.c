@@ -331,6 +331,10 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000, NULL},
       {"CHAT_SHUTDOWN_TIMEOUT_MS", 20000, 0, 3600000, NULL},
       {"CHAT_REUSE_PORT", 0, 0, 1, NULL},
+      {"CHAT_STOMP_HEARTBEAT_MS", 10000, 100, 3600000, NULL},
+      {"CHAT_STOMP_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024, NULL},
+      {"CHAT_STOMP_MAX_QUEUED_BYTES", 512 * 1024, 4096, 256 * 1024 * 1024, NULL},
+      {"CHAT_STOMP_MAX_STALL_MS", 10000, 100, 3600000, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -351,6 +355,10 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->http_idle_timeout_ms = (int)vals[5];
   cfg->shutdown_timeout_ms = (int)vals[6];
   cfg->reuse_port = (int)vals[7];
+  cfg->stomp_heartbeat_ms = (int)vals[8];
+  cfg->stomp_max_frame_bytes = (size_t)vals[9];
+  cfg->stomp_max_queued_bytes = (size_t)vals[10];
+  cfg->stomp_max_stall_ms = (int)vals[11];
 
   const char *url = get("SPRING_DATASOURCE_URL");
   if (url == NULL || *url == '\0') {

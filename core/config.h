@@ -26,6 +26,10 @@ typedef struct chat_config {
   int http_idle_timeout_ms;     /* CHAT_HTTP_IDLE_TIMEOUT_MS, default 60 s */
   int shutdown_timeout_ms;      /* CHAT_SHUTDOWN_TIMEOUT_MS, default 20 s */
   int reuse_port;               /* CHAT_REUSE_PORT=1: SO_REUSEPORT, several processes */
+  int stomp_heartbeat_ms;       /* CHAT_STOMP_HEARTBEAT_MS, offered both ways, default 10 s */
+  size_t stomp_max_frame_bytes; /* CHAT_STOMP_MAX_FRAME_BYTES, default 64 KiB */
+  size_t stomp_max_queued_bytes;/* CHAT_STOMP_MAX_QUEUED_BYTES, default 512 KiB */
+  int stomp_max_stall_ms;       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
   char *log_level;
 } chat_config;
 

@@ -135,7 +135,9 @@ int main(void) {
   rt.pg = chat_pg_pool_new(rt.loop, rt.config.pg_conninfo, rt.config.pg_pool_size);
   rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
   rt.redis_sub = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
-  chat_stomp_limits_config stomp_limits = {64 * 1024, 512 * 1024, 10000, 10000};
+  chat_stomp_limits_config stomp_limits = {
+      rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
+      (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms};
   rt.stomp = chat_stomp_hub_new(&rt, &stomp_limits);
   if (chat_runtime_reload(&rt) < 0) {
     chat_log_error("main", "cannot start without a valid Lua application in %s", rt.config.lua_dir);

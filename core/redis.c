@@ -1,10 +1,63 @@
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "redis.h"
+
+/* ---- hiredis on libuv ----
+ * hiredis ships a libuv adapter, but it ignores a poll error status: libuv reports a
+ * refused connect (POLLERR) as an error and stops the poll, so hiredis never learns the
+ * connect failed and the client waits forever. This adapter hands errors to hiredis as
+ * readiness instead, and hiredis then reads the socket error itself. */
+
+typedef struct {
+  redisAsyncContext *ac;
+  uv_poll_t poll;
+  int events;
+} uv_redis_events;
+
+static void uv_redis_poll(uv_poll_t *h, int status, int events) {
+  uv_redis_events *p = h->data;
+  if (status < 0) events = UV_READABLE | UV_WRITABLE;
+  if (p->ac != NULL && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->ac);
+  if (p->ac != NULL && (events & UV_READABLE)) redisAsyncHandleRead(p->ac);
+}
+
+static void uv_redis_update(uv_redis_events *p, int add, int del) {
+  p->events = (p->events | add) & ~del;
+  if (p->events) uv_poll_start(&p->poll, p->events, uv_redis_poll);
+  else uv_poll_stop(&p->poll);
+}
+
+static void uv_redis_add_read(void *d) { uv_redis_update(d, UV_READABLE, 0); }
+static void uv_redis_del_read(void *d) { uv_redis_update(d, 0, UV_READABLE); }
+static void uv_redis_add_write(void *d) { uv_redis_update(d, UV_WRITABLE, 0); }
+static void uv_redis_del_write(void *d) { uv_redis_update(d, 0, UV_WRITABLE); }
+static void uv_redis_closed(uv_handle_t *h) { free(h->data); }
+
+static void uv_redis_cleanup(void *d) {
+  uv_redis_events *p = d;
+  p->ac = NULL; /* hiredis is freeing the context */
+  uv_close((uv_handle_t *)&p->poll, uv_redis_closed);
+}
+
+static int uv_redis_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  uv_redis_events *p = calloc(1, sizeof *p);
+  if (p == NULL || uv_poll_init(loop, &p->poll, ac->c.fd) != 0) {
+    free(p);
+    return REDIS_ERR;
+  }
+  p->ac = ac;
+  p->poll.data = p;
+  ac->ev.data = p;
+  ac->ev.addRead = uv_redis_add_read;
+  ac->ev.delRead = uv_redis_del_read;
+  ac->ev.addWrite = uv_redis_add_write;
+  ac->ev.delWrite = uv_redis_del_write;
+  ac->ev.cleanup = uv_redis_cleanup;
+  return REDIS_OK;
+}
 
 enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000 };
 
@@ -36,9 +89,11 @@ typedef struct {
 
 static void redis_connect(chat_redis *r);
 
+static void on_retry(uv_timer_t *t) { redis_connect(t->data); }
+
 static void schedule_retry(chat_redis *r) {
   if (r->closing) return;
-  uv_timer_start(&r->retry, (uv_timer_cb)redis_connect, (uint64_t)r->backoff_ms, 0);
+  uv_timer_start(&r->retry, on_retry, (uint64_t)r->backoff_ms, 0);
   r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
 
@@ -76,6 +131,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   r->ac = NULL;
   r->connected = 0;
   if (r->closing) {
+    /* Called from inside hiredis, which frees the context right after: close later. */
     uv_close((uv_handle_t *)&r->retry, retry_closed);
     return;
   }
@@ -99,7 +155,7 @@ static void redis_connect(chat_redis *r) {
     return;
   }
   ac->data = r;
-  if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+  if (uv_redis_attach(ac, r->loop) != REDIS_OK) {
     redisAsyncFree(ac);
     schedule_retry(r);
     return;
