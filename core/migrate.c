@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "migrate.h"
+#include "pg.h"
 
 /* Any fixed number works; this one spells "chatd" so it is recognisable in pg_locks. */
 static const char LOCK_KEY[] = "6368617464";
@@ -84,7 +85,10 @@ int chat_migrate_run(const char *conninfo, const char *dir, int wait_seconds) {
   PGconn *pg = NULL;
   for (int waited = 0;; waited++) {
     pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) == CONNECTION_OK) break;
+    if (PQstatus(pg) == CONNECTION_OK) {
+      PQsetNoticeProcessor(pg, chat_pg_log_notice, NULL);
+      break;
+    }
     if (waited >= wait_seconds) {
       chat_log_error("migrate", "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
       PQfinish(pg);

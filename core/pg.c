@@ -201,9 +201,15 @@ static void conn_connect_step(chat_pg_conn *c) {
   }
 }
 
+void chat_pg_log_notice(void *arg, const char *message) {
+  (void)arg;
+  chat_log_debug("pg", "%.*s", (int)strcspn(message, "\n"), message);
+}
+
 static void conn_connect(chat_pg_conn *c) {
   if (c->pool->closing) return;
   c->pg = PQconnectStart(c->pool->conninfo);
+  if (c->pg != NULL) PQsetNoticeProcessor(c->pg, chat_pg_log_notice, NULL);
   if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
     conn_broken(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
     return;

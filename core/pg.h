@@ -37,4 +37,8 @@ int chat_pg_pool_size(const chat_pg_pool *pool);
 /* Fails queued work, closes every connection; on_closed runs after the last handle closed. */
 void chat_pg_pool_close(chat_pg_pool *pool, void (*on_closed)(void *ud), void *ud);
 
+/* libpq notice processor: PostgreSQL's notices ("relation already exists, skipping")
+ * are not errors, so they go to the debug log instead of raw text on stderr. */
+void chat_pg_log_notice(void *arg, const char *message);
+
 #endif
