@@ -129,6 +129,11 @@ void chat_ws_conn_upgrade(chat_runtime *rt, chat_http_conn *conn, const chat_htt
     return;
   }
   ws_conn *wc = calloc(1, sizeof *wc);
+  if (wc == NULL) {
+    static const char *const none[] = {NULL};
+    chat_http_respond(conn, 503, none, NULL, 0);
+    return;
+  }
   wc->http = conn;
   wc->ws = chat_ws_new(&WS_CALLBACKS, wc, MAX_WS_MESSAGE_BYTES);
   wc->stomp = chat_stomp_session_new(rt->stomp, &STOMP_OPS, wc);
