@@ -10,6 +10,8 @@
 #include "lua_vm.h"
 #include "redis.h"
 #include "runtime.h"
+#include "sockjs_conn.h"
+#include "static_files.h"
 #include "ws_conn.h"
 
 int chat_runtime_reload(chat_runtime *rt) {
@@ -106,7 +108,10 @@ static void http_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
   chat_http_respond(conn, (int)status, headers, body, body ? body_len : 0);
 }
 
-/* The WebSocket endpoints of CONTRACT §4: /ws-chat/websocket and /ws-chat itself. */
+/* The STOMP endpoint of CONTRACT §4: SockJS under it, raw WebSocket at /ws-chat/websocket
+ * and at /ws-chat itself. */
+static const char SOCKJS_PREFIX[] = "/ws-chat";
+
 static int is_websocket_path(const char *path) {
   return strcmp(path, "/ws-chat") == 0 || strcmp(path, "/ws-chat/websocket") == 0;
 }
@@ -117,6 +122,11 @@ void chat_runtime_http_request(chat_http_conn *conn, const chat_http_request *re
     chat_ws_conn_upgrade(rt, conn, req);
     return;
   }
+  if (strncmp(req->path, SOCKJS_PREFIX, sizeof SOCKJS_PREFIX - 1) == 0 &&
+      (req->path[sizeof SOCKJS_PREFIX - 1] == '\0' || req->path[sizeof SOCKJS_PREFIX - 1] == '/') &&
+      chat_sockjs_handle(rt, conn, req, req->path + sizeof SOCKJS_PREFIX - 1))
+    return;
+  if (chat_static_serve(rt->config.static_dir, conn, req)) return;
   http_call call = {conn, req};
   if (chat_task_spawn(rt->vm, "http", push_request, &call, http_done, conn) < 0) {
     chat_log_error("http", "the application has no http handler");

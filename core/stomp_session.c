@@ -466,6 +466,8 @@ void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len
   session_release(s);
 }
 
+int chat_stomp_session_heartbeating(const chat_stomp_session *s) { return s->send_every_ms > 0; }
+
 void chat_stomp_session_wrote(chat_stomp_session *s) { s->last_progress_ms = now_ms(s->hub); }
 
 void chat_stomp_session_closed(chat_stomp_session *s) {

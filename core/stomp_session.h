@@ -52,6 +52,10 @@ void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len
 /* The transport finished a write: progress for the slow-consumer policy. */
 void chat_stomp_session_wrote(chat_stomp_session *s);
 
+/* True once the server sends STOMP heart-beats on this session: SockJS then stops its
+ * own heartbeat frames, as Spring does. */
+int chat_stomp_session_heartbeating(const chat_stomp_session *s);
+
 /* The transport is gone: unsubscribe, tell the application, free when no task needs it. */
 void chat_stomp_session_closed(chat_stomp_session *s);
 
