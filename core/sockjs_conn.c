@@ -580,7 +580,7 @@ int chat_sockjs_handle(chat_runtime *rt, chat_http_conn *conn, const chat_http_r
     info(conn, req);
     return 1;
   }
-  if (strncmp(rest, "/iframe", 7) == 0 && strlen(rest) > 12 && strcmp(rest + strlen(rest) - 5, ".html") == 0) {
+  if (strncmp(rest, "/iframe", 7) == 0 && strlen(rest) >= 12 && strcmp(rest + strlen(rest) - 5, ".html") == 0) {
     iframe(conn, req);
     return 1;
   }
