@@ -11,6 +11,8 @@ PACKAGES=(
   postgresql redis-server iproute2 curl ca-certificates
 )
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+# The browser test drives Debian's Chromium (never a downloaded browser).
+[ "${1:-}" = "--with-browser" ] && PACKAGES+=(chromium fonts-noto-cjk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,8 +28,13 @@ fi
 # Debian starts the system-wide servers on install; chatd's own private ones run under
 # .dev/ on other ports, so the system ones are left alone.
 
+# The JavaScript clients (npm packages) also serve the chat page: copy the browser builds
+# chatd serves at /js/ (git-ignored; nothing fetched is committed).
 if [ -f "$ROOT/tests/package.json" ]; then
   if [ ! -d "$ROOT/tests/node_modules" ] || [ "$ROOT/tests/package.json" -nt "$ROOT/tests/node_modules" ]; then
     (cd "$ROOT/tests" && npm install --no-audit --no-fund --silent && touch node_modules)
   fi
 fi
+mkdir -p "$ROOT/web/js"
+cp "$ROOT/tests/node_modules/sockjs-client/dist/sockjs.min.js" "$ROOT/web/js/sockjs.min.js"
+cp "$ROOT/tests/node_modules/stompjs/lib/stomp.min.js" "$ROOT/web/js/stomp.min.js"
