@@ -6,38 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "config.h"
 
-/* A growing string for building conninfo values. */
-typedef struct {
-  char *buf;
-  size_t len, cap;
-} sbuf;
-
-static int sbuf_put(sbuf *s, const char *p, size_t n) {
-  if (s->len + n + 1 > s->cap) {
-    size_t cap = s->cap ? s->cap : 128;
-    while (cap < s->len + n + 1) cap *= 2;
-    char *b = realloc(s->buf, cap);
-    if (b == NULL) return -1;
-    s->buf = b;
-    s->cap = cap;
-  }
-  memcpy(s->buf + s->len, p, n);
-  s->len += n;
-  s->buf[s->len] = '\0';
-  return 0;
-}
-
 /* Appends ` key='value'` with libpq's quoting rules (backslash escapes ' and \). */
-static int sbuf_keyword(sbuf *s, const char *key, const char *value, size_t vlen) {
-  if (s->len > 0 && sbuf_put(s, " ", 1) < 0) return -1;
-  if (sbuf_put(s, key, strlen(key)) < 0 || sbuf_put(s, "='", 2) < 0) return -1;
+static int put_keyword(chat_bytes *s, const char *key, const char *value, size_t vlen) {
+  if (s->len > 0 && chat_bytes_put(s, " ", 1) < 0) return -1;
+  if (chat_bytes_put(s, key, strlen(key)) < 0 || chat_bytes_put(s, "='", 2) < 0) return -1;
   for (size_t i = 0; i < vlen; i++) {
-    if ((value[i] == '\'' || value[i] == '\\') && sbuf_put(s, "\\", 1) < 0) return -1;
-    if (sbuf_put(s, value + i, 1) < 0) return -1;
+    if ((value[i] == '\'' || value[i] == '\\') && chat_bytes_put(s, "\\", 1) < 0) return -1;
+    if (chat_bytes_put(s, value + i, 1) < 0) return -1;
   }
-  return sbuf_put(s, "'", 1);
+  return chat_bytes_put(s, "'", 1);
 }
 
 static int hexval(int c) {
@@ -83,29 +63,29 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
 
 /* JDBC query parameters that have a libpq meaning; the others (ssl factories, pool sizes,
  * Hibernate hints) are accepted and ignored, as the JDBC driver ignores unknown ones. */
-static int map_param(sbuf *s, const char *key, size_t klen, const char *val) {
+static int map_param(chat_bytes *s, const char *key, size_t klen, const char *val) {
 #define KEY_IS(lit) (klen == sizeof(lit) - 1 && strncmp(key, lit, klen) == 0)
   if (KEY_IS("currentSchema")) {
     /* search_path accepts a comma list, as currentSchema does. */
     char opt[512];
     int n = snprintf(opt, sizeof opt, "-c search_path=%s", val);
     if (n < 0 || (size_t)n >= sizeof opt) return -1;
-    return sbuf_keyword(s, "options", opt, (size_t)n);
+    return put_keyword(s, "options", opt, (size_t)n);
   }
-  if (KEY_IS("sslmode")) return sbuf_keyword(s, "sslmode", val, strlen(val));
+  if (KEY_IS("sslmode")) return put_keyword(s, "sslmode", val, strlen(val));
   if (KEY_IS("ApplicationName") || KEY_IS("applicationName"))
-    return sbuf_keyword(s, "application_name", val, strlen(val));
-  if (KEY_IS("connectTimeout")) return sbuf_keyword(s, "connect_timeout", val, strlen(val));
-  if (KEY_IS("user")) return sbuf_keyword(s, "user", val, strlen(val));
-  if (KEY_IS("password")) return sbuf_keyword(s, "password", val, strlen(val));
-  if (KEY_IS("sslrootcert")) return sbuf_keyword(s, "sslrootcert", val, strlen(val));
+    return put_keyword(s, "application_name", val, strlen(val));
+  if (KEY_IS("connectTimeout")) return put_keyword(s, "connect_timeout", val, strlen(val));
+  if (KEY_IS("user")) return put_keyword(s, "user", val, strlen(val));
+  if (KEY_IS("password")) return put_keyword(s, "password", val, strlen(val));
+  if (KEY_IS("sslrootcert")) return put_keyword(s, "sslrootcert", val, strlen(val));
   return 0;
 #undef KEY_IS
 }
 
 /* Parses "//[user[:pass]@]host[:port][,host[:port]...][/db][?k=v&...]" (the part after the
  * scheme of both JDBC and libpq URIs) into keywords. */
-static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errlen) {
+static int parse_authority_url(chat_bytes *s, const char *rest, char *err, size_t errlen) {
   if (strncmp(rest, "//", 2) != 0) {
     set_err(err, errlen, "expected '//' after the scheme");
     return -1;
@@ -119,8 +99,8 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
     char *user = url_decode(p, (size_t)(uend - p));
     char *pass = colon ? url_decode(colon + 1, (size_t)(at - colon - 1)) : NULL;
     int bad = user == NULL || (colon && pass == NULL);
-    if (!bad && *user) bad = sbuf_keyword(s, "user", user, strlen(user)) < 0;
-    if (!bad && pass) bad = sbuf_keyword(s, "password", pass, strlen(pass)) < 0;
+    if (!bad && *user) bad = put_keyword(s, "user", user, strlen(user)) < 0;
+    if (!bad && pass) bad = put_keyword(s, "password", pass, strlen(pass)) < 0;
     free(user);
     free(pass);
     if (bad) {
@@ -130,7 +110,7 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
     p = at + 1;
   }
   /* Hosts: a comma list; libpq takes parallel comma lists of host and port. */
-  sbuf hosts = {0}, ports = {0};
+  chat_bytes hosts = {0}, ports = {0};
   int any_port = 0, rc = 0;
   while (p < end_auth) {
     const char *comma = memchr(p, ',', (size_t)(end_auth - p));
@@ -157,9 +137,9 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
       rc = -1;
       break;
     }
-    if (hosts.len) sbuf_put(&hosts, ",", 1);
-    if (ports.len || any_port) sbuf_put(&ports, ",", 1);
-    sbuf_put(&hosts, hstart, (size_t)(host_end - hstart));
+    if (hosts.len) chat_bytes_put(&hosts, ",", 1);
+    if (ports.len || any_port) chat_bytes_put(&ports, ",", 1);
+    chat_bytes_put(&hosts, hstart, (size_t)(host_end - hstart));
     if (port_start) {
       size_t plen = (size_t)(hend - port_start);
       if (plen == 0 || plen > 5 || strspn(port_start, "0123456789") < plen) {
@@ -173,10 +153,10 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
         rc = -1;
         break;
       }
-      sbuf_put(&ports, port_start, plen);
+      chat_bytes_put(&ports, port_start, plen);
       any_port = 1;
     } else {
-      sbuf_put(&ports, "5432", 4);
+      chat_bytes_put(&ports, "5432", 4);
     }
     p = comma ? comma + 1 : end_auth;
   }
@@ -184,10 +164,10 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
     set_err(err, errlen, "missing host");
     rc = -1;
   }
-  if (rc == 0) rc = sbuf_keyword(s, "host", hosts.buf, hosts.len);
-  if (rc == 0) rc = sbuf_keyword(s, "port", ports.buf, ports.len);
-  free(hosts.buf);
-  free(ports.buf);
+  if (rc == 0) rc = put_keyword(s, "host", hosts.data, hosts.len);
+  if (rc == 0) rc = put_keyword(s, "port", ports.data, ports.len);
+  free(hosts.data);
+  free(ports.data);
   if (rc < 0) return -1;
 
   p = end_auth;
@@ -200,7 +180,7 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
         set_err(err, errlen, "malformed database name");
         return -1;
       }
-      rc = sbuf_keyword(s, "dbname", db, strlen(db));
+      rc = put_keyword(s, "dbname", db, strlen(db));
       free(db);
       if (rc < 0) return -1;
     }
@@ -234,7 +214,7 @@ static int parse_authority_url(sbuf *s, const char *rest, char *err, size_t errl
 char *chat_config_pg_conninfo(const char *url, const char *user, const char *password,
                               char *err, size_t errlen) {
   static const char jdbc[] = "jdbc:postgresql:";
-  sbuf s = {0};
+  chat_bytes s = {0};
   int rc;
   if (url == NULL || *url == '\0') {
     set_err(err, errlen, "is empty");
@@ -261,19 +241,19 @@ char *chat_config_pg_conninfo(const char *url, const char *user, const char *pas
   } else if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0) {
     rc = parse_authority_url(&s, strchr(url, ':') + 1, err, errlen);
   } else if (strchr(url, '=') != NULL) {
-    rc = sbuf_put(&s, url, strlen(url)); /* already a key=value conninfo */
+    rc = chat_bytes_put(&s, url, strlen(url)); /* already a key=value conninfo */
   } else {
     set_err(err, errlen, "is not a jdbc:postgresql:// URL, a postgresql:// URI or a conninfo");
     rc = -1;
   }
   /* Explicit credentials win over the URL's, as Spring's datasource properties do. */
-  if (rc == 0 && user && *user) rc = sbuf_keyword(&s, "user", user, strlen(user));
-  if (rc == 0 && password && *password) rc = sbuf_keyword(&s, "password", password, strlen(password));
+  if (rc == 0 && user && *user) rc = put_keyword(&s, "user", user, strlen(user));
+  if (rc == 0 && password && *password) rc = put_keyword(&s, "password", password, strlen(password));
   if (rc < 0) {
-    free(s.buf);
+    free(s.data);
     return NULL;
   }
-  return s.buf;
+  return s.data;
 }
 
 static int parse_int(const char *v, long min, long max, long *out) {

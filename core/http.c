@@ -5,30 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "http.h"
 
-/* Growing byte buffer for URL, header pieces and body. */
-typedef struct {
-  char *data;
-  size_t len, cap;
-} bytes;
-
-static int bytes_put(bytes *b, const char *p, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (d == NULL) return -1;
-    b->data = d;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return 0;
-}
-
-static char *bytes_take(bytes *b) {
+static char *bytes_take(chat_bytes *b) {
   char *d = b->data ? b->data : strdup("");
   b->data = NULL;
   b->len = b->cap = 0;
@@ -39,7 +19,7 @@ struct chat_http_parser {
   http_parser hp;
   http_parser_settings settings;
   chat_http_limits limits;
-  bytes url, field, value, body;
+  chat_bytes url, field, value, body;
   int last_was_value;
   size_t header_bytes; /* request line + headers so far */
   int in_headers;
@@ -92,7 +72,7 @@ static int on_message_begin(http_parser *hp) {
 static int on_url(http_parser *hp, const char *at, size_t n) {
   chat_http_parser *p = of(hp);
   if (count_header_bytes(p, n) < 0) return -1;
-  return bytes_put(&p->url, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
+  return chat_bytes_put(&p->url, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
 }
 
 static int on_header_field(http_parser *hp, const char *at, size_t n) {
@@ -100,14 +80,14 @@ static int on_header_field(http_parser *hp, const char *at, size_t n) {
   if (count_header_bytes(p, n) < 0) return -1;
   if (p->last_was_value && flush_header(p) < 0) return -1;
   p->last_was_value = 0;
-  return bytes_put(&p->field, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
+  return chat_bytes_put(&p->field, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n) {
   chat_http_parser *p = of(hp);
   if (count_header_bytes(p, n) < 0) return -1;
   p->last_was_value = 1;
-  return bytes_put(&p->value, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
+  return chat_bytes_put(&p->value, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
 }
 
 static int on_headers_complete(http_parser *hp) {
@@ -125,7 +105,7 @@ static int on_headers_complete(http_parser *hp) {
 static int on_body(http_parser *hp, const char *at, size_t n) {
   chat_http_parser *p = of(hp);
   if (p->body.len + n > p->limits.max_body_bytes) return fail(p, 413, "request body too large");
-  return bytes_put(&p->body, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
+  return chat_bytes_put(&p->body, at, n) < 0 ? fail(p, 500, "out of memory") : 0;
 }
 
 static int on_message_complete(http_parser *hp) {

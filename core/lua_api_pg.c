@@ -20,6 +20,16 @@ typedef struct {
   chat_pg_conn *conn; /* NULL once committed or rolled back */
 } pg_tx;
 
+static const char POOL_CLOSED[] = "PostgreSQL pool is closed";
+
+/* The `nil, message, sqlstate` triple every chat.pg failure returns. */
+static int push_failure(lua_State *L, const char *message, const char *sqlstate) {
+  lua_pushnil(L);
+  lua_pushstring(L, message);
+  lua_pushstring(L, sqlstate);
+  return 3;
+}
+
 static void push_value(lua_State *L, const PGresult *res, int row, int col) {
   const char *v = PQgetvalue(res, row, col);
   switch (PQftype(res, col)) {
@@ -67,10 +77,7 @@ static void on_result(const PGresult *res, const char *err, const char *sqlstate
     push_rows(co, res);
     chat_task_resume(t, 1);
   } else {
-    lua_pushnil(co);
-    lua_pushstring(co, err);
-    lua_pushstring(co, sqlstate);
-    chat_task_resume(t, 3);
+    chat_task_resume(t, push_failure(co, err, sqlstate));
   }
 }
 
@@ -109,10 +116,7 @@ static int query_on(lua_State *L, chat_pg_pool *pool, chat_pg_conn *conn, int fi
   chat_task *t = chat_task_from(L);
   if (t == NULL) return luaL_error(L, "chat.pg is only usable from a handler's own coroutine");
   if (chat_pg_query(pool, conn, sql, n, values, on_result, t) < 0) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "PostgreSQL pool is closed");
-    lua_pushliteral(L, "57P01");
-    return 3;
+    return push_failure(L, POOL_CLOSED, "57P01");
   }
   return chat_task_yield(L);
 }
@@ -147,10 +151,7 @@ static void begin_resume(begin_ctx *b, int ok, const char *err, const char *sqls
     chat_task_resume(t, 1);
     return;
   }
-  lua_pushnil(co);
-  lua_pushstring(co, err);
-  lua_pushstring(co, sqlstate);
-  chat_task_resume(t, 3);
+  chat_task_resume(t, push_failure(co, err, sqlstate));
 }
 
 static void on_begin_result(const PGresult *res, const char *err, const char *sqlstate, void *ud) {
@@ -172,7 +173,7 @@ static void on_pinned(chat_pg_conn *conn, const char *err, void *ud) {
   if (chat_pg_query(b->tx->pool, conn, "BEGIN", 0, NULL, on_begin_result, b) < 0) {
     chat_pg_unpin(conn);
     b->tx->conn = NULL;
-    begin_resume(b, 0, "PostgreSQL pool is closed", "57P01");
+    begin_resume(b, 0, POOL_CLOSED, "57P01");
   }
 }
 
@@ -190,10 +191,7 @@ static int pg_begin(lua_State *L) {
   if (chat_pg_pin(pool, on_pinned, b) < 0) {
     luaL_unref(L, LUA_REGISTRYINDEX, b->ref);
     free(b);
-    lua_pushnil(L);
-    lua_pushliteral(L, "PostgreSQL pool is closed");
-    lua_pushliteral(L, "57P01");
-    return 3;
+    return push_failure(L, POOL_CLOSED, "57P01");
   }
   return chat_task_yield(L);
 }
@@ -218,10 +216,7 @@ static void on_finished(const PGresult *res, const char *err, const char *sqlsta
     lua_pushboolean(co, 1);
     chat_task_resume(t, 1);
   } else {
-    lua_pushnil(co);
-    lua_pushstring(co, err);
-    lua_pushstring(co, sqlstate);
-    chat_task_resume(t, 3);
+    chat_task_resume(t, push_failure(co, err, sqlstate));
   }
 }
 
@@ -236,10 +231,7 @@ static int tx_finish(lua_State *L, const char *sql) {
   if (chat_pg_query(tx->pool, f->conn, sql, 0, NULL, on_finished, f) < 0) {
     chat_pg_unpin(f->conn);
     free(f);
-    lua_pushnil(L);
-    lua_pushliteral(L, "PostgreSQL pool is closed");
-    lua_pushliteral(L, "57P01");
-    return 3;
+    return push_failure(L, POOL_CLOSED, "57P01");
   }
   return chat_task_yield(L);
 }
