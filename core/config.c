@@ -315,6 +315,8 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_STOMP_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024, NULL},
       {"CHAT_STOMP_MAX_QUEUED_BYTES", 512 * 1024, 4096, 256 * 1024 * 1024, NULL},
       {"CHAT_STOMP_MAX_STALL_MS", 10000, 100, 3600000, NULL},
+      {"CHAT_KAFKA_ENABLED", 1, 0, 1, NULL},
+      {"CHAT_KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -339,6 +341,8 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->stomp_max_frame_bytes = (size_t)vals[9];
   cfg->stomp_max_queued_bytes = (size_t)vals[10];
   cfg->stomp_max_stall_ms = (int)vals[11];
+  cfg->kafka_enabled = (int)vals[12];
+  cfg->kafka_session_timeout_ms = (int)vals[13];
 
   const char *url = get("SPRING_DATASOURCE_URL");
   if (url == NULL || *url == '\0') {

@@ -29,7 +29,9 @@ typedef struct chat_config {
   int stomp_heartbeat_ms;       /* CHAT_STOMP_HEARTBEAT_MS, offered both ways, default 10 s */
   size_t stomp_max_frame_bytes; /* CHAT_STOMP_MAX_FRAME_BYTES, default 64 KiB */
   size_t stomp_max_queued_bytes;/* CHAT_STOMP_MAX_QUEUED_BYTES, default 512 KiB */
-  int stomp_max_stall_ms;       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
+  int stomp_max_stall_ms;
+  int kafka_enabled;            /* CHAT_KAFKA_ENABLED, default 1 */
+  int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
   char *log_level;
 } chat_config;
 

@@ -9,10 +9,12 @@ struct chat_runtime;
 struct chat_pg_pool;
 struct chat_redis;
 struct chat_stomp_hub;
+struct chat_kafka;
 
 void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt);
 void chat_lua_api_pg_inject(lua_State *L, struct chat_pg_pool *pool);
 void chat_lua_api_redis_inject(lua_State *L, struct chat_redis *redis);
 void chat_lua_api_stomp_inject(lua_State *L, struct chat_stomp_hub *hub);
+void chat_lua_api_kafka_inject(lua_State *L, struct chat_kafka *kafka);
 
 #endif

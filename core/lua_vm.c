@@ -108,6 +108,7 @@ static int open_native(lua_State *L) {
   chat_lua_api_pg_inject(L, rt->pg);
   chat_lua_api_redis_inject(L, rt->redis);
   chat_lua_api_stomp_inject(L, rt->stomp);
+  chat_lua_api_kafka_inject(L, rt->kafka);
   return 1;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "http_server.h"
+#include "kafka.h"
 #include "log.h"
 #include "lua_vm.h"
 #include "migrate.h"
@@ -76,8 +77,21 @@ static void on_pool_closed(void *ud) {
   stop_loop_when_done();
 }
 
+static void on_kafka_closed(void *ud);
+
 static void on_http_closed(void *ud) {
   (void)ud;
+  /* Kafka first: a record being handled may still need the database. */
+  if (rt.kafka) {
+    chat_kafka_close(rt.kafka, on_kafka_closed, NULL);
+    return;
+  }
+  on_kafka_closed(NULL);
+}
+
+static void on_kafka_closed(void *ud) {
+  (void)ud;
+  rt.kafka = NULL;
   /* Every request has been answered: the pools can go. */
   chat_pg_pool_close(rt.pg, on_pool_closed, NULL);
   chat_redis_close(rt.redis, on_pool_closed, NULL);
@@ -139,6 +153,8 @@ int main(void) {
       rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
       (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms};
   rt.stomp = chat_stomp_hub_new(&rt, &stomp_limits);
+  if (rt.config.kafka_enabled) rt.kafka = chat_kafka_new(&rt, rt.config.kafka_bootstrap, rt.config.kafka_group,
+                                                   rt.config.kafka_session_timeout_ms);
   if (chat_runtime_reload(&rt) < 0) {
     chat_log_error("main", "cannot start without a valid Lua application in %s", rt.config.lua_dir);
     return 1;

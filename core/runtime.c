@@ -8,6 +8,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "lua_vm.h"
+#include "kafka.h"
 #include "redis.h"
 #include "runtime.h"
 #include "sockjs_conn.h"
@@ -31,6 +32,11 @@ int chat_runtime_reload(chat_runtime *rt) {
     chat_redis_set_subscriptions(rt->redis_sub, (const char *const *)channels, n,
                                  chat_runtime_redis_message, rt);
   chat_vm_strings_free(channels);
+  if (rt->kafka) {
+    char **topics = chat_vm_strings(vm, "kafka_topics");
+    chat_kafka_subscribe(rt->kafka, topics);
+    chat_vm_strings_free(topics);
+  }
   chat_log_info("reload", "scripts %s loaded from %s%s%s", chat_vm_version(vm), rt->config.lua_dir,
                 old ? ", replacing " : "", old ? chat_vm_version(old) : "");
   chat_vm_retire(old);

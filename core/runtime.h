@@ -13,6 +13,7 @@ struct chat_pg_pool;
 struct chat_redis;
 struct chat_http_server;
 struct chat_stomp_hub;
+struct chat_kafka;
 
 typedef struct chat_runtime {
   uv_loop_t *loop;
@@ -21,6 +22,7 @@ typedef struct chat_runtime {
   struct chat_redis *redis;
   struct chat_http_server *http;
   struct chat_stomp_hub *stomp;     /* STOMP sessions and the subscription index */
+  struct chat_kafka *kafka;        /* NULL when CHAT_KAFKA_ENABLED=0 */
   struct chat_redis *redis_sub;     /* the Pub/Sub connection */
   struct chat_vm *vm; /* the current generation: new tasks start here */
   int stopping;       /* set on SIGTERM: readiness reports DOWN */

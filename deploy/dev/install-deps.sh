@@ -7,10 +7,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev liblua5.4-dev lua5.4 lua-dkjson lua-busted
-  libhiredis-dev libpq-dev libhttp-parser-dev libwslay-dev libssl-dev
+  libhiredis-dev libpq-dev libhttp-parser-dev libwslay-dev libssl-dev librdkafka-dev kcat
   postgresql redis-server iproute2 curl ca-certificates
 )
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+command -v mvn >/dev/null 2>&1 || PACKAGES+=(maven default-jre-headless)
 # The browser test drives Debian's Chromium (never a downloaded browser).
 [ "${1:-}" = "--with-browser" ] && PACKAGES+=(chromium fonts-noto-cjk)
 

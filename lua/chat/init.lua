@@ -4,9 +4,11 @@ scripts use, and shared/DESIGN.md §2 for the model.
   app.validate()                 on load and on every reload; raising rejects the scripts
   app.http(req)                  -> status, body, headers   (one coroutine per request)
   app.stomp_subscribe / stomp_send / stomp_disconnect       (chat/messaging.lua)
-  app.redis_message(channel, payload), app.redis_channels ]]
+  app.redis_message(channel, payload), app.redis_channels
+  app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics ]]
 
 local chat = require "chat.core"
+local events = require "chat.events"
 local messaging = require "chat.messaging"
 local router = require "chat.router"
 local web = require "chat.web"
@@ -23,7 +25,8 @@ local app = {}
 
 function app.validate()
   assert(#compiled > 0, "no HTTP routes")
-  for _, entry in ipairs { "http", "stomp_send", "stomp_subscribe", "stomp_disconnect", "redis_message" } do
+  for _, entry in ipairs { "http", "stomp_send", "stomp_subscribe", "stomp_disconnect", "redis_message",
+                           "kafka_record" } do
     assert(type(app[entry]) == "function", "app." .. entry .. " is missing")
   end
 end
@@ -62,5 +65,7 @@ app.stomp_send = messaging.send
 app.stomp_disconnect = messaging.disconnect
 app.redis_message = messaging.redis_message
 app.redis_channels = messaging.redis_channels
+app.kafka_record = events.record
+app.kafka_topics = events.topic_names()
 
 return app

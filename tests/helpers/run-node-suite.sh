@@ -11,6 +11,8 @@ if [ ! -f "$ROOT/.dev/env" ]; then
 fi
 # shellcheck disable=SC1091
 . "$ROOT/.dev/env"
+# shellcheck disable=SC1091
+[ -f "$ROOT/.dev/kafka/env" ] && . "$ROOT/.dev/kafka/env"
 export CHAT_REPO="$ROOT"
 mkdir -p "$ROOT/tests/out"
 cd "$ROOT"

@@ -23,14 +23,25 @@ local function redis_health()
   return false, json.object { "status", "DOWN", "details", json.object { "error", tostring(err) } }
 end
 
+-- The consumer's own view: partitions it owns, records waiting, the last broker error.
+-- nil when Kafka is disabled (CHAT_KAFKA_ENABLED=0): then it is not a component.
+local function kafka_health()
+  local state = chat.kafka.state()
+  if not state then return true, nil end
+  local up = state.error == nil or state.assigned > 0
+  local details = json.object { "assignedPartitions", state.assigned, "backlog", state.backlog }
+  if state.error then details[#details + 1] = "error"; details[#details + 1] = state.error end
+  return up, json.object { "status", up and "UP" or "DOWN", "details", details }
+end
+
 local function health()
   local db_up, db = db_health()
   local redis_up, redis = redis_health()
-  local up = db_up and redis_up
-  return up and 200 or 503, json.object {
-    "status", up and "UP" or "DOWN",
-    "components", json.object { "db", db, "redis", redis },
-  }
+  local kafka_up, kafka = kafka_health()
+  local up = db_up and redis_up and kafka_up
+  local components = json.object { "db", db, "redis", redis }
+  if kafka then components[#components + 1] = "kafka"; components[#components + 1] = kafka end
+  return up and 200 or 503, json.object { "status", up and "UP" or "DOWN", "components", components }
 end
 
 local function liveness() return 200, json.object { "status", "UP" } end

@@ -1,0 +1,145 @@
+// study.member.created against a real Apache Kafka broker (deploy/dev/kafka.sh), produced
+// and inspected with kcat (CONTRACT §6).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { startChatd, api, sql, uniqueStudyId, sleep } from '../helpers/chatd.mjs';
+
+const BROKER = process.env.SPRING_KAFKA_BOOTSTRAP_SERVERS;
+const TOPIC = 'study.member.created';
+const DLT = 'study.member.created.dlt';
+const KAFKA_ENV = { CHAT_KAFKA_ENABLED: '1', CHAT_KAFKA_SESSION_TIMEOUT_MS: '6000' };
+
+let chatd;
+before(async () => {
+  assert.ok(BROKER, 'start the broker: deploy/dev/kafka.sh start');
+  // A first record creates the topic on a fresh broker (auto-create), then the consumer
+  // must own its partitions before the tests start.
+  produce('{"warm":"up"}', { key: 'warm-up' });
+  chatd = await startChatd({ env: KAFKA_ENV });
+  await chatd.waitForLog(/assigned \d+ partition/, 30000);
+});
+after(async () => { if (chatd) assert.equal((await chatd.stop()).code, 0); });
+
+function produce(value, { key = 'k', partition, headers = {} } = {}) {
+  const args = ['-P', '-b', BROKER, '-t', TOPIC, '-k', key];
+  if (partition !== undefined) args.push('-p', String(partition));
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  execFileSync('kcat', args, { input: typeof value === 'string' ? value : JSON.stringify(value) });
+}
+
+const event = (userId, studyId, nickname = `n${userId}`) =>
+  ({ userId, studyId, orderName: 'order', amount: null, nickname });
+
+function deadLetters(needle) {
+  const out = execFileSync('kcat', ['-C', '-b', BROKER, '-t', DLT, '-o', 'beginning', '-e', '-q', '-J'],
+    { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => (r.payload ?? '').includes(needle));
+}
+
+const header = (rec, name) => {
+  const h = rec.headers ?? [];
+  for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
+  return undefined;
+};
+
+async function createRoom(studyId) {
+  const res = await api(chatd.url, 'POST', `/api/chat/rooms?studyId=${studyId}&roomName=kafka`);
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+const members = (roomId) => sql(`SELECT member_id, sender_nickname, left_at IS NULL FROM chat_room_members
+  WHERE chat_room_id = ${roomId} ORDER BY member_id`);
+
+async function until(fn, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) {
+      const tail = (chatd?.logs ?? []).filter((l) => /kafka/.test(l)).slice(-15).join('\n');
+      throw new Error(`timed out: ${what}\n${tail}`);
+    }
+    await sleep(100);
+  }
+}
+
+test('an event adds the member; the same event again is harmless', async () => {
+  const studyId = uniqueStudyId();
+  const room = await createRoom(studyId);
+  produce(event(501, studyId, '카프카'), { headers: { __TypeId__: 'com.grow.study.event.StudyMemberCreated' } });
+  await until(() => members(room.id).length === 1, 15000, 'member added');
+  produce(event(501, studyId, '카프카'));
+  produce(event(502, studyId));
+  await until(() => members(room.id).length === 2, 15000, 'second member added');
+  assert.deepEqual(members(room.id), [['501', '카프카', 't'], ['502', 'n502', 't']]);
+  const res = await api(chatd.url, 'GET', `/api/chat/rooms/study/${studyId}`);
+  assert.equal(res.json.memberCount, 2);
+  const health = await api(chatd.url, 'GET', '/actuator/health');
+  assert.equal(health.json.components.kafka.status, 'UP');
+  assert.equal(health.json.components.kafka.details.assignedPartitions, 3);
+  assert.equal(deadLetters(String(studyId)).length, 0);
+});
+
+test('a room created within the retry window: the event succeeds on a retry', async () => {
+  const studyId = uniqueStudyId();
+  produce(event(511, studyId));
+  await sleep(1500);
+  const room = await createRoom(studyId);
+  await until(() => members(room.id).length === 1, 10000, 'member added after a retry');
+  await chatd.waitForLog(new RegExp(`study ${studyId} has no chat room.*retry 1`), 1000);
+  assert.equal(deadLetters(String(studyId)).length, 0);
+});
+
+test('malformed JSON goes to the DLT at once; a room that never appears after 1+2+4 s', async () => {
+  const marker = `broken-${uniqueStudyId()}`;
+  const t0 = Date.now();
+  produce(`{"userId": ${marker}`, { key: 'bad-key', headers: { origin: 'test' } });
+  const [bad] = await until(() => deadLetters(marker).length && deadLetters(marker), 10000, 'malformed in DLT');
+  assert.ok(Date.now() - t0 < 4000, 'no retries for malformed JSON');
+  assert.equal(bad.key, 'bad-key');
+  assert.equal(header(bad, 'origin'), 'test', 'original headers are kept');
+  assert.equal(header(bad, 'kafka_dlt-original-topic'), TOPIC);
+  assert.match(header(bad, 'kafka_dlt-exception-message'), /malformed JSON/);
+  assert.equal(header(bad, 'kafka_dlt-original-partition').length, 4, 'big-endian int, as Spring writes it');
+  assert.equal(header(bad, 'kafka_dlt-original-offset').length, 8, 'big-endian long, as Spring writes it');
+
+  const studyId = uniqueStudyId();
+  const t1 = Date.now();
+  produce(event(521, studyId));
+  const [late] = await until(() => deadLetters(`"studyId":${studyId}`).length && deadLetters(`"studyId":${studyId}`),
+    20000, 'unknown study in DLT');
+  const waited = Date.now() - t1;
+  assert.ok(waited >= 7000, `dead-lettered after ${waited} ms, before the 1/2/4 s schedule`);
+  assert.match(header(late, 'kafka_dlt-exception-message'), /has no chat room/);
+});
+
+test('other partitions keep flowing while one partition waits for its retries', async () => {
+  const stuck = uniqueStudyId();
+  const studyId = uniqueStudyId();
+  const room = await createRoom(studyId);
+  produce(event(531, stuck), { partition: 0 });
+  await sleep(300);
+  const t0 = Date.now();
+  produce(event(532, studyId), { partition: 1 });
+  produce(event(533, studyId), { partition: 2 });
+  await until(() => members(room.id).length === 2, 5000, 'members from the other partitions');
+  assert.ok(Date.now() - t0 < 5000);
+  await until(() => deadLetters(`"studyId":${stuck}`).length, 20000, 'the stuck record finally dead-lettered');
+});
+
+test('restarted in the middle: resumes from committed offsets, nothing lost, nothing applied twice', async () => {
+  const studyId = uniqueStudyId();
+  const room = await createRoom(studyId);
+  produce(event(541, studyId));
+  await until(() => members(room.id).length === 1, 15000, 'first member');
+  await chatd.stop();
+  chatd = null;
+  for (let i = 542; i < 547; i++) produce(event(i, studyId));
+  // Applied exactly once even if redelivered: a member row per user, no duplicates.
+  chatd = await startChatd({ env: KAFKA_ENV });
+  await until(() => members(room.id).length === 6, 30000, 'events produced while down');
+  assert.deepEqual(members(room.id).map((r) => r[0]), ['541', '542', '543', '544', '545', '546']);
+  assert.deepEqual(sql(`SELECT count(*) FROM chat_room_members WHERE chat_room_id = ${room.id}`), [['6']]);
+});
