@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Apache Kafka broker (KRaft, single node) for development and tests, under the
 # git-ignored .dev/kafka, on a free loopback port. The jars come from Maven Central once.
-#   deploy/dev/kafka.sh start|stop|status
+#   deploy/dev/kafka.sh start|stop|status|fresh
 # `start` writes .dev/kafka/env with SPRING_KAFKA_BOOTSTRAP_SERVERS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,9 +24,15 @@ start() {
     touch "$LIBS/.complete"
   fi
   if running; then return; fi
+  # The same ports as last time when free, so a restarted broker is the same broker to
+  # its clients (the restart test relies on it).
   local port cport
-  port="$(free_port 59092)"
+  port="$(cat "$DIR/port" 2>/dev/null || true)"
+  if [ -z "$port" ] || ss -Hltn "sport = :$port" | grep -q . || ss -Hltn "sport = :$((port + 1))" | grep -q .; then
+    port="$(free_port 59092)"
+  fi
   cport="$(free_port $((port + 1)))"
+  echo "$port" >"$DIR/port"
   cat >"$DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -43,11 +49,13 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
-  # A fresh log directory per start: tests never depend on an earlier run's topics.
-  rm -rf "$DIR/data"
-  local id
-  id="$(python3 -c 'import uuid,base64;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
-  java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" >/dev/null 2>&1
+  # Formatted once; a restart keeps topics, records and committed offsets, as a real
+  # broker restart does. `fresh` wipes it.
+  if [ ! -f "$DIR/data/meta.properties" ]; then
+    local id
+    id="$(python3 -c 'import uuid,base64;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" >/dev/null 2>&1
+  fi
   nohup java -Xmx512m -cp "$LIBS/*" -Dlog4j.configuration=file:/dev/null kafka.Kafka "$DIR/server.properties" \
     >"$DIR/server.log" 2>&1 &
   echo $! >"$DIR/pid"
@@ -74,6 +82,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  fresh) stop; rm -rf "$DIR/data"; start ;;
   status) running && echo "Kafka up ($(cat "$DIR/env" 2>/dev/null))" || echo "Kafka down" ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|fresh" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startChatd, api, sql, uniqueStudyId, sleep } from '../helpers/chatd.mjs';
+import path from 'node:path';
+import { startChatd, api, sql, uniqueStudyId, sleep, REPO } from '../helpers/chatd.mjs';
 
 const BROKER = process.env.SPRING_KAFKA_BOOTSTRAP_SERVERS;
 const TOPIC = 'study.member.created';
@@ -142,4 +143,19 @@ test('restarted in the middle: resumes from committed offsets, nothing lost, not
   await until(() => members(room.id).length === 6, 30000, 'events produced while down');
   assert.deepEqual(members(room.id).map((r) => r[0]), ['541', '542', '543', '544', '545', '546']);
   assert.deepEqual(sql(`SELECT count(*) FROM chat_room_members WHERE chat_room_id = ${room.id}`), [['6']]);
+});
+
+test('the broker restarted: the consumer resumes, nothing skipped or applied twice', async () => {
+  const studyId = uniqueStudyId();
+  const room = await createRoom(studyId);
+  produce(event(551, studyId));
+  await until(() => members(room.id).length === 1, 15000, 'member before the restart');
+  const kafka = path.join(REPO, 'deploy', 'dev', 'kafka.sh');
+  execFileSync(kafka, ['stop']);
+  await sleep(1000);
+  execFileSync(kafka, ['start']);
+  for (let i = 552; i < 555; i++) produce(event(i, studyId));
+  await until(() => members(room.id).length === 4, 60000, 'members after the broker restart');
+  assert.deepEqual(sql(`SELECT count(*) FROM chat_room_members WHERE chat_room_id = ${room.id}`), [['4']]);
+  assert.equal(deadLetters(`"studyId":${studyId}`).length, 0);
 });
