@@ -1,0 +1,394 @@
+/* chat-bench: a STOMP-over-WebSocket load generator on libuv, reusing chatd's own STOMP
+ * parser and encoder, for chatd and any other STOMP broker (RabbitMQ Web-STOMP).
+ *
+ *   chat-bench connections --url ws://127.0.0.1:8084/ws-chat -n 5000 --pid PID
+ *   chat-bench fanout --url ... -n 1000 --rate 200 --seconds 10 \
+ *       [--redis 127.0.0.1:6379 --room 1 | --publish-stomp] [--login guest --passcode guest --vhost /]
+ *
+ * connections: opens n connections (CONNECT + SUBSCRIBE each), reports the CONNECT rate
+ *   and, with --pid, the server's resident memory per connection (VmRSS before/after).
+ * fanout: n subscribers on one destination; messages carrying their send time are
+ *   published at --rate per second (through Redis PUBLISH chat:messages for chatd, or a
+ *   STOMP SEND to the destination for a plain broker); reports deliveries per second and
+ *   send-to-receive latency percentiles. Source addresses rotate over 127.0.0.1..x
+ *   (--sources) because one address has only ~28,000 ephemeral ports. */
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "stomp.h"
+
+typedef struct client {
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  int index;
+  int state; /* 0 connecting, 1 handshake sent, 2 websocket, 3 stomp connected, 4 subscribed */
+  char *in;
+  size_t in_len, in_cap;
+  chat_stomp_parser *parser;
+  int is_publisher;
+} client;
+
+static struct {
+  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario;
+  int port, n, rate, seconds, sources, pid, publish_stomp;
+  long room;
+} opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
+         .sources = 1, .room = 1};
+
+static uv_loop_t *loop;
+static client **clients;
+static int connected, subscribed, failed;
+static uint64_t t_start_ns, t_all_subscribed_ns, deliveries, sent;
+static redisContext *redis;
+static client *publisher;
+static uv_timer_t pub_timer, stop_timer, end_timer;
+
+/* Latency histogram: log-linear buckets from 1 µs to ~100 s, 1% resolution. */
+enum { BUCKETS = 2000 };
+static uint64_t hist[BUCKETS];
+static int bucket_of(double us) { return us < 1 ? 0 : (int)(log(us) / log(1.01)) % BUCKETS; }
+static double bucket_value(int b) { return pow(1.01, b); }
+
+static double percentile(double p) {
+  uint64_t total = 0;
+  for (int i = 0; i < BUCKETS; i++) total += hist[i];
+  if (total == 0) return 0;
+  uint64_t want = (uint64_t)ceil(p / 100.0 * (double)total), seen = 0;
+  for (int i = 0; i < BUCKETS; i++) {
+    seen += hist[i];
+    if (seen >= want) return bucket_value(i);
+  }
+  return bucket_value(BUCKETS - 1);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long rss_kb(int pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE *f = fopen(path, "r");
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb;
+}
+
+/* ---- writing: masked client frames ---- */
+
+static void written(uv_write_t *w, int status) {
+  (void)status;
+  free(w->data);
+  free(w);
+}
+
+static void ws_send(client *c, const char *data, size_t len) {
+  size_t hdr = len < 126 ? 6 : len < 65536 ? 8 : 14;
+  unsigned char *buf = malloc(hdr + len);
+  buf[0] = 0x81;
+  size_t o;
+  if (len < 126) {
+    buf[1] = (unsigned char)(0x80 | len);
+    o = 2;
+  } else if (len < 65536) {
+    buf[1] = 0x80 | 126;
+    buf[2] = (unsigned char)(len >> 8);
+    buf[3] = (unsigned char)len;
+    o = 4;
+  } else {
+    buf[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++) buf[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    o = 10;
+  }
+  static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  memcpy(buf + o, mask, 4);
+  o += 4;
+  for (size_t i = 0; i < len; i++) buf[o + i] = (unsigned char)data[i] ^ mask[i % 4];
+  uv_write_t *w = malloc(sizeof *w);
+  w->data = buf;
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)(hdr + len));
+  uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, written);
+}
+
+static void stomp_send(client *c, const char *command, const char *const *headers, const char *body) {
+  size_t len;
+  char *frame = chat_stomp_encode_frame(CHAT_STOMP_V12, command, headers, body, body ? strlen(body) : 0, &len);
+  ws_send(c, frame, len);
+  free(frame);
+}
+
+/* ---- reading ---- */
+
+static void maybe_start_publishing(void);
+
+static int on_frame(const chat_stomp_frame *f, void *ud) {
+  client *c = ud;
+  if (f == NULL) return 0;
+  if (strcmp(f->command, "CONNECTED") == 0) {
+    c->state = 3;
+    char id[16];
+    snprintf(id, sizeof id, "%d", c->index);
+    const char *h[] = {"id", id, "destination", opt.dest, "receipt", "sub", NULL};
+    if (!c->is_publisher) stomp_send(c, "SUBSCRIBE", h, NULL);
+    else maybe_start_publishing();
+  } else if (strcmp(f->command, "RECEIPT") == 0) {
+    c->state = 4;
+    if (++subscribed == opt.n) {
+      t_all_subscribed_ns = now_ns();
+      maybe_start_publishing();
+    }
+  } else if (strcmp(f->command, "MESSAGE") == 0) {
+    deliveries++;
+    const char *t = strstr(f->body, "\"t\":");
+    if (t == NULL) t = strstr(f->body, "t=");
+    if (t) {
+      uint64_t sent_ns = strtoull(t + (t[1] == '=' ? 2 : 4), NULL, 10);
+      uint64_t now = now_ns();
+      if (now > sent_ns) hist[bucket_of((double)(now - sent_ns) / 1000.0)]++;
+    }
+  } else if (strcmp(f->command, "ERROR") == 0) {
+    const char *m = chat_stomp_frame_header(f, "message");
+    fprintf(stderr, "client %d: ERROR %s\n", c->index, m ? m : "");
+    failed++;
+  }
+  return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  static char slab[65536];
+  (void)suggested;
+  *buf = uv_buf_init(slab, sizeof slab);
+}
+
+/* Server frames are unmasked: header, payload; we only need text/binary payloads. */
+static void consume_frames(client *c) {
+  size_t off = 0;
+  while (c->in_len - off >= 2) {
+    unsigned char *p = (unsigned char *)c->in + off;
+    uint64_t len = p[1] & 0x7f;
+    size_t hdr = 2;
+    if (len == 126) {
+      if (c->in_len - off < 4) break;
+      len = ((uint64_t)p[2] << 8) | p[3];
+      hdr = 4;
+    } else if (len == 127) {
+      if (c->in_len - off < 10) break;
+      len = 0;
+      for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
+      hdr = 10;
+    }
+    if (c->in_len - off < hdr + len) break;
+    int opcode = p[0] & 0x0f;
+    if (opcode == 1 || opcode == 2) {
+      const char *err = NULL;
+      chat_stomp_parser_feed(c->parser, (const char *)p + hdr, (size_t)len, on_frame, c, &err);
+    }
+    off += hdr + (size_t)len;
+  }
+  memmove(c->in, c->in + off, c->in_len - off);
+  c->in_len -= off;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  client *c = s->data;
+  if (n <= 0) {
+    if (n < 0 && c->state < 4) failed++;
+    return;
+  }
+  if (c->in_len + (size_t)n > c->in_cap) {
+    c->in_cap = (c->in_len + (size_t)n) * 2;
+    c->in = realloc(c->in, c->in_cap);
+  }
+  memcpy(c->in + c->in_len, buf->base, (size_t)n);
+  c->in_len += (size_t)n;
+  if (c->state == 1) {
+    char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+    if (end == NULL) return;
+    if (strncmp(c->in, "HTTP/1.1 101", 12) != 0) {
+      fprintf(stderr, "client %d: handshake refused\n", c->index);
+      failed++;
+      return;
+    }
+    size_t used = (size_t)(end + 4 - c->in);
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    c->state = 2;
+    connected++;
+    const char *h[] = {"accept-version", "1.2", "host", opt.vhost, "heart-beat", "0,0",
+                       opt.login ? "login" : NULL, opt.login, "passcode", opt.passcode, NULL};
+    stomp_send(c, "CONNECT", h, NULL);
+  }
+  consume_frames(c);
+}
+
+static void on_connected(uv_connect_t *req, int status) {
+  client *c = req->data;
+  if (status < 0) {
+    fprintf(stderr, "client %d: %s\n", c->index, uv_strerror(status));
+    failed++;
+    return;
+  }
+  char hs[512];
+  int n = snprintf(hs, sizeof hs,
+                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Protocol: v12.stomp\r\n\r\n",
+                   opt.path, opt.host, opt.port);
+  uv_write_t *w = malloc(sizeof *w);
+  w->data = malloc((size_t)n);
+  memcpy(w->data, hs, (size_t)n);
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+  uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, written);
+  c->state = 1;
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static client *open_client(int index, int is_publisher) {
+  client *c = calloc(1, sizeof *c);
+  c->index = index;
+  c->is_publisher = is_publisher;
+  chat_stomp_limits lim = {1 << 20, 64};
+  c->parser = chat_stomp_parser_new(&lim);
+  uv_tcp_init(loop, &c->tcp);
+  c->tcp.data = c;
+  char src[32];
+  snprintf(src, sizeof src, "127.0.0.%d", 1 + index % opt.sources);
+  struct sockaddr_in local, remote;
+  uv_ip4_addr(src, 0, &local);
+  uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0);
+  uv_ip4_addr(opt.host, opt.port, &remote);
+  c->connect_req.data = c;
+  uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&remote, on_connected);
+  return c;
+}
+
+/* ---- publishing ---- */
+
+static void publish_one(uv_timer_t *t) {
+  (void)t;
+  char body[256];
+  uint64_t ts = now_ns();
+  if (redis) {
+    /* chatd's cross-instance path: every instance delivers what arrives on chat:messages. */
+    snprintf(body, sizeof body,
+             "{\"@class\":\"com.grow.chat.dto.ChatMessagePublish\",\"chatRoomId\":%ld,\"id\":%llu,\"senderId\":1,"
+             "\"senderNickname\":\"bench\",\"content\":\"t=%llu\",\"messageType\":\"CHAT\",\"createdAt\":\"2025-01-09T00:00:00\"}",
+             opt.room, (unsigned long long)sent, (unsigned long long)ts);
+    redisReply *r = redisCommand(redis, "PUBLISH chat:messages %s", body);
+    if (r) freeReplyObject(r);
+  } else {
+    snprintf(body, sizeof body, "{\"t\":%llu,\"n\":%llu}", (unsigned long long)ts, (unsigned long long)sent);
+    const char *h[] = {"destination", opt.dest, "content-type", "application/json", NULL};
+    stomp_send(publisher, "SEND", h, body);
+  }
+  sent++;
+}
+
+static void stop_publishing(uv_timer_t *t) {
+  (void)t;
+  uv_timer_stop(&pub_timer);
+}
+
+static void finish(uv_timer_t *t) {
+  (void)t;
+  uv_stop(loop);
+}
+
+static void maybe_start_publishing(void) {
+  if (strcmp(opt.scenario, "fanout") != 0 || subscribed < opt.n) return;
+  if (!redis && (publisher == NULL || publisher->state < 3)) return;
+  if (uv_is_active((uv_handle_t *)&pub_timer)) return;
+  uint64_t every_us = 1000000u / (uint64_t)(opt.rate > 0 ? opt.rate : 1);
+  uv_timer_start(&pub_timer, publish_one, 100, every_us / 1000 ? every_us / 1000 : 1);
+  uv_timer_start(&stop_timer, stop_publishing, (uint64_t)opt.seconds * 1000 + 100, 0);
+  /* Two more seconds for the last messages to arrive before counting. */
+  uv_timer_start(&end_timer, finish, (uint64_t)opt.seconds * 1000 + 2100, 0);
+}
+
+static void on_progress(uv_timer_t *t) {
+  (void)t;
+  if (strcmp(opt.scenario, "connections") == 0 && subscribed + failed >= opt.n) uv_stop(loop);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: chat-bench connections|fanout --url ws://host:port/path [options]\n");
+    return 2;
+  }
+  opt.scenario = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+    if (!strcmp(a, "--url")) {
+      static char host[64], path[256];
+      if (sscanf(v, "ws://%63[^:]:%d%255s", host, &opt.port, path) < 2) return fprintf(stderr, "bad --url\n"), 2;
+      opt.host = host;
+      opt.path = path[0] ? path : "/";
+      i++;
+    } else if (!strcmp(a, "-n")) opt.n = atoi(v), i++;
+    else if (!strcmp(a, "--rate")) opt.rate = atoi(v), i++;
+    else if (!strcmp(a, "--seconds")) opt.seconds = atoi(v), i++;
+    else if (!strcmp(a, "--sources")) opt.sources = atoi(v), i++;
+    else if (!strcmp(a, "--pid")) opt.pid = atoi(v), i++;
+    else if (!strcmp(a, "--room")) opt.room = atol(v), i++;
+    else if (!strcmp(a, "--dest")) opt.dest = v, i++;
+    else if (!strcmp(a, "--redis")) opt.redis = v, i++;
+    else if (!strcmp(a, "--login")) opt.login = v, i++;
+    else if (!strcmp(a, "--passcode")) opt.passcode = v, i++;
+    else if (!strcmp(a, "--vhost")) opt.vhost = v, i++;
+    else return fprintf(stderr, "unknown option %s\n", a), 2;
+  }
+  static char dest[64];
+  if (opt.dest == NULL) {
+    snprintf(dest, sizeof dest, "/topic/chatroom/%ld", opt.room);
+    opt.dest = dest;
+  }
+  loop = uv_default_loop();
+  uv_timer_init(loop, &pub_timer);
+  uv_timer_init(loop, &stop_timer);
+  uv_timer_init(loop, &end_timer);
+  uv_timer_t progress;
+  uv_timer_init(loop, &progress);
+  uv_timer_start(&progress, on_progress, 100, 100);
+  if (opt.redis) {
+    char rh[64];
+    int rp = 6379;
+    sscanf(opt.redis, "%63[^:]:%d", rh, &rp);
+    redis = redisConnect(rh, rp);
+    if (redis == NULL || redis->err) return fprintf(stderr, "cannot connect to Redis %s\n", opt.redis), 1;
+  }
+  long rss_before = opt.pid ? rss_kb(opt.pid) : -1;
+  t_start_ns = now_ns();
+  clients = calloc((size_t)opt.n, sizeof *clients);
+  for (int i = 0; i < opt.n; i++) clients[i] = open_client(i, 0);
+  if (strcmp(opt.scenario, "fanout") == 0 && !redis) publisher = open_client(opt.n, 1);
+  uv_run(loop, UV_RUN_DEFAULT);
+  double setup_s = (double)((t_all_subscribed_ns ? t_all_subscribed_ns : now_ns()) - t_start_ns) / 1e9;
+  if (strcmp(opt.scenario, "connections") == 0) {
+    long rss_after = opt.pid ? rss_kb(opt.pid) : -1;
+    printf("scenario=connections connections=%d failed=%d seconds=%.2f connect_rate=%.0f/s", subscribed, failed, setup_s,
+           subscribed / setup_s);
+    if (opt.pid)
+      printf(" rss_before_kb=%ld rss_after_kb=%ld bytes_per_connection=%.0f", rss_before, rss_after,
+             subscribed ? (double)(rss_after - rss_before) * 1024.0 / subscribed : 0);
+    printf("\n");
+  } else {
+    printf("scenario=fanout subscribers=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
+           "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
+           subscribed, (unsigned long long)sent, (unsigned long long)deliveries,
+           (unsigned long long)(sent * (uint64_t)subscribed), (double)deliveries / (opt.seconds > 0 ? opt.seconds : 1),
+           percentile(50), percentile(99), percentile(99.9));
+  }
+  fflush(stdout);
+  return failed ? 1 : 0;
+}
