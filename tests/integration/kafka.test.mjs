@@ -9,7 +9,10 @@ import { startChatd, api, sql, uniqueStudyId, sleep, REPO } from '../helpers/cha
 const BROKER = process.env.SPRING_KAFKA_BOOTSTRAP_SERVERS;
 const TOPIC = 'study.member.created';
 const DLT = 'study.member.created.dlt';
-const KAFKA_ENV = { CHAT_KAFKA_ENABLED: '1', CHAT_KAFKA_SESSION_TIMEOUT_MS: '6000' };
+// A consumer group of its own: another chatd on the same broker (a developer's, a second
+// test run) must not take partitions from the one under test.
+const GROUP = `chatd-test-${process.pid}-${Date.now()}`;
+const KAFKA_ENV = { CHAT_KAFKA_ENABLED: '1', CHAT_KAFKA_SESSION_TIMEOUT_MS: '6000', SPRING_KAFKA_CONSUMER_GROUP_ID: GROUP };
 
 let chatd;
 before(async () => {
