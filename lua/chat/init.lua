@@ -1,61 +1,92 @@
 --[[ The application: what the C core calls. See lua/chat/core.lua for the API the
 scripts use, and shared/DESIGN.md §2 for the model.
 
-  app.validate()                 on load and on every reload; raising rejects the scripts
+  app.validate()                 on load and on every reload, on the main thread, no I/O;
+                                 raising rejects the scripts
   app.http(req)                  -> status, body, headers   (one coroutine per request)
+      req = { method, path (raw), query (raw, "" when none), headers (lower-case names),
+              body ("" when none), remote_addr }
   app.stomp_subscribe / stomp_send / stomp_disconnect       (chat/messaging.lua)
   app.redis_message(channel, payload), app.redis_channels
   app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics ]]
 
 local chat = require "chat.core"
+local errors = require "chat.errors"
 local events = require "chat.events"
+local json = require "chat.json"
 local messaging = require "chat.messaging"
+local openapi = require "chat.openapi"
 local router = require "chat.router"
 local web = require "chat.web"
 
+local type, xpcall, traceback = type, xpcall, debug.traceback
+
+-- One route table per area, each keyed by path then method.
 local ROUTE_MODULES = { "chat.routes.rooms", "chat.routes.messages", "chat.routes.actuator" }
 
-local routes = {}
-for _, name in ipairs(ROUTE_MODULES) do
-  for _, route in ipairs(require(name)) do routes[#routes + 1] = route end
+local function route_tables()
+  local tables = {}
+  for i, name in ipairs(ROUTE_MODULES) do tables[i] = require(name) end
+  return tables
 end
-local compiled = router.compile(routes)
+
+local compiled = router.compile(route_tables())
 
 local app = {}
 
+local ENTRY_POINTS = { "http", "stomp_send", "stomp_subscribe", "stomp_disconnect", "redis_message",
+                       "kafka_record" }
+
 function app.validate()
+  -- (tests/integration/reload.test.mjs edits the assert line below: keep its text.)
+  local compiled = router.compile(route_tables())
   assert(#compiled > 0, "no HTTP routes")
-  for _, entry in ipairs { "http", "stomp_send", "stomp_subscribe", "stomp_disconnect", "redis_message",
-                           "kafka_record" } do
+  for _, entry in ipairs(ENTRY_POINTS) do
     assert(type(app[entry]) == "function", "app." .. entry .. " is missing")
   end
-end
-
-local function error_response(status, message, path, extra)
-  local headers = { ["Content-Type"] = "application/json" }
-  for k, v in pairs(extra or {}) do headers[k] = v end
-  return status, web.error_body(status, message, path), headers
+  -- The OpenAPI document describes exactly the REST API that is routed.
+  local documented = json.decode(openapi.document())
+  assert(type(documented) == "table" and type(documented.paths) == "table", "the OpenAPI document is malformed")
+  for _, route in ipairs(compiled) do
+    if route.path:find("^/api/") then
+      assert(documented.paths[route.path], "the OpenAPI document lacks " .. route.path)
+    end
+  end
+  for path in pairs(documented.paths) do
+    local known = false
+    for _, route in ipairs(compiled) do known = known or route.path == path end
+    assert(known, "the OpenAPI document describes " .. path .. ", which has no route")
+  end
+  return true
 end
 
 local function dispatch(req)
-  local handler, params, extra = router.match(compiled, req.method, req.path)
-  if not handler then return error_response(params.status, params.message, req.path, extra) end
+  local path = req.path or "/"
+  local handler, params, extra = router.match(compiled, req.method, path)
+  if not handler then return web.error_response(params.status, params.message, path, extra) end
   req.path_params = params
   req.params = web.parse_query(req.query)
-  if not req.params then return error_response(400, "malformed query string", req.path) end
+  if not req.params then return web.error_response(400, errors.QUERY_MALFORMED, path) end
+  req.headers = req.headers or {}
   local status, body, headers = handler(req)
-  if web.is_failure(status) then return error_response(status.status, status.message, req.path) end
+  if web.is_failure(status) then return web.error_response(status.status, status.message, path) end
+  if body == nil then body = "" end
   if type(body) ~= "string" then
-    return status, require("chat.json").encode(body), headers or web.JSON_HEADERS
+    body = json.encode(body)
+    headers = headers or web.JSON_HEADERS
   end
-  return status, body, headers or (body ~= "" and web.JSON_HEADERS or {})
+  headers = headers or (body ~= "" and web.JSON_HEADERS or {})
+  if req.method == "HEAD" then body = "" end
+  return status, body, headers
 end
 
+-- Every request: a handler's expected failures become Spring's error JSON; anything it
+-- raises is logged with its traceback and answered 500 without the Lua error text.
 function app.http(req)
-  local ok, status, body, headers = xpcall(dispatch, debug.traceback, req)
+  local ok, status, body, headers = xpcall(dispatch, traceback, req)
   if not ok then
-    chat.log.error("%s %s failed: %s", req.method, req.path, tostring(status))
-    return error_response(500, "internal server error", req.path)
+    chat.log.error("%s %s failed: %s", tostring(req.method), tostring(req.path), tostring(status))
+    return web.error_response(500, errors.INTERNAL, req.path or "/")
   end
   return status, body, headers
 end

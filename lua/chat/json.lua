@@ -1,33 +1,64 @@
---[[ JSON for the wire contract. Decoding uses lua-dkjson, which keeps Lua 5.4
-integers exact (64-bit ids survive, unlike with cjson). Encoding is done here so that
-objects keep the field order Jackson writes (clients and tests compare text), via
-"ordered objects": arrays of {key, value} pairs built with json.object{...}. ]]
+--[[ JSON for the wire contract.
+
+Decoding uses lua-dkjson, which keeps Lua 5.4 integers exact (64-bit ids survive, unlike
+with cjson), and rejects trailing garbage, which dkjson itself ignores.
+
+Encoding is done here so that objects keep the field order Jackson writes (clients and
+tests compare text):
+  json.object{ "id", 1, "name", "x" }   an ordered object: keys and values alternate
+  json.array{ ... }                     an array, encoded as [] even when empty
+  plain tables                          1..n keys: an array; otherwise an object with
+                                        sorted keys (deterministic); empty: {}
+  json.null                             null (distinct from an absent field)
+Arrays decoded by dkjson keep its `__jsontype = "array"` marker and so encode as [] when
+empty too. ]]
 
 local dkjson = require "dkjson"
 
 local concat, fmt, mtype = table.concat, string.format, math.type
+local tostring, type, getmetatable, setmetatable = tostring, type, getmetatable, setmetatable
 
 local M = {}
 
 -- The JSON null, distinct from "absent" (nil).
 M.null = setmetatable({}, { __tostring = function() return "null" end, __name = "json.null" })
 
-local OBJECT = {}
-local ARRAY = {}
+local OBJECT = { __jsontype = "object", __name = "json.object" }
+local ARRAY = { __jsontype = "array", __name = "json.array" }
 
--- json.object{ "id", 1, "name", "x" }: keys and values alternate, order kept.
-function M.object(kv) return setmetatable(kv, OBJECT) end
--- json.array{...}: encodes as [] even when empty.
-function M.array(items) return setmetatable(items, ARRAY) end
+function M.object(kv) return setmetatable(kv or {}, OBJECT) end
+function M.array(items) return setmetatable(items or {}, ARRAY) end
+function M.is_array(v)
+  local mt = type(v) == "table" and getmetatable(v)
+  return mt ~= nil and mt ~= false and mt.__jsontype == "array"
+end
 
+-- Appends a field to an ordered object (for optional fields).
+function M.put(obj, key, value)
+  obj[#obj + 1] = key
+  obj[#obj + 1] = value
+  return obj
+end
+
+-- Jackson's escaping: the two mandatory characters and control characters only; other
+-- characters, Korean text included, are written as UTF-8.
 local ESCAPES = {
   ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
   ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
 }
-local function escape_char(c) return ESCAPES[c] or fmt("\\u%04x", c:byte()) end
+local function escape_char(c) return ESCAPES[c] or fmt("\\u%04X", c:byte()) end
 
 function M.quote(s)
-  return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
+  return '"' .. s:gsub('[%z\1-\31"\\]', escape_char) .. '"'
+end
+
+-- The shortest "%.Ng" that reads back as the same double.
+local function float_text(v)
+  for digits = 15, 17 do
+    local s = fmt("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return fmt("%.17g", v)
 end
 
 local encode_value
@@ -36,7 +67,7 @@ local function encode_object(t, out)
   out[#out + 1] = "{"
   for i = 1, #t, 2 do
     if i > 1 then out[#out + 1] = "," end
-    out[#out + 1] = M.quote(t[i])
+    out[#out + 1] = M.quote(tostring(t[i]))
     out[#out + 1] = ":"
     encode_value(t[i + 1], out)
   end
@@ -52,22 +83,19 @@ local function encode_array(t, out)
   out[#out + 1] = "]"
 end
 
--- A plain table: an array when it has only 1..n keys, else an object with sorted keys
--- (deterministic output for documents whose order nobody depends on).
+-- A plain table: an array when it has only the keys 1..n (n > 0), else an object with
+-- sorted keys, so output never depends on hash order.
 local function encode_plain(t, out)
-  local n = #t
-  local count = 0
+  local n, count = #t, 0
   for _ in pairs(t) do count = count + 1 end
   if count == n and n > 0 then return encode_array(t, out) end
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   local kv = {}
   for _, k in ipairs(keys) do
-    kv[#kv + 1] = k
-    local v = t[k]
-    if v == nil then v = t[tonumber(k)] end
-    kv[#kv + 1] = v
+    kv[#kv + 1] = tostring(k)
+    kv[#kv + 1] = t[k]
   end
   return encode_object(kv, out)
 end
@@ -82,7 +110,7 @@ function encode_value(v, out)
     elseif v ~= v or v == math.huge or v == -math.huge then
       out[#out + 1] = "null"
     else
-      out[#out + 1] = fmt("%.17g", v)
+      out[#out + 1] = float_text(v)
     end
   elseif tv == "boolean" then
     out[#out + 1] = v and "true" or "false"
@@ -91,10 +119,10 @@ function encode_value(v, out)
   elseif tv == "table" then
     local mt = getmetatable(v)
     if mt == OBJECT then encode_object(v, out)
-    elseif mt == ARRAY then encode_array(v, out)
+    elseif mt and mt.__jsontype == "array" then encode_array(v, out)
     else encode_plain(v, out) end
   else
-    error("cannot encode a " .. tv .. " as JSON")
+    error("cannot encode a " .. tv .. " as JSON", 2)
   end
 end
 
@@ -104,7 +132,7 @@ function M.encode(v)
   return concat(out)
 end
 
--- Kept for callers that build {{key, value}, ...} lists.
+-- For callers that build {{key, value}, ...} lists.
 function M.encode_ordered(pairs_list)
   local kv = {}
   for _, p in ipairs(pairs_list) do
@@ -114,13 +142,17 @@ function M.encode_ordered(pairs_list)
   return M.encode(M.object(kv))
 end
 
--- Returns the value, or nil and a reason. JSON null becomes json.null.
+-- Returns the value, or nil and a reason. JSON null becomes json.null; decoded arrays
+-- carry the array marker (json.is_array).
 function M.decode(text)
   if type(text) ~= "string" then return nil, "not a string" end
-  local ok, value, _, err = pcall(dkjson.decode, text, 1, M.null)
+  local ok, value, pos, err = pcall(dkjson.decode, text, 1, M.null)
   if not ok then return nil, tostring(value) end
   if err then return nil, err end
-  if value == nil then return nil, "empty document" end
+  if value == nil then return nil, "no JSON value" end
+  if pos and text:find("%S", pos) then
+    return nil, fmt("unexpected characters after the JSON value at position %d", text:find("%S", pos))
+  end
   return value
 end
 

@@ -1,51 +1,62 @@
---[[ Chat messages: storing them (STOMP) and paging through history (REST). ]]
+--[[ Chat messages: storing them (STOMP, chat/messaging.lua) and paging through a room's
+history as Spring Data's Page JSON (REST endpoint 6). ]]
 
 local chat = require "chat.core"
+local db = require "chat.db"
+local errors = require "chat.errors"
 local json = require "chat.json"
 local read_marks = require "chat.read_marks"
 local web = require "chat.web"
 
-local fmt = string.format
+local fmt, concat = string.format, table.concat
 
 local M = {}
 
 M.NOT_A_MEMBER = "not an active member"
-M.ROOM_NOT_FOUND = "chat room %d does not exist"
+M.ROOM_NOT_FOUND = errors.ROOM_NOT_FOUND
+M.DB_UNAVAILABLE = errors.DB_UNAVAILABLE
+M.STORE_FAILED = "the message could not be stored"
 M.MAX_PAGE_SIZE = 2000
 M.DEFAULT_PAGE_SIZE = 50
-M.INT_MAX = 2147483647
+M.DEFAULT_SORT = { "createdAt,desc" }
+M.INT_MAX = web.INT32_MAX
 
 -- With $7 set, the insert happens only if that sender is an active member: the check
 -- and the write are one statement, so a member leaving cannot slip between them.
 local INSERT_MESSAGE = [[
 INSERT INTO chat_messages (chat_room_id, sender_id, sender_nickname, content, message_type, created_at)
-SELECT $1, $2, $3, $4, $5, $6::timestamp
+SELECT $1::bigint, $2::bigint, $3::varchar, $4::text, $5::varchar, $6::timestamp
 WHERE $7::bigint IS NULL OR EXISTS (
   SELECT 1 FROM chat_room_members
   WHERE chat_room_id = $1 AND member_id = $7 AND left_at IS NULL)
-RETURNING id, created_at::text AS created_at]]
+RETURNING id, ]] .. db.timestamp("created_at", "created_at")
 
 local ACTIVE_MEMBER = [[
 SELECT 1 AS ok FROM chat_room_members
 WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL]]
 
-local function iso(ts) return ts and (ts:gsub(" ", "T", 1)) or nil end
-
--- Stores a message; returns it as ChatMessagePublish fields, or nil and a reason.
+-- Stores a message (type "CHAT", "JOIN" or "LEAVE"); with member_check (a member id) only
+-- if that member is active in the room. Returns the stored message as a table with the
+-- ChatMessagePublish/Response fields (chatRoomId, id, senderId, senderNickname, content,
+-- messageType, createdAt), or nil and a reason: M.NOT_A_MEMBER, "chat room N does not
+-- exist", M.DB_UNAVAILABLE or M.STORE_FAILED. A stored CHAT message bumps the room's
+-- unread generation after the (single-statement) commit.
 function M.store(room_id, sender_id, nickname, content, kind, member_check)
+  kind = kind or "CHAT"
   local rows, err, state = chat.pg.query(INSERT_MESSAGE, room_id, sender_id, nickname, content, kind,
-                                         chat.localtime(chat.now()), member_check)
+                                         db.now(), member_check)
   if not rows then
-    if state == "23503" then return nil, fmt(M.ROOM_NOT_FOUND, room_id) end
-    if state and state:sub(1, 2) == "08" then return nil, "database unavailable" end
+    if state == "23503" then return nil, fmt(errors.ROOM_NOT_FOUND, room_id) end
+    if web.is_db_unavailable(state) then return nil, M.DB_UNAVAILABLE end
     chat.log.error("storing a message failed: %s (%s)", tostring(err), tostring(state))
-    return nil, "internal error"
+    return nil, M.STORE_FAILED
   end
   if not rows[1] then return nil, M.NOT_A_MEMBER end
-  read_marks.invalidate(room_id)
+  -- Only CHAT messages are counted as unread; JOIN/LEAVE change no count.
+  if kind == "CHAT" then read_marks.invalidate(room_id) end
   return {
     chatRoomId = room_id, id = rows[1].id, senderId = sender_id, senderNickname = nickname,
-    content = content, messageType = kind, createdAt = iso(rows[1].created_at),
+    content = content, messageType = kind, createdAt = db.iso(rows[1].created_at),
   }
 end
 
@@ -54,61 +65,69 @@ function M.is_active_member(room_id, member_id)
   return rows ~= nil and rows[1] ~= nil
 end
 
-local SORT_COLUMNS = { id = "id", createdAt = "created_at" }
+-- ---- sorting, as Spring's `sort` parameters ----
 
--- Spring's `sort` parameters: "property[,asc|desc]", several allowed.
+-- Sortable properties: the column inside the page query and in its outer query.
+local SORT_COLUMNS = {
+  id = { inner = "c.id", outer = "m.id" },
+  createdAt = { inner = "c.created_at", outer = "m.created_at_sort" },
+}
+
+local DIRECTIONS = { asc = "ASC", desc = "DESC" }
+
+-- values: the `sort` parameters, each "property[,property...][,asc|desc]" (the direction
+-- applies to the properties of its parameter; asc when absent), several allowed, as
+-- Spring's SortHandlerMethodArgumentResolver reads them. Empty ones are ignored; none at
+-- all is the default createdAt,desc. `id` in the last direction is appended as a
+-- tie-breaker (unless id is already sorted on), so pages never overlap or skip.
+-- Returns a list of { property, "ASC"|"DESC" }, or nil and a reason.
 function M.parse_sort(values)
-  values = values or { "createdAt,desc" }
-  local order = {}
-  local last_dir = "DESC"
-  for _, v in ipairs(values) do
-    local prop, dir = v:match("^([^,]+),?(.*)$")
-    local column = SORT_COLUMNS[prop or ""]
-    if not column then
-      return nil, fmt("cannot sort by '%s': use id or createdAt", tostring(prop))
+  local orders, seen = {}, {}
+  for _, value in ipairs(values or {}) do
+    local parts = {}
+    for part in value:gmatch("[^,]+") do
+      part = part:match("^%s*(.-)%s*$")
+      if part ~= "" then parts[#parts + 1] = part end
     end
-    dir = dir:lower()
-    if dir == "" then dir = "asc" end
-    if dir ~= "asc" and dir ~= "desc" then
-      return nil, fmt("sort direction must be asc or desc, got '%s'", dir)
+    local dir = parts[#parts] and DIRECTIONS[parts[#parts]:lower()]
+    local last = dir and #parts - 1 or #parts
+    for i = 1, last do
+      local prop = parts[i]
+      if not SORT_COLUMNS[prop] then return nil, fmt(errors.SORT_INVALID, prop) end
+      if not seen[prop] then
+        seen[prop] = true
+        orders[#orders + 1] = { prop, dir or "ASC" }
+      end
     end
-    last_dir = dir:upper()
-    order[#order + 1] = column .. " " .. last_dir
   end
-  -- id breaks ties between equal timestamps, so pages never overlap or skip.
-  order[#order + 1] = "id " .. last_dir
-  return table.concat(order, ", ")
+  if #orders == 0 then return M.parse_sort(M.DEFAULT_SORT) end
+  if not seen.id then orders[#orders + 1] = { "id", orders[#orders][2] } end
+  return orders
 end
+
+-- ORDER BY text for the orders; `which` is "inner" or "outer".
+function M.order_sql(orders, which)
+  local out = {}
+  for i, o in ipairs(orders) do out[i] = SORT_COLUMNS[o[1]][which] .. " " .. o[2] end
+  return concat(out, ", ")
+end
+
+-- ---- the Page JSON ----
 
 local SORT_STATE = json.object { "empty", false, "sorted", true, "unsorted", false }
 
+-- ChatMessageResponse, fields in the order of the original's record.
 function M.response(row, room_id)
   return json.object {
     "id", row.id, "chatRoomId", room_id, "senderId", row.sender_id,
     "senderNickname", row.sender_nickname, "content", row.content,
-    "messageType", row.message_type, "createdAt", iso(row.created_at),
+    "messageType", row.message_type, "createdAt", db.iso(row.created_at),
   }
 end
 
--- The Spring Data Page JSON of a room's history.
-function M.page(room_id, page, size, order_by)
-  local rows, err, state = chat.pg.query([[
-    SELECT id, sender_id, sender_nickname, content, message_type, created_at::text AS created_at,
-           count(*) OVER () AS total
-    FROM chat_messages WHERE chat_room_id = $1
-    ORDER BY ]] .. order_by .. " LIMIT $2 OFFSET $3", room_id, size, page * size)
-  if not rows then return nil, web.db_failure(err, state) end
-  local total = rows[1] and rows[1].total
-  if not total then
-    -- An empty page (or past the end) still needs the total.
-    local counted, cerr, cstate = chat.pg.query(
-      "SELECT count(*) AS n FROM chat_messages WHERE chat_room_id = $1", room_id)
-    if not counted then return nil, web.db_failure(cerr, cstate) end
-    total = counted[1].n
-  end
-  local content = {}
-  for i, row in ipairs(rows) do content[i] = M.response(row, room_id) end
-  local total_pages = (total + size - 1) // size
+-- Spring Data 3.4's PageImpl JSON, for a page of `size` at 0-based `page`.
+function M.page_json(content, page, size, total)
+  local total_pages = size > 0 and (total + size - 1) // size or 1
   return json.object {
     "content", json.array(content),
     "pageable", json.object {
@@ -119,6 +138,36 @@ function M.page(room_id, page, size, order_by)
     "size", size, "number", page, "sort", SORT_STATE, "first", page == 0,
     "numberOfElements", #content, "empty", #content == 0,
   }
+end
+
+-- One round trip, one snapshot: the room's existence, its total and the page. No row:
+-- no such room; a row with a null id: the room exists but the page is empty.
+local PAGE_SQL = [[
+SELECT t.total, m.id, m.sender_id, m.sender_nickname, m.content, m.message_type, m.created_at
+FROM chat_rooms r
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM chat_messages WHERE chat_room_id = r.id) t
+LEFT JOIN LATERAL (
+  SELECT c.id, c.sender_id, c.sender_nickname, c.content, c.message_type,
+         ]] .. db.timestamp("c.created_at", "created_at") .. [[, c.created_at AS created_at_sort
+  FROM chat_messages c
+  WHERE c.chat_room_id = r.id
+  ORDER BY %s
+  LIMIT $2 OFFSET $3) m ON true
+WHERE r.id = $1
+ORDER BY %s]]
+
+-- The room's history page as an ordered JSON object, or nil and a failure (404 for an
+-- unknown room). `orders` comes from M.parse_sort.
+function M.page(room_id, page, size, orders)
+  local sql = fmt(PAGE_SQL, M.order_sql(orders, "inner"), M.order_sql(orders, "outer"))
+  local rows, failure = db.query(sql, room_id, size, page * size)
+  if not rows then return nil, failure end
+  if not rows[1] then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+  local content = {}
+  for _, row in ipairs(rows) do
+    if row.id ~= nil then content[#content + 1] = M.response(row, room_id) end
+  end
+  return M.page_json(content, page, size, rows[1].total)
 end
 
 return M

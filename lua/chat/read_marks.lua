@@ -1,17 +1,30 @@
---[[ Read marks and unread counts (CONTRACT §3).
+--[[ Read marks and unread counts (CONTRACT §3, endpoints 7 and 8).
 
-The count is cached in Redis under chat:unread:{room}:{member} for 5 minutes, and is
-never stale after a commit (fix: the original deleted keys with KEYS, before commit):
-every write that can change a room's counts (a message, a read mark, a member joining
-or leaving) increments chat:unread:gen:{room} after it committed. A cached value is
-"<gen>:<count>" and only served while the room's generation is still <gen>. A reader
-takes the generation before it counts, so a write that commits during the count leaves
-a value already outdated by the time it is stored: never served. ]]
+Counted: CHAT messages of the room with id > last_read_message_id (null = 0) that the
+reader did not send (fix: the original also counted the reader's own messages). Only an
+active member has a count; anyone else is 404.
+
+The count is cached in Redis under chat:unread:{room}:{member} for 5 minutes and is never
+served stale after a commit (fix: the original deleted keys with KEYS, before commit):
+
+  * every write that can change a room's counts (a stored message, a read mark, a member
+    joining or leaving) calls M.invalidate(room) AFTER it committed: INCR of the room's
+    generation chat:unread:gen:{room};
+  * a cached value is "<gen>:<count>"; a reader fetches it and the generation in one
+    MGET (a missing generation is "0") and serves it only when the generations match;
+  * on a miss the reader counts in PostgreSQL and stores "<gen read BEFORE counting>:n".
+    A write committing during the count bumps the generation, so that value is already
+    outdated when it is stored and is never served.
+
+No KEYS, no delete races. Redis failures never fail a request: the count comes from
+PostgreSQL and a warning is logged. ]]
 
 local chat = require "chat.core"
+local db = require "chat.db"
+local errors = require "chat.errors"
 local web = require "chat.web"
 
-local fmt, tointeger = string.format, math.tointeger
+local fmt, tointeger, tonumber = string.format, math.tointeger, tonumber
 
 local M = {}
 
@@ -26,79 +39,88 @@ SELECT (SELECT count(*) FROM chat_messages c
 FROM chat_room_members m
 WHERE m.chat_room_id = $1 AND m.member_id = $2 AND m.left_at IS NULL]]
 
--- The mark only moves forward, and only to a message of this room (fix).
+-- The mark only moves forward, and only to a message of this room (fix). One statement:
+-- the membership check and the write cannot be split by a concurrent leave.
 local MARK_READ = [[
 UPDATE chat_room_members m
-SET last_read_message_id = greatest(coalesce(m.last_read_message_id, 0), $3)
+SET last_read_message_id = greatest(coalesce(m.last_read_message_id, 0), $3::bigint)
 WHERE m.chat_room_id = $1 AND m.member_id = $2 AND m.left_at IS NULL
-  AND EXISTS (SELECT 1 FROM chat_messages c WHERE c.id = $3 AND c.chat_room_id = $1)]]
+  AND EXISTS (SELECT 1 FROM chat_messages c WHERE c.id = $3 AND c.chat_room_id = $1)
+RETURNING m.last_read_message_id]]
 
-local ROOM_EXISTS = "SELECT 1 AS ok FROM chat_rooms WHERE id = $1"
-local ACTIVE_MEMBER = [[
-SELECT 1 AS ok FROM chat_room_members
-WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL]]
+-- Why a statement above touched no row; one round trip, only on the failure path.
+local DIAGNOSE = [[
+SELECT EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1) AS room,
+       EXISTS (SELECT 1 FROM chat_room_members
+                WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL) AS member]]
 
-local NOT_A_MEMBER = "member %d is not an active member of chat room %d"
-local ROOM_NOT_FOUND = "chat room %d does not exist"
-local MESSAGE_NOT_IN_ROOM = "message %d does not exist in chat room %d"
+function M.cache_key(room_id, member_id) return fmt("chat:unread:%d:%d", room_id, member_id) end
+function M.gen_key(room_id) return fmt("chat:unread:gen:%d", room_id) end
 
-local function cache_key(room_id, member_id) return fmt("chat:unread:%d:%d", room_id, member_id) end
-local function gen_key(room_id) return fmt("chat:unread:gen:%d", room_id) end
-
--- After a committed change to the room: every cached count of it is outdated.
+-- Call after a committed change to the room's messages, read marks or members: every
+-- cached count of the room is outdated from now on.
 function M.invalidate(room_id)
-  local ok, err = chat.redis.call("INCR", gen_key(room_id))
+  local ok, err = chat.redis.call("INCR", M.gen_key(room_id))
   if not ok then
-    chat.log.warn("cannot invalidate unread counts of room %d: %s", room_id, tostring(err))
+    chat.log.warn("cannot invalidate the unread counts of chat room %d: %s", room_id, tostring(err))
+    return false
   end
+  return true
 end
 
--- Tells apart "no such room" and "not a member" for a 404 message.
+-- The 404 for a room/member pair that matched nothing: no such room, or not an active
+-- member. Returns the failure (or a 503/500 failure).
 local function membership_failure(room_id, member_id)
-  local rows, err, state = chat.pg.query(ROOM_EXISTS, room_id)
-  if not rows then return web.db_failure(err, state) end
-  if not rows[1] then return web.fail(404, fmt(ROOM_NOT_FOUND, room_id)) end
-  return web.fail(404, fmt(NOT_A_MEMBER, member_id, room_id))
+  local row, failure = db.one(DIAGNOSE, room_id, member_id)
+  if row == nil then return failure end
+  if not row.room then return web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+  return web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id))
 end
 
+-- Endpoint 7. true, or nil and a failure.
 function M.mark(room_id, member_id, message_id)
-  local rows, err, state = chat.pg.query(MARK_READ, room_id, member_id, message_id)
-  if not rows then return nil, web.db_failure(err, state) end
-  if (rows.affected or 0) == 0 then
-    local members, merr, mstate = chat.pg.query(ACTIVE_MEMBER, room_id, member_id)
-    if not members then return nil, web.db_failure(merr, mstate) end
-    if not members[1] then return nil, membership_failure(room_id, member_id) end
-    return nil, web.fail(404, fmt(MESSAGE_NOT_IN_ROOM, message_id, room_id))
+  local rows, failure = db.query(MARK_READ, room_id, member_id, message_id)
+  if not rows then return nil, failure end
+  if not rows[1] then
+    local row, dfailure = db.one(DIAGNOSE, room_id, member_id)
+    if row == nil then return nil, dfailure end
+    if not row.room then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+    if not row.member then return nil, web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id)) end
+    return nil, web.fail(404, fmt(errors.MESSAGE_NOT_IN_ROOM, message_id, room_id))
   end
   M.invalidate(room_id)
   return true
 end
 
--- Returns the cached count for the current generation, plus the generation seen.
+-- The cached count when it belongs to the current generation; else nil and the current
+-- generation (nil when Redis is unavailable: then nothing is stored either).
 local function cached(room_id, member_id)
-  local reply, err = chat.redis.call("MGET", cache_key(room_id, member_id), gen_key(room_id))
-  if not reply then
-    chat.log.warn("unread cache unavailable: %s", tostring(err))
+  local reply, err = chat.redis.call("MGET", M.cache_key(room_id, member_id), M.gen_key(room_id))
+  if type(reply) ~= "table" then
+    chat.log.warn("unread cache unavailable, counting in PostgreSQL: %s", tostring(err))
     return nil, nil
   end
   local value, gen = reply[1], reply[2]
-  if gen == chat.null then gen = "0" end
-  if value ~= chat.null then
+  if type(gen) ~= "string" then gen = "0" end
+  if type(value) == "string" then
     local vgen, count = value:match("^(%d+):(%d+)$")
     if vgen == gen then return tointeger(tonumber(count)), gen end
   end
   return nil, gen
 end
 
+-- Endpoint 8. The count, or nil and a failure.
 function M.unread(room_id, member_id)
   local count, gen = cached(room_id, member_id)
   if count then return count end
-  local rows, err, state = chat.pg.query(COUNT_UNREAD, room_id, member_id)
-  if not rows then return nil, web.db_failure(err, state) end
-  if not rows[1] then return nil, membership_failure(room_id, member_id) end
-  count = rows[1].unread
+  local row, failure = db.one(COUNT_UNREAD, room_id, member_id)
+  if row == nil then return nil, failure end
+  if not row then return nil, membership_failure(room_id, member_id) end
+  count = tointeger(row.unread) or 0
   if gen then
-    chat.redis.call("SET", cache_key(room_id, member_id), gen .. ":" .. count, "EX", M.CACHE_TTL_SECONDS)
+    local ok, err = chat.redis.call("SET", M.cache_key(room_id, member_id), gen .. ":" .. count,
+                                    "EX", M.CACHE_TTL_SECONDS)
+    if not ok then chat.log.warn("cannot cache an unread count: %s", tostring(err)) end
   end
   return count
 end

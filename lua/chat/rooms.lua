@@ -1,7 +1,13 @@
---[[ Chat rooms and their members (CONTRACT §3, §7). Functions return a value, or nil
-plus a web failure; every membership change bumps the room's unread generation. ]]
+--[[ Chat rooms and their members (CONTRACT §3 endpoints 1-5 and 9, §7).
+
+Functions return a value, or nil and a failure (web.fail: 404/409, or 503/500 from the
+database); the failure's .message is the client-facing text. Every membership change
+bumps the room's unread generation after it committed (see read_marks.lua). Used by the
+REST routes and by the Kafka handler (events/study_member_created.lua). ]]
 
 local chat = require "chat.core"
+local db = require "chat.db"
+local errors = require "chat.errors"
 local json = require "chat.json"
 local read_marks = require "chat.read_marks"
 local web = require "chat.web"
@@ -10,26 +16,34 @@ local fmt = string.format
 
 local M = {}
 
-local ROOM_COLUMNS = [[
-  r.id, r.study_id, r.name, r.is_active, r.created_at::text AS created_at,
-  (SELECT count(*) FROM chat_room_members m
-    WHERE m.chat_room_id = r.id AND m.left_at IS NULL) AS member_count]]
+M.NAME_MAX = 100
+M.NICKNAME_MAX = 255
 
-local SELECT_BY_ID = "SELECT" .. ROOM_COLUMNS .. " FROM chat_rooms r WHERE r.id = $1"
-local SELECT_BY_STUDY = "SELECT" .. ROOM_COLUMNS .. " FROM chat_rooms r WHERE r.study_id = $1"
+-- memberCount counts active members only (fix: the original counted those who left).
+local ROOM_SELECT = [[
+SELECT r.id, r.study_id, r.name, r.is_active, ]] .. db.timestamp("r.created_at", "created_at") .. [[,
+       (SELECT count(*) FROM chat_room_members m
+         WHERE m.chat_room_id = r.id AND m.left_at IS NULL) AS member_count
+FROM chat_rooms r]]
 
+local SELECT_BY_ID = ROOM_SELECT .. " WHERE r.id = $1"
+local SELECT_BY_STUDY = ROOM_SELECT .. " WHERE r.study_id = $1"
+
+-- A new room has no members yet, so the row comes back complete in one round trip.
 local INSERT_ROOM = [[
 INSERT INTO chat_rooms (study_id, name, is_active, created_at)
 VALUES ($1, $2, true, $3::timestamp)
 ON CONFLICT (study_id) DO NOTHING
-RETURNING id]]
+RETURNING id, study_id, name, is_active, ]] .. db.timestamp("created_at", "created_at") .. [[, 0 AS member_count]]
 
--- Adds a member or brings a former one back (fix: the original hit the unique key).
--- A member who is already active keeps their joined_at.
+-- Adds a member, or brings a former one back (fix: the original hit the unique key).
+-- An active member keeps its joined_at; a returning one gets a new one. A given nickname
+-- replaces the stored one, none keeps it. With $5 (a study id) the row is written only if
+-- the room belongs to that study: check and write are one statement.
 local UPSERT_MEMBER = [[
 INSERT INTO chat_room_members (chat_room_id, member_id, sender_nickname, joined_at)
-SELECT $1, $2, $3, $4::timestamp
-WHERE ($5::bigint IS NULL OR EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1 AND study_id = $5))
+SELECT $1::bigint, $2::bigint, $3::varchar, $4::timestamp
+WHERE $5::bigint IS NULL OR EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1 AND study_id = $5)
 ON CONFLICT (chat_room_id, member_id) DO UPDATE SET
   sender_nickname = coalesce(excluded.sender_nickname, chat_room_members.sender_nickname),
   joined_at = CASE WHEN chat_room_members.left_at IS NULL THEN chat_room_members.joined_at
@@ -39,81 +53,85 @@ RETURNING id]]
 
 local LEAVE = [[
 UPDATE chat_room_members SET left_at = $3::timestamp
-WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL]]
+WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL
+RETURNING id]]
 
-M.ROOM_NOT_FOUND = "chat room %d does not exist"
-M.STUDY_ROOM_NOT_FOUND = "study %d has no chat room"
-M.ROOM_NOT_IN_STUDY = "chat room %d does not belong to study %d"
-M.STUDY_HAS_ROOM = "study %d already has a chat room"
-M.NOT_A_MEMBER = "member %d is not an active member of chat room %d"
+local ROOM_STUDY = "SELECT study_id FROM chat_rooms WHERE id = $1"
 
-function M.now() return chat.localtime(chat.now()) end
+-- Kept for callers that format their own messages.
+M.ROOM_NOT_FOUND = errors.ROOM_NOT_FOUND
+M.STUDY_ROOM_NOT_FOUND = errors.STUDY_ROOM_NOT_FOUND
+M.ROOM_NOT_IN_STUDY = errors.ROOM_NOT_IN_STUDY
+M.STUDY_HAS_ROOM = errors.STUDY_HAS_ROOM
+M.NOT_A_MEMBER = errors.NOT_A_MEMBER
 
--- "2025-01-09 14:30:00.123456" (PostgreSQL) -> "2025-01-09T14:30:00.123456" (Jackson).
-function M.iso(ts) return ts and (ts:gsub(" ", "T", 1)) or nil end
+M.now = db.now
+M.iso = db.iso
 
+-- ChatRoomResponse, fields in the order of the original's record.
 function M.response(row)
   return json.object {
     "id", row.id, "studyId", row.study_id, "name", row.name, "isActive", row.is_active,
-    "memberCount", row.member_count, "createdAt", M.iso(row.created_at),
+    "memberCount", row.member_count, "createdAt", db.iso(row.created_at),
   }
 end
 
-local function one(sql, ...)
-  local rows, err, state = chat.pg.query(sql, ...)
-  if not rows then return nil, web.db_failure(err, state) end
-  return rows[1] or false
-end
-
 function M.find(room_id)
-  local row, failure = one(SELECT_BY_ID, room_id)
+  local row, failure = db.one(SELECT_BY_ID, room_id)
   if row == nil then return nil, failure end
-  if not row then return nil, web.fail(404, fmt(M.ROOM_NOT_FOUND, room_id)) end
+  if not row then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
   return row
 end
 
 function M.find_by_study(study_id)
-  local row, failure = one(SELECT_BY_STUDY, study_id)
+  local row, failure = db.one(SELECT_BY_STUDY, study_id)
   if row == nil then return nil, failure end
-  if not row then return nil, web.fail(404, fmt(M.STUDY_ROOM_NOT_FOUND, study_id)) end
+  if not row then return nil, web.fail(404, fmt(errors.STUDY_ROOM_NOT_FOUND, study_id)) end
   return row
 end
 
--- Creates the study's room; `reuse` returns an existing one instead of a 409.
+-- Endpoint 1 (409 when the study has a room) and, with `reuse`, endpoint 9's
+-- find-or-create (an existing room is returned, whatever its name).
 function M.create(study_id, name, reuse)
-  local rows, err, state = chat.pg.query(INSERT_ROOM, study_id, name, M.now())
-  if not rows then return nil, web.db_failure(err, state) end
-  if not rows[1] then
-    if reuse then return M.find_by_study(study_id) end
-    return nil, web.fail(409, fmt(M.STUDY_HAS_ROOM, study_id))
+  local rows, err, state = chat.pg.query(INSERT_ROOM, study_id, name, db.now())
+  if not rows then
+    if state == "23505" and not reuse then return nil, web.fail(409, fmt(errors.STUDY_HAS_ROOM, study_id)) end
+    if state ~= "23505" then return nil, web.db_failure(err, state) end
   end
-  return M.find(rows[1].id)
+  if rows and rows[1] then return rows[1] end
+  if reuse then return M.find_by_study(study_id) end
+  return nil, web.fail(409, fmt(errors.STUDY_HAS_ROOM, study_id))
 end
 
--- Adds (or reactivates) a member; with study_id, only if the room belongs to that study.
+-- Endpoints 2 and 4 (and 9): adds or reactivates a member; with study_id only if the room
+-- belongs to that study. The room row (with the new memberCount), or nil and a failure.
 function M.add_member(room_id, member_id, nickname, study_id)
-  local rows, err, state = chat.pg.query(UPSERT_MEMBER, room_id, member_id, nickname, M.now(), study_id)
+  local rows, err, state = chat.pg.query(UPSERT_MEMBER, room_id, member_id, nickname, db.now(), study_id)
   if not rows then
-    if state == "23503" then return nil, web.fail(404, fmt(M.ROOM_NOT_FOUND, room_id)) end
+    -- The foreign key: no such room.
+    if state == "23503" then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
     return nil, web.db_failure(err, state)
   end
   if not rows[1] then
-    -- Only the study check can stop the insert.
-    local room = one(SELECT_BY_ID, room_id)
-    if not room then return nil, web.fail(404, fmt(M.ROOM_NOT_FOUND, room_id)) end
-    return nil, web.fail(404, fmt(M.ROOM_NOT_IN_STUDY, room_id, study_id))
+    -- Only the study check stops the write.
+    local room, failure = db.one(ROOM_STUDY, room_id)
+    if room == nil then return nil, failure end
+    if not room then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+    return nil, web.fail(404, fmt(errors.ROOM_NOT_IN_STUDY, room_id, study_id))
   end
   read_marks.invalidate(room_id)
   return M.find(room_id)
 end
 
+-- Endpoint 5: true, or nil and a 404 when the member is not active in an existing room.
 function M.leave(room_id, member_id)
-  local rows, err, state = chat.pg.query(LEAVE, room_id, member_id, M.now())
-  if not rows then return nil, web.db_failure(err, state) end
-  if (rows.affected or 0) == 0 then
-    local _, failure = M.find(room_id)
-    if failure then return nil, failure end
-    return nil, web.fail(404, fmt(M.NOT_A_MEMBER, member_id, room_id))
+  local rows, failure = db.query(LEAVE, room_id, member_id, db.now())
+  if not rows then return nil, failure end
+  if not rows[1] then
+    local room, rfailure = db.one(ROOM_STUDY, room_id)
+    if room == nil then return nil, rfailure end
+    if not room then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+    return nil, web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id))
   end
   read_marks.invalidate(room_id)
   return true

@@ -11,6 +11,8 @@ function M.install()
     redis_data = {},
     redis_calls = {},
     redis_down = false,
+    redis_fail = {},   -- command name -> true: that command fails as a lost connection would
+    redis_ttl = {},
     broadcasts = {},
     session_sends = {},
     logs = {},
@@ -29,7 +31,10 @@ function M.install()
     if frac > 0 then s = s .. (("%.6f"):format(frac):sub(2):gsub("0+$", "")) end
     return s
   end
-  function chat.stopping() return false end
+  fake.stopping = false
+  function chat.stopping() return fake.stopping end
+  function chat.health() return { pg = { connected = 1, size = 4 }, redis = { connected = not fake.redis_down } } end
+  function chat.sleep() end
 
   chat.pg = {}
   function chat.pg.query(sql, ...)
@@ -40,16 +45,34 @@ function M.install()
     error("fake pg: no handler for SQL: " .. sql)
   end
   function chat.pg.transaction(fn) return fn({ query = chat.pg.query }) end
+  -- The newest handler whose Lua pattern is found in the SQL answers: fn(params, sql)
+  -- returns what chat.pg.query returns (rows, or nil, message, sqlstate).
   function fake.on_sql(pattern, fn) table.insert(fake.pg_handlers, 1, { pattern = pattern, fn = fn }) end
+  -- Every statement fails with that SQLSTATE (e.g. "08006": PostgreSQL is unreachable).
+  function fake.pg_down(state)
+    fake.on_sql("", function() return nil, "connection refused", state or "08006" end)
+  end
+  -- The SQL of every recorded call, for assertions on what was asked.
+  function fake.sql_log()
+    local out = {}
+    for i, c in ipairs(fake.pg_calls) do out[i] = c.sql end
+    return out
+  end
 
   chat.redis = {}
   function chat.redis.call(cmd, ...)
     local args = { ... }
     fake.redis_calls[#fake.redis_calls + 1] = { cmd, table.unpack(args) }
-    if fake.redis_down then return nil, "Redis is unavailable" end
+    if fake.redis_down or fake.redis_fail[cmd] then return nil, "Redis is unavailable" end
     local d = fake.redis_data
     if cmd == "GET" then return d[args[1]] or fake.null end
-    if cmd == "SET" then d[args[1]] = tostring(args[2]); return "OK" end
+    if cmd == "SET" then
+      d[args[1]] = tostring(args[2])
+      fake.redis_ttl[args[1]] = (args[3] == "EX") and args[4] or nil
+      return "OK"
+    end
+    if cmd == "PING" then return "PONG" end
+    if cmd == "INFO" then return "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n" end
     if cmd == "DEL" then d[args[1]] = nil; return 1 end
     if cmd == "INCR" then d[args[1]] = tostring((tonumber(d[args[1]]) or 0) + 1); return tonumber(d[args[1]]) end
     if cmd == "MGET" then
@@ -81,6 +104,17 @@ function M.install()
   package.loaded["chat.core"] = chat
   fake.chat = chat
   return fake
+end
+
+-- Calls app.http as the C core does; returns status, the decoded JSON body (nil when
+-- empty or not JSON), the headers and the raw body.
+function M.request(app, method, path, query, body, headers)
+  local req = { method = method, path = path, query = query or "", body = body or "",
+                headers = headers or (body and body ~= "" and { ["content-type"] = "application/json" } or {}),
+                remote_addr = "127.0.0.1" }
+  local status, raw, hdrs = app.http(req)
+  local decoded = raw ~= "" and require("chat.json").decode(raw) or nil
+  return status, decoded, hdrs, raw
 end
 
 return M

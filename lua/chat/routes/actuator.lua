@@ -5,6 +5,8 @@ local chat = require "chat.core"
 local json = require "chat.json"
 local openapi = require "chat.openapi"
 
+-- A real round trip to PostgreSQL (as Spring's DataSourceHealthIndicator validates a
+-- connection); details as Spring Boot writes them.
 local function db_health()
   local rows, err = chat.pg.query("SELECT 1 AS ok")
   if rows then
@@ -26,7 +28,7 @@ end
 -- The consumer's own view: partitions it owns, records waiting, the last broker error.
 -- nil when Kafka is disabled (CHAT_KAFKA_ENABLED=0): then it is not a component.
 local function kafka_health()
-  local state = chat.kafka.state()
+  local state = chat.kafka and chat.kafka.state and chat.kafka.state()
   if not state then return true, nil end
   local up = state.error == nil or state.assigned > 0
   local details = json.object { "assignedPartitions", state.assigned, "backlog", state.backlog }
@@ -58,8 +60,8 @@ end
 local function api_docs() return 200, openapi.document() end
 
 return {
-  { "/actuator/health", { GET = health } },
-  { "/actuator/health/liveness", { GET = liveness } },
-  { "/actuator/health/readiness", { GET = readiness } },
-  { "/v3/api-docs", { GET = api_docs } },
+  ["/actuator/health"] = { GET = health },
+  ["/actuator/health/liveness"] = { GET = liveness },
+  ["/actuator/health/readiness"] = { GET = readiness },
+  ["/v3/api-docs"] = { GET = api_docs },
 }

@@ -1,38 +1,40 @@
 --[[ History (6), read marks (7) and unread counts (8) of CONTRACT §3. ]]
 
+local errors = require "chat.errors"
 local json = require "chat.json"
 local messages = require "chat.messages"
 local read_marks = require "chat.read_marks"
-local rooms = require "chat.rooms"
 local web = require "chat.web"
 
+local fmt = string.format
 local fail, is_failure = web.fail, web.is_failure
 
-local function int_param(params, name, default, min)
-  local v = web.long_param(params, name, default)
-  if is_failure(v) then return v end
-  if v < min then return fail(400, ("parameter '%s' must be at least %d"):format(name, min)) end
-  if v > messages.INT_MAX then return fail(400, ("parameter '%s' is too large"):format(name)) end
-  return v
+-- `size`: default 50, at least 1; larger than the maximum is served with the maximum,
+-- as Spring's max-page-size does (and the Page JSON shows the maximum).
+local function page_size(params)
+  local list = params.size
+  if not list or list[1] == "" then return messages.DEFAULT_PAGE_SIZE end
+  local n = web.parse_long(list[1])
+  if n == nil then return fail(400, fmt(errors.PARAM_NOT_INT, "size") .. fmt(", got '%s'", list[1]:sub(1, 40))) end
+  if n < 1 then return fail(400, fmt(errors.PARAM_TOO_SMALL, "size", 1)) end
+  if n > messages.MAX_PAGE_SIZE then return messages.MAX_PAGE_SIZE end
+  return n
 end
 
+-- 6. GET /api/chat/rooms/{chatRoomId}/messages?page=&size=&sort=
 local function history(req)
-  local room_id = req.path_params.chatRoomId
-  local page = int_param(req.params, "page", 0, 0)
+  local page = web.int_param(req.params, "page", 0, 0)
   if is_failure(page) then return page end
-  local size = int_param(req.params, "size", messages.DEFAULT_PAGE_SIZE, 1)
+  local size = page_size(req.params)
   if is_failure(size) then return size end
-  -- As Spring's max-page-size: larger requests are served with the maximum.
-  if size > messages.MAX_PAGE_SIZE then size = messages.MAX_PAGE_SIZE end
-  local order_by, why = messages.parse_sort(req.params.sort)
-  if not order_by then return fail(400, why) end
-  local _, failure = rooms.find(room_id)
-  if failure then return failure end
-  local body, pfailure = messages.page(room_id, page, size, order_by)
-  if not body then return pfailure end
+  local orders, why = messages.parse_sort(req.params.sort)
+  if not orders then return fail(400, why) end
+  local body, failure = messages.page(req.path_params.chatRoomId, page, size, orders)
+  if not body then return failure end
   return 200, body
 end
 
+-- 7. POST /api/chat/rooms/{chatRoomId}/read?memberId=&lastMessageId=  (empty body)
 local function mark_read(req)
   local member_id = web.long_param(req.params, "memberId")
   if is_failure(member_id) then return member_id end
@@ -43,6 +45,7 @@ local function mark_read(req)
   return 200, ""
 end
 
+-- 8. GET /api/chat/rooms/{chatRoomId}/unread?memberId=
 local function unread(req)
   local member_id = web.long_param(req.params, "memberId")
   if is_failure(member_id) then return member_id end
@@ -53,7 +56,7 @@ local function unread(req)
 end
 
 return {
-  { "/api/chat/rooms/{chatRoomId}/messages", { GET = history } },
-  { "/api/chat/rooms/{chatRoomId}/read", { POST = mark_read } },
-  { "/api/chat/rooms/{chatRoomId}/unread", { GET = unread } },
+  ["/api/chat/rooms/{chatRoomId}/messages"] = { GET = history },
+  ["/api/chat/rooms/{chatRoomId}/read"] = { POST = mark_read },
+  ["/api/chat/rooms/{chatRoomId}/unread"] = { GET = unread },
 }

@@ -1,20 +1,41 @@
 describe("chat.router", function()
-  local router, web, compiled
+  local router, compiled
   local function h() return 200, "" end
+  local function g() return 200, "" end
   before_each(function()
     require("fake_chat").install()
     router = require "chat.router"
-    web = require "chat.web"
     compiled = router.compile {
-      { "/api/chat/rooms", { POST = h } },
-      { "/api/chat/rooms/{chatRoomId}/join", { POST = h } },
-      { "/api/chat/rooms/study/{studyId}", { GET = h } },
+      { ["/api/chat/rooms"] = { POST = h },
+        ["/api/chat/rooms/member"] = { POST = g },
+        ["/api/chat/rooms/{chatRoomId}/join"] = { POST = h } },
+      { ["/api/chat/rooms/study/{studyId}"] = { GET = g },
+        ["/api/chat/rooms/{chatRoomId}/messages"] = { GET = g } },
     }
   end)
 
-  it("matches paths and converts numeric path variables", function()
+  it("matches paths from several tables and converts path variables to integers", function()
     local handler, params = router.match(compiled, "POST", "/api/chat/rooms/12/join")
     assert.equal(h, handler)
+    assert.same({ chatRoomId = 12 }, params)
+    assert.equal("integer", math.type(params.chatRoomId))
+    handler, params = router.match(compiled, "GET", "/api/chat/rooms/study/9223372036854775807")
+    assert.equal(g, handler)
+    assert.same({ studyId = math.maxinteger }, params)
+    handler, params = router.match(compiled, "POST", "/api/chat/rooms")
+    assert.equal(h, handler)
+    assert.same({}, params)
+  end)
+
+  it("prefers literal paths to variables", function()
+    local extra = router.compile { { ["/api/chat/rooms/{chatRoomId}"] = { POST = h },
+                                     ["/api/chat/rooms/member"] = { POST = g } } }
+    assert.equal(g, (router.match(extra, "POST", "/api/chat/rooms/member")))
+    assert.equal(h, (router.match(extra, "POST", "/api/chat/rooms/5")))
+  end)
+
+  it("percent-decodes path variables", function()
+    local _, params = router.match(compiled, "POST", "/api/chat/rooms/%31%32/join")
     assert.same({ chatRoomId = 12 }, params)
   end)
 
@@ -22,18 +43,46 @@ describe("chat.router", function()
     local handler, failure, headers = router.match(compiled, "GET", "/api/chat/rooms/12/join")
     assert.is_nil(handler)
     assert.equal(405, failure.status)
+    assert.equal("request method 'GET' is not supported for /api/chat/rooms/12/join", failure.message)
     assert.same({ Allow = "POST" }, headers)
+    assert.equal(405, select(2, router.match(compiled, "DELETE", "/api/chat/rooms")).status)
   end)
 
-  it("answers 404 for unknown paths and 400 for non-numeric ids", function()
-    assert.equal(404, select(2, router.match(compiled, "GET", "/nope")).status)
+  it("serves HEAD with the GET handler and answers OPTIONS with Allow", function()
+    assert.equal(g, (router.match(compiled, "HEAD", "/api/chat/rooms/study/1")))
+    local handler = router.match(compiled, "OPTIONS", "/api/chat/rooms/study/1")
+    local status, body, headers = handler()
+    assert.equal(200, status)
+    assert.equal("", body)
+    assert.equal("GET, HEAD, OPTIONS", headers.Allow)
+  end)
+
+  it("answers 404 for unknown paths, 400 for path variables that are not longs", function()
+    local _, failure = router.match(compiled, "GET", "/nope")
+    assert.equal(404, failure.status)
+    assert.equal("no handler for GET /nope", failure.message)
     assert.equal(404, select(2, router.match(compiled, "POST", "/api/chat/rooms/1/join/x")).status)
-    assert.equal(400, select(2, router.match(compiled, "GET", "/api/chat/rooms/study/x1")).status)
+    assert.equal(404, select(2, router.match(compiled, "POST", "/api/chat/rooms/")).status)
+    assert.equal(404, select(2, router.match(compiled, "POST", "/api/chat/rooms//join")).status)
+    local _, bad = router.match(compiled, "GET", "/api/chat/rooms/study/x1")
+    assert.equal(400, bad.status)
+    assert.equal("path variable 'studyId' must be a 64-bit integer, got 'x1'", bad.message)
+    assert.equal(400, select(2, router.match(compiled, "GET", "/api/chat/rooms/study/9223372036854775808")).status)
   end)
 
-  it("refuses route tables without handlers", function()
-    assert.has_error(function() router.compile { { "/x", { GET = "not a function" } } } end)
-    assert.has_error(function() router.compile { { "/x", {} } } end)
-    assert.is_true(web.is_failure(web.fail(400, "x")))
+  it("refuses malformed route tables", function()
+    assert.has_error(function() router.compile { { ["/x"] = { GET = "not a function" } } } end)
+    assert.has_error(function() router.compile { { ["/x"] = {} } } end)
+    assert.has_error(function() router.compile { { ["/x"] = { FETCH = h } } } end)
+    assert.has_error(function() router.compile { { ["x"] = { GET = h } } } end)
+    assert.has_error(function() router.compile { { ["/x/{id"] = { GET = h } } } end)
+    assert.has_error(function() router.compile { { ["/x"] = { GET = h } }, { ["/x"] = { GET = g } } } end)
+    assert.has_no_error(function() router.compile { { ["/x"] = { GET = h } }, { ["/x"] = { POST = g } } } end)
+  end)
+
+  it("escapes pattern characters in literal paths", function()
+    local c = router.compile { { ["/v3/api-docs"] = { GET = h } } }
+    assert.equal(h, (router.match(c, "GET", "/v3/api-docs")))
+    assert.is_nil((router.match(c, "GET", "/v3/apiXdocs")))
   end)
 end)

@@ -1,0 +1,113 @@
+describe("chat.rooms", function()
+  local fake, rooms, json
+  local ROOM = { id = 1, study_id = 10, name = "알고리즘 스터디", is_active = true, member_count = 2,
+                 created_at = "2025-01-09T14:30:00.123450" }
+
+  before_each(function()
+    fake = require("fake_chat").install()
+    rooms = require "chat.rooms"
+    json = require "chat.json"
+  end)
+
+  it("writes ChatRoomResponse with the contract's field order", function()
+    assert.equal('{"id":1,"studyId":10,"name":"알고리즘 스터디","isActive":true,"memberCount":2,'
+      .. '"createdAt":"2025-01-09T14:30:00.12345"}', json.encode(rooms.response(ROOM)))
+  end)
+
+  it("counts active members only, in the same query as the room", function()
+    fake.on_sql("FROM chat_rooms r WHERE r%.id = %$1", function() return { ROOM } end)
+    assert.same(ROOM, rooms.find(1))
+    assert.equal(1, #fake.pg_calls)
+    assert.matches("m%.left_at IS NULL", fake.pg_calls[1].sql)
+  end)
+
+  it("creates a room in one round trip, or 409 when the study has one", function()
+    fake.clock = 1736433000
+    local seen
+    fake.on_sql("INSERT INTO chat_rooms", function(params, sql)
+      seen = params
+      assert.matches("ON CONFLICT %(study_id%) DO NOTHING", sql)
+      return { { id = 1, study_id = 10, name = "n", is_active = true, member_count = 0,
+                 created_at = "2025-01-09T14:30:00.000000" } }
+    end)
+    local room = rooms.create(10, "n", false)
+    assert.equal(0, room.member_count)
+    assert.same({ 10, "n", "2025-01-09T14:30:00", n = 3 }, seen)
+    assert.equal(1, #fake.pg_calls)
+
+    fake.on_sql("INSERT INTO chat_rooms", function() return {} end)
+    local none, failure = rooms.create(10, "n", false)
+    assert.is_nil(none)
+    assert.equal(409, failure.status)
+    assert.equal("study 10 already has a chat room", failure.message)
+
+    fake.on_sql("INSERT INTO chat_rooms", function() return nil, "duplicate key", "23505" end)
+    assert.equal(409, select(2, rooms.create(10, "n", false)).status)
+  end)
+
+  it("reuses the study's room when asked to (endpoint 9)", function()
+    fake.on_sql("INSERT INTO chat_rooms", function() return {} end)
+    fake.on_sql("FROM chat_rooms r WHERE r%.study_id = %$1", function(params)
+      assert.equal(10, params[1])
+      return { ROOM }
+    end)
+    assert.same(ROOM, rooms.create(10, "other name", true))
+  end)
+
+  it("upserts members: reactivates, keeps an active member's joined_at, keeps the nickname unless given", function()
+    local seen
+    fake.on_sql("INSERT INTO chat_room_members", function(params, sql)
+      seen = { params = params, sql = sql }
+      return { { id = 7 } }
+    end)
+    fake.on_sql("FROM chat_rooms r WHERE r%.id = %$1", function() return { ROOM } end)
+    assert.same(ROOM, rooms.add_member(1, 5, "홍길동", 10))
+    assert.equal(1, seen.params[1])
+    assert.equal(5, seen.params[2])
+    assert.equal("홍길동", seen.params[3])
+    assert.equal(10, seen.params[5])
+    assert.matches("ON CONFLICT %(chat_room_id, member_id%) DO UPDATE", seen.sql)
+    assert.matches("left_at = NULL", seen.sql)
+    assert.matches("coalesce%(excluded%.sender_nickname, chat_room_members%.sender_nickname%)", seen.sql)
+    assert.matches("study_id = %$5", seen.sql)
+    assert.equal("1", fake.redis_data["chat:unread:gen:1"], "membership changes bump the unread generation")
+  end)
+
+  it("answers 404 for an unknown room and for a room of another study", function()
+    fake.on_sql("INSERT INTO chat_room_members", function() return {} end)
+    fake.on_sql("SELECT study_id FROM chat_rooms", function(params) return params[1] == 1 and { { study_id = 10 } } or {} end)
+    local none, failure = rooms.add_member(1, 5, nil, 11)
+    assert.is_nil(none)
+    assert.equal(404, failure.status)
+    assert.equal("chat room 1 does not belong to study 11", failure.message)
+    assert.equal("chat room 2 does not exist", select(2, rooms.add_member(2, 5, nil, 11)).message)
+    fake.on_sql("INSERT INTO chat_room_members", function() return nil, "violates foreign key", "23503" end)
+    assert.equal("chat room 3 does not exist", select(2, rooms.add_member(3, 5, nil, nil)).message)
+  end)
+
+  it("leaves: 404 for a non-member or unknown room", function()
+    local seen
+    fake.on_sql("UPDATE chat_room_members SET left_at", function(params)
+      seen = params
+      return { { id = 7 } }
+    end)
+    assert.is_true(rooms.leave(1, 5))
+    assert.equal(3, seen.n)
+    assert.equal("1", fake.redis_data["chat:unread:gen:1"])
+
+    fake.on_sql("UPDATE chat_room_members SET left_at", function() return {} end)
+    fake.on_sql("SELECT study_id FROM chat_rooms", function(params) return params[1] == 1 and { { study_id = 10 } } or {} end)
+    assert.equal("member 5 is not an active member of chat room 1", select(2, rooms.leave(1, 5)).message)
+    assert.equal("chat room 2 does not exist", select(2, rooms.leave(2, 5)).message)
+  end)
+
+  it("finds by study with 404 and maps database outages to 503", function()
+    fake.on_sql("r%.study_id = %$1", function() return {} end)
+    assert.equal("study 4 has no chat room", select(2, rooms.find_by_study(4)).message)
+    fake.pg_down("08001")
+    assert.equal(503, select(2, rooms.find_by_study(4)).status)
+    assert.equal(503, select(2, rooms.create(4, "n", false)).status)
+    assert.equal(503, select(2, rooms.add_member(4, 1, nil, nil)).status)
+    assert.equal(503, select(2, rooms.leave(4, 1)).status)
+  end)
+end)
