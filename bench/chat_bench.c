@@ -4,6 +4,8 @@
  *   chat-bench connections --url ws://127.0.0.1:8084/ws-chat -n 5000 --pid PID
  *   chat-bench fanout --url ... -n 1000 --rate 200 --seconds 10 \
  *       [--redis 127.0.0.1:6379 --room 1 | --publish-stomp] [--login guest --passcode guest --vhost /]
+ *   chat-bench fanout --url ws://..a --url2 ws://..b -n 400 --rooms 100 --room FIRST --member-base B --rate 500
+ *       (persisted: members B+i of rooms FIRST + i % rooms send through /app/chat.sendMessage)
  *
  * connections: opens n connections (CONNECT + SUBSCRIBE each), reports the CONNECT rate
  *   and, with --pid, the server's resident memory per connection (VmRSS before/after).
@@ -36,10 +38,10 @@ typedef struct client {
 
 static struct {
   const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario;
-  int port, n, rate, seconds, sources, pid, publish_stomp;
-  long room;
+  int port, port2, n, rate, seconds, sources, pid, publish_stomp, persist, rooms;
+  long room, member_base;
 } opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
-         .sources = 1, .room = 1};
+         .sources = 1, .room = 1, .rooms = 1};
 
 static uv_loop_t *loop;
 static client **clients;
@@ -136,9 +138,11 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
   if (f == NULL) return 0;
   if (strcmp(f->command, "CONNECTED") == 0) {
     c->state = 3;
-    char id[16];
+    char id[16], dest[64];
     snprintf(id, sizeof id, "%d", c->index);
-    const char *h[] = {"id", id, "destination", opt.dest, "receipt", "sub", NULL};
+    /* Several rooms: client i is a member of room (first + i % rooms). */
+    if (opt.rooms > 1) snprintf(dest, sizeof dest, "/topic/chatroom/%ld", opt.room + c->index % opt.rooms);
+    const char *h[] = {"id", id, "destination", opt.rooms > 1 ? dest : opt.dest, "receipt", "sub", NULL};
     if (!c->is_publisher) stomp_send(c, "SUBSCRIBE", h, NULL);
     else maybe_start_publishing();
   } else if (strcmp(f->command, "RECEIPT") == 0) {
@@ -268,7 +272,8 @@ static client *open_client(int index, int is_publisher) {
   struct sockaddr_in local, remote;
   uv_ip4_addr(src, 0, &local);
   uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0);
-  uv_ip4_addr(opt.host, opt.port, &remote);
+  /* With a second server, clients alternate between the two (two pods sharing Redis). */
+  uv_ip4_addr(opt.host, opt.port2 && index % 2 ? opt.port2 : opt.port, &remote);
   c->connect_req.data = c;
   uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&remote, on_connected);
   return c;
@@ -276,11 +281,31 @@ static client *open_client(int index, int is_publisher) {
 
 /* ---- publishing ---- */
 
+static int per_tick = 1; /* messages per timer tick: a libuv timer ticks at most every 1 ms */
+
+static void publish_one(uv_timer_t *t);
+
+static void publish_tick(uv_timer_t *t) {
+  for (int i = 0; i < per_tick; i++) publish_one(t);
+}
+
 static void publish_one(uv_timer_t *t) {
   (void)t;
   char body[256];
   uint64_t ts = now_ns();
-  if (redis) {
+  if (opt.persist) {
+    /* Persisted path: a member's SEND to /app/chat.sendMessage (stored, then fanned out
+     * through Redis by every instance). Senders take turns. */
+    static int next;
+    client *c = clients[next++ % opt.n];
+    if (c->state < 4) return;
+    long room = opt.room + c->index % opt.rooms;
+    snprintf(body, sizeof body,
+             "{\"chatRoomId\":%ld,\"senderId\":%ld,\"senderNickname\":\"bench\",\"content\":\"t=%llu\",\"messageType\":\"CHAT\"}",
+             room, opt.member_base + c->index, (unsigned long long)ts);
+    const char *h[] = {"destination", "/app/chat.sendMessage", NULL};
+    stomp_send(c, "SEND", h, body);
+  } else if (redis) {
     /* chatd's cross-instance path: every instance delivers what arrives on chat:messages. */
     snprintf(body, sizeof body,
              "{\"@class\":\"com.grow.chat.dto.ChatMessagePublish\",\"chatRoomId\":%ld,\"id\":%llu,\"senderId\":1,"
@@ -308,10 +333,12 @@ static void finish(uv_timer_t *t) {
 
 static void maybe_start_publishing(void) {
   if (strcmp(opt.scenario, "fanout") != 0 || subscribed < opt.n) return;
-  if (!redis && (publisher == NULL || publisher->state < 3)) return;
+  if (!redis && !opt.persist && (publisher == NULL || publisher->state < 3)) return;
   if (uv_is_active((uv_handle_t *)&pub_timer)) return;
-  uint64_t every_us = 1000000u / (uint64_t)(opt.rate > 0 ? opt.rate : 1);
-  uv_timer_start(&pub_timer, publish_one, 100, every_us / 1000 ? every_us / 1000 : 1);
+  uint64_t rate = (uint64_t)(opt.rate > 0 ? opt.rate : 1);
+  per_tick = rate > 1000 ? (int)(rate / 1000) : 1;
+  uint64_t every_ms = rate >= 1000 ? 1 : 1000 / rate;
+  uv_timer_start(&pub_timer, publish_tick, 100, every_ms);
   uv_timer_start(&stop_timer, stop_publishing, (uint64_t)opt.seconds * 1000 + 100, 0);
   /* Two more seconds for the last messages to arrive before counting. */
   uv_timer_start(&end_timer, finish, (uint64_t)opt.seconds * 1000 + 2100, 0);
@@ -342,6 +369,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--sources")) opt.sources = atoi(v), i++;
     else if (!strcmp(a, "--pid")) opt.pid = atoi(v), i++;
     else if (!strcmp(a, "--room")) opt.room = atol(v), i++;
+    else if (!strcmp(a, "--rooms")) opt.rooms = atoi(v) > 0 ? atoi(v) : 1, i++;
+    else if (!strcmp(a, "--member-base")) opt.member_base = atol(v), opt.persist = 1, i++;
+    else if (!strcmp(a, "--url2")) {
+      if (sscanf(v, "ws://%*[^:]:%d", &opt.port2) != 1) return fprintf(stderr, "bad --url2\n"), 2;
+      i++;
+    }
     else if (!strcmp(a, "--dest")) opt.dest = v, i++;
     else if (!strcmp(a, "--redis")) opt.redis = v, i++;
     else if (!strcmp(a, "--login")) opt.login = v, i++;
@@ -372,7 +405,7 @@ int main(int argc, char **argv) {
   t_start_ns = now_ns();
   clients = calloc((size_t)opt.n, sizeof *clients);
   for (int i = 0; i < opt.n; i++) clients[i] = open_client(i, 0);
-  if (strcmp(opt.scenario, "fanout") == 0 && !redis) publisher = open_client(opt.n, 1);
+  if (strcmp(opt.scenario, "fanout") == 0 && !redis && !opt.persist) publisher = open_client(opt.n, 1);
   uv_run(loop, UV_RUN_DEFAULT);
   double setup_s = (double)((t_all_subscribed_ns ? t_all_subscribed_ns : now_ns()) - t_start_ns) / 1e9;
   if (strcmp(opt.scenario, "connections") == 0) {
@@ -387,7 +420,7 @@ int main(int argc, char **argv) {
     printf("scenario=fanout subscribers=%d dropped=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
            "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
            subscribed, dropped, (unsigned long long)sent, (unsigned long long)deliveries,
-           (unsigned long long)(sent * (uint64_t)subscribed), (double)deliveries / (opt.seconds > 0 ? opt.seconds : 1),
+           (unsigned long long)(sent * (uint64_t)(subscribed / opt.rooms)), (double)deliveries / (opt.seconds > 0 ? opt.seconds : 1),
            percentile(50), percentile(99), percentile(99.9));
   }
   fflush(stdout);
