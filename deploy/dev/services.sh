@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Private PostgreSQL and Redis for development and tests, under the git-ignored .dev/
 # folder of this checkout, listening on free loopback ports only.
-#   deploy/dev/services.sh start|stop|status|env
+#   deploy/dev/services.sh start|stop|status|env|stop-pg|start-pg
 # `start` is idempotent and writes .dev/env with the variables chatd reads.
 set -euo pipefail
 
@@ -91,10 +91,13 @@ stop_all() {
 
 case "${1:-}" in
   start) start_pg; start_redis; write_env; echo "PostgreSQL on 127.0.0.1:$(pg_port), Redis on 127.0.0.1:$(redis_port) (.dev/env)" ;;
+  # For fault tests: PostgreSQL alone, on the same port.
+  stop-pg) as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null ;;
+  start-pg) start_pg ;;
   stop) stop_all ;;
   status)
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1 && echo "PostgreSQL up on $(pg_port)" || echo "PostgreSQL down"
     redis-cli -p "$(redis_port)" ping >/dev/null 2>&1 && echo "Redis up on $(redis_port)" || echo "Redis down" ;;
   env) cat "$DEV/env" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|stop-pg|start-pg" >&2; exit 2 ;;
 esac
