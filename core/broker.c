@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "hash.h"
 
 typedef struct chat_broker_dest {
   struct chat_broker_dest *next; /* hash chain */
@@ -18,12 +19,6 @@ struct chat_broker {
   size_t ndests;
   size_t nsubs;
 };
-
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
 
 chat_broker *chat_broker_new(void) {
   chat_broker *b = calloc(1, sizeof *b);
@@ -86,7 +81,7 @@ static void maybe_grow(chat_broker *b) {
 
 chat_sub *chat_broker_subscribe(chat_broker *b, const char *destination, void *session,
                                 const char *id) {
-  uint64_t h = hash_str(destination);
+  uint64_t h = chat_hash_str(destination);
   chat_broker_dest *d = find_dest(b, destination, h);
   if (d == NULL) {
     d = calloc(1, sizeof *d);
@@ -141,7 +136,7 @@ void chat_broker_unsubscribe(chat_broker *b, chat_sub *s) {
 }
 
 size_t chat_broker_each(chat_broker *b, const char *destination, chat_broker_visit visit, void *ud) {
-  chat_broker_dest *d = find_dest(b, destination, hash_str(destination));
+  chat_broker_dest *d = find_dest(b, destination, chat_hash_str(destination));
   if (d == NULL) return 0;
   size_t n = 0;
   for (chat_sub *s = d->subs; s; s = s->next, n++) visit(s, ud);

@@ -115,6 +115,10 @@ static int write_copy(chat_http_conn *c, const char *a, size_t alen, const char 
   return 0;
 }
 
+int chat_http_conn_write_copy(chat_http_conn *c, const void *data, size_t len) {
+  return write_copy(c, data, len, NULL, 0);
+}
+
 size_t chat_http_conn_queued(const chat_http_conn *c) { return c->tcp.write_queue_size; }
 
 const char *chat_http_conn_peer(const chat_http_conn *c) { return c->peer; }

@@ -46,6 +46,8 @@ void chat_http_conn_upgrade(chat_http_conn *conn, const char *response, size_t l
 /* Writes bufs (which must stay valid until done is called, also on failure). */
 int chat_http_conn_write(chat_http_conn *conn, const uv_buf_t *bufs, unsigned n,
                          void (*done)(void *ud), void *ud);
+/* Writes a copy of `data` (small control frames, preludes): the caller keeps its buffer. */
+int chat_http_conn_write_copy(chat_http_conn *conn, const void *data, size_t len);
 size_t chat_http_conn_queued(const chat_http_conn *conn);
 void chat_http_conn_pause(chat_http_conn *conn, int paused);
 /* graceful: after queued writes are flushed; otherwise at once (a slow consumer). */

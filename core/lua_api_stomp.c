@@ -5,7 +5,6 @@
 #include "lua_api.h"
 #include "stomp_session.h"
 
-enum { MAX_EXTRA_HEADERS = 8 };
 
 /* Reads an optional {name = value} table at `idx` into pairs; returns the pair count. */
 static int collect_headers(lua_State *L, int idx, const char **out) {
@@ -17,7 +16,7 @@ static int collect_headers(lua_State *L, int idx, const char **out) {
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
-    if (n >= MAX_EXTRA_HEADERS) luaL_error(L, "at most %d extra headers", MAX_EXTRA_HEADERS);
+    if (n >= CHAT_STOMP_MAX_EXTRA_HEADERS) luaL_error(L, "at most %d extra headers", CHAT_STOMP_MAX_EXTRA_HEADERS);
     if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L, "header names and values must be strings");
     /* The strings stay alive in the table, which stays on the stack. */
@@ -36,7 +35,7 @@ static int stomp_broadcast(lua_State *L) {
   const char *dest = luaL_checkstring(L, 1);
   size_t len;
   const char *body = luaL_checklstring(L, 2, &len);
-  const char *headers[2 * MAX_EXTRA_HEADERS + 1];
+  const char *headers[2 * CHAT_STOMP_MAX_EXTRA_HEADERS + 1];
   collect_headers(L, 3, headers);
   lua_pushinteger(L, (lua_Integer)chat_stomp_hub_broadcast(hub, dest, body, len, headers));
   return 1;
@@ -49,7 +48,7 @@ static int stomp_send_to_session(lua_State *L) {
   const char *dest = luaL_checkstring(L, 2);
   size_t len;
   const char *body = luaL_checklstring(L, 3, &len);
-  const char *headers[2 * MAX_EXTRA_HEADERS + 1];
+  const char *headers[2 * CHAT_STOMP_MAX_EXTRA_HEADERS + 1];
   collect_headers(L, 4, headers);
   lua_pushinteger(L, (lua_Integer)chat_stomp_hub_send_to_session(hub, sid, dest, body, len, headers));
   return 1;

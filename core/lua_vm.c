@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hash.h"
 #include "log.h"
 #include "lua_api.h"
 #include "lua_vm.h"
@@ -73,16 +74,16 @@ static void hash_scripts(const char *dir, char out[17]) {
   path_list files = {0};
   collect_lua_files(dir, &files);
   qsort(files.paths, files.n, sizeof *files.paths, cmp_str);
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = CHAT_HASH_SEED;
   size_t skip = strlen(dir);
   for (size_t i = 0; i < files.n; i++) {
-    for (const char *p = files.paths[i] + skip; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = chat_hash_bytes(h, files.paths[i] + skip, strlen(files.paths[i] + skip));
     FILE *f = fopen(files.paths[i], "rb");
     if (f != NULL) {
       char buf[8192];
       size_t n;
       while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        for (size_t j = 0; j < n; j++) h = (h ^ (unsigned char)buf[j]) * 1099511628211ULL;
+        h = chat_hash_bytes(h, buf, n);
       fclose(f);
     }
     free(files.paths[i]);

@@ -464,10 +464,7 @@ int chat_pg_pool_connected(const chat_pg_pool *p) {
 int chat_pg_pool_size(const chat_pg_pool *p) { return p->size; }
 
 static void pool_handle_closed(uv_handle_t *h) {
-  chat_pg_pool *p = h->data;
-  if (h->type == UV_TIMER && h != (uv_handle_t *)&p->kick && h != (uv_handle_t *)&p->watchdog) {
-    p = ((chat_pg_conn *)h->data)->pool;
-  }
+  chat_pg_pool *p = h->data; /* every handle points at the pool once closing */
   if (--p->handles_open > 0) return;
   void (*cb)(void *) = p->on_closed;
   void *ud = p->closed_ud;
@@ -502,9 +499,10 @@ void chat_pg_pool_close(chat_pg_pool *p, void (*on_closed)(void *ud), void *ud) 
     conn_teardown(c);
   }
   p->handles_open = 2 + p->size;
-  p->kick.data = p;
-  p->watchdog.data = p;
   uv_close((uv_handle_t *)&p->kick, pool_handle_closed);
   uv_close((uv_handle_t *)&p->watchdog, pool_handle_closed);
-  for (int i = 0; i < p->size; i++) uv_close((uv_handle_t *)&p->conns[i].retry, pool_handle_closed);
+  for (int i = 0; i < p->size; i++) {
+    p->conns[i].retry.data = p;
+    uv_close((uv_handle_t *)&p->conns[i].retry, pool_handle_closed);
+  }
 }

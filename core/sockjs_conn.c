@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "hash.h"
 #include "http_server.h"
 #include "log.h"
 #include "runtime.h"
@@ -44,11 +45,7 @@ typedef struct sockjs_session {
 
 static sockjs_session *registry[BUCKETS];
 
-static unsigned bucket_of(const char *id) {
-  unsigned h = 2166136261u;
-  for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
-  return h % BUCKETS;
-}
+static unsigned bucket_of(const char *id) { return (unsigned)(chat_hash_str(id) % BUCKETS); }
 
 static sockjs_session *find_session(const char *id) {
   for (sockjs_session *s = registry[bucket_of(id)]; s; s = s->next)
@@ -96,90 +93,63 @@ static void respond_text(chat_http_conn *conn, const chat_http_request *req, int
 
 static void free_written(void *ud) { free(ud); }
 
-static void write_raw(chat_http_conn *conn, const char *data, size_t len) {
-  char *copy = malloc(len);
-  if (copy == NULL) return;
-  memcpy(copy, data, len);
-  uv_buf_t buf = uv_buf_init(copy, (unsigned)len);
-  chat_http_conn_write(conn, &buf, 1, free_written, copy);
-}
 
 static void detach_receiver(sockjs_session *s);
 static void arm_timer(sockjs_session *s);
 
-/* Sends one SockJS frame ("o", "h", "a[...]", "c[...]") in the receiver's format. */
+/* Writes a frame on a connection that stays open, in its transport's envelope: a line for
+ * xhr-streaming, an event for eventsource, a script call for htmlfile (the frame becomes a
+ * JavaScript string, so it is escaped once more), a text message for websocket. One
+ * allocation, handed to the write. Returns the bytes written. */
+static size_t write_streamed(chat_http_conn *conn, recv_kind kind, const char *frame, size_t len) {
+  size_t body = kind == RECV_HTMLFILE ? chat_sockjs_escape(NULL, frame, len) : len;
+  char *buf = malloc(body + 32);
+  if (buf == NULL) return 0;
+  size_t n = 0;
+  switch (kind) {
+    case RECV_EVENTSOURCE: memcpy(buf, "data: ", 6), n = 6; break;
+    case RECV_HTMLFILE: memcpy(buf, "<script>\np(\"", 12), n = 12; break;
+    case RECV_WEBSOCKET: n = chat_ws_frame_header((uint8_t *)buf, CHAT_WS_TEXT, len); break;
+    default: break;
+  }
+  if (kind == RECV_HTMLFILE) chat_sockjs_escape(buf + n, frame, len);
+  else memcpy(buf + n, frame, len);
+  n += body;
+  static const char *const trailers[] = {[RECV_XHR_STREAMING] = "\n", [RECV_EVENTSOURCE] = "\r\n\r\n",
+                                         [RECV_HTMLFILE] = "\");\n</script>\r\n", [RECV_WEBSOCKET] = ""};
+  const char *t = trailers[kind] ? trailers[kind] : "";
+  memcpy(buf + n, t, strlen(t));
+  n += strlen(t);
+  uv_buf_t b = uv_buf_init(buf, (unsigned)n);
+  chat_http_conn_write(conn, &b, 1, free_written, buf);
+  return n;
+}
+
+/* Sends one SockJS frame ("o", "h", "a[...]", "c[...]") to the session's receiver. */
 static void send_frame(sockjs_session *s, const char *frame, size_t len) {
   chat_http_conn *conn = s->recv;
   if (conn == NULL) return;
-  switch (s->kind) {
-    case RECV_XHR: {
-      char *body = malloc(len + 1);
-      memcpy(body, frame, len);
-      body[len] = '\n';
-      static const char *const headers[] = {"Content-Type", "application/javascript;charset=UTF-8",
-                                            "Cache-Control", "no-store, no-cache, must-revalidate, max-age=0",
-                                            "Access-Control-Allow-Credentials", "true", NULL};
-      s->recv = NULL; /* a polling request carries one frame */
-      s->kind = RECV_NONE;
-      chat_http_respond(conn, 200, headers, body, len + 1);
-      free(body);
-      arm_timer(s);
-      return;
-    }
-    case RECV_XHR_STREAMING: {
-      char *buf = malloc(len + 1);
-      memcpy(buf, frame, len);
-      buf[len] = '\n';
-      write_raw(conn, buf, len + 1);
-      free(buf);
-      s->streamed += len + 1;
-      break;
-    }
-    case RECV_EVENTSOURCE: {
-      char *buf = malloc(len + 10);
-      memcpy(buf, "data: ", 6);
-      memcpy(buf + 6, frame, len);
-      memcpy(buf + 6 + len, "\r\n\r\n", 4);
-      write_raw(conn, buf, len + 10);
-      free(buf);
-      s->streamed += len + 10;
-      break;
-    }
-    case RECV_HTMLFILE: {
-      /* The frame becomes a JavaScript string argument: escape it once more. */
-      size_t esc = chat_sockjs_escape(NULL, frame, len);
-      char *buf = malloc(esc + 32);
-      size_t n = 0;
-      memcpy(buf, "<script>\np(\"", 12);
-      n = 12;
-      chat_sockjs_escape(buf + n, frame, len);
-      n += esc;
-      memcpy(buf + n, "\");\n</script>\r\n", 15);
-      n += 15;
-      write_raw(conn, buf, n);
-      free(buf);
-      s->streamed += n;
-      break;
-    }
-    case RECV_WEBSOCKET: {
-      uint8_t hdr[10];
-      size_t h = chat_ws_frame_header(hdr, CHAT_WS_TEXT, len);
-      char *buf = malloc(h + len);
-      memcpy(buf, hdr, h);
-      memcpy(buf + h, frame, len);
-      write_raw(conn, buf, h + len);
-      free(buf);
-      break;
-    }
-    default:
-      return;
+  if (s->kind == RECV_XHR) {
+    /* A polling request carries one frame, then ends. */
+    char *body = malloc(len + 1);
+    memcpy(body, frame, len);
+    body[len] = '\n';
+    static const char *const headers[] = {"Content-Type", "application/javascript;charset=UTF-8",
+                                          "Cache-Control", "no-store, no-cache, must-revalidate, max-age=0",
+                                          "Access-Control-Allow-Credentials", "true", NULL};
+    s->recv = NULL;
+    s->kind = RECV_NONE;
+    chat_http_respond(conn, 200, headers, body, len + 1);
+    free(body);
+    arm_timer(s);
+    return;
   }
+  s->streamed += write_streamed(conn, s->kind, frame, len);
   /* Streaming requests end after a byte budget so proxies never buffer forever; the
    * client opens the next one (sockjs-client does this by itself). */
   if (s->kind != RECV_WEBSOCKET && s->streamed >= STREAM_BYTES_LIMIT) {
-    chat_http_conn *c = s->recv;
     detach_receiver(s);
-    chat_http_conn_close(c, 1);
+    chat_http_conn_close(conn, 1);
   }
 }
 
@@ -265,8 +235,13 @@ static void detach_receiver(sockjs_session *s) {
 static void stomp_send(void *transport, const char *head, size_t head_len, chat_shared_buf *body) {
   sockjs_session *s = transport;
   if (s->closed) return;
-  size_t body_len = body ? body->len : 0;
-  size_t need = chat_sockjs_escape(NULL, head, head_len) + (body ? chat_sockjs_escape(NULL, body->data, body_len) : 0) + 3;
+  if (body && body->escaped == NULL) {
+    size_t n = chat_sockjs_escape(NULL, body->data, body->len);
+    body->escaped = malloc(n + 1);
+    if (body->escaped == NULL) return;
+    body->escaped_len = chat_sockjs_escape(body->escaped, body->data, body->len);
+  }
+  size_t need = chat_sockjs_escape(NULL, head, head_len) + (body ? body->escaped_len : 0) + 3;
   if (s->out_len + need > s->out_cap) {
     size_t cap = s->out_cap ? s->out_cap : 1024;
     while (cap < s->out_len + need) cap *= 2;
@@ -278,7 +253,10 @@ static void stomp_send(void *transport, const char *head, size_t head_len, chat_
   if (s->out_len) s->out[s->out_len++] = ',';
   s->out[s->out_len++] = '"';
   s->out_len += chat_sockjs_escape(s->out + s->out_len, head, head_len);
-  if (body) s->out_len += chat_sockjs_escape(s->out + s->out_len, body->data, body_len);
+  if (body) {
+    memcpy(s->out + s->out_len, body->escaped, body->escaped_len);
+    s->out_len += body->escaped_len;
+  }
   s->out[s->out_len++] = '"';
   flush(s);
 }
@@ -392,9 +370,9 @@ static void attach_receiver(chat_runtime *rt, chat_http_conn *conn, const chat_h
       char prelude[2049];
       memset(prelude, 'h', 2048);
       prelude[2048] = '\n';
-      write_raw(conn, prelude, sizeof prelude);
+      chat_http_conn_write_copy(conn, prelude, sizeof prelude);
     } else if (kind == RECV_EVENTSOURCE) {
-      write_raw(conn, "\r\n", 2);
+      chat_http_conn_write_copy(conn, "\r\n", 2);
     } else if (kind == RECV_HTMLFILE) {
       char page[2048];
       int len = snprintf(page, sizeof page, HTMLFILE_HEAD, callback);
@@ -402,16 +380,13 @@ static void attach_receiver(chat_runtime *rt, chat_http_conn *conn, const chat_h
       len = len < 1024 ? 1024 : len;
       page[len++] = '\r';
       page[len++] = '\n';
-      write_raw(conn, page, (size_t)len);
+      chat_http_conn_write_copy(conn, page, (size_t)len);
     }
     if (s->recv != NULL) {
       /* One receiver per session: this one is told so and ends. */
       char frame[96];
       size_t fl = chat_sockjs_close_frame(frame, sizeof frame, 2010, "Another connection still open");
-      sockjs_session tmp = {0};
-      tmp.recv = conn;
-      tmp.kind = kind;
-      send_frame(&tmp, frame, fl);
+      write_streamed(conn, kind, frame, fl);
       chat_http_conn_close(conn, 1);
       return;
     }
@@ -450,7 +425,7 @@ static void sws_message(void *ud, int opcode, const uint8_t *data, size_t len) {
 
 static void sws_write(void *ud, const uint8_t *data, size_t len) {
   sockjs_session *s = ud;
-  if (s->recv) write_raw(s->recv, (const char *)data, len);
+  if (s->recv) chat_http_conn_write_copy(s->recv, (const char *)data, len);
 }
 
 static void sws_closed(void *ud, uint16_t code) {
@@ -535,9 +510,7 @@ static void iframe(chat_http_conn *conn, const chat_http_request *req) {
   /* A stable ETag: the page never changes while this binary runs. */
   static char etag[24];
   if (etag[0] == '\0') {
-    unsigned h = 2166136261u;
-    for (const char *p = IFRAME; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    snprintf(etag, sizeof etag, "\"0%08x\"", h);
+    snprintf(etag, sizeof etag, "\"0%016llx\"", (unsigned long long)chat_hash_str(IFRAME));
   }
   const char *inm = chat_http_request_header(req, "if-none-match");
   const char *headers[] = {"Content-Type", "text/html;charset=UTF-8", "Cache-Control", "public, max-age=31536000",

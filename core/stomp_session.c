@@ -150,7 +150,7 @@ typedef struct {
 enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2 };
 
 static void process_pending(chat_stomp_session *s);
-static int handle_frame(chat_stomp_session *s, const chat_stomp_frame *f);
+static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f);
 
 static int push_send_args(lua_State *co, void *ud) {
   frame_call *c = ud;
@@ -167,14 +167,18 @@ static int push_send_args(lua_State *co, void *ud) {
   return 4;
 }
 
-static const char *session_scope(const char *destination) {
-  return strncmp(destination, "/user/queue/", 12) == 0 ? "#" : NULL;
+/* /user/queue/... belongs to one session: the broker indexes it as "destination#session"
+ * so a delivery to one session is the same hash lookup as a broadcast. */
+static int is_session_scoped(const char *destination) { return strncmp(destination, "/user/queue/", 12) == 0; }
+
+static void session_key(char *out, size_t cap, const char *destination, const char *session_id) {
+  snprintf(out, cap, "%s#%s", destination, session_id);
 }
 
 static void subscribe_now(chat_stomp_session *s, const char *destination, const char *id) {
   char key[1024];
-  if (session_scope(destination)) {
-    snprintf(key, sizeof key, "%s#%s", destination, s->id);
+  if (is_session_scoped(destination)) {
+    session_key(key, sizeof key, destination, s->id);
     destination = key;
   }
   chat_sub *sub = chat_broker_subscribe(s->hub->broker, destination, s, id);
@@ -221,7 +225,7 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
   session_release(s);
 }
 
-static int dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, int kind,
+static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, int kind,
                            const char *destination, const char *sub_id) {
   static const char *const entries[] = {NULL, "stomp_send", "stomp_subscribe"};
   frame_call *c = calloc(1, sizeof *c);
@@ -241,11 +245,9 @@ static int dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, int
     free(c->sub_id);
     free(c);
     s->busy = 0;
-    session_release(s);
     send_error(s, "server misconfigured", receipt, NULL);
-    return -1;
+    session_release(s);
   }
-  return 0;
 }
 
 static void disconnect_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
@@ -323,29 +325,29 @@ static void on_unsubscribe(chat_stomp_session *s, const chat_stomp_frame *f) {
   send_receipt(s, chat_stomp_frame_header(f, "receipt"));
 }
 
-/* Returns 1 when the frame went to the application (later frames must wait). */
-static int handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
+static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
   const char *cmd = f->command;
   const char *receipt = chat_stomp_frame_header(f, "receipt");
   if (strcmp(cmd, "CONNECT") == 0 || strcmp(cmd, "STOMP") == 0) {
     on_connect(s, f);
-    return 0;
+    return;
   }
   if (!s->connected) {
     send_error(s, "expected a CONNECT frame first", receipt, NULL);
-    return 0;
+    return;
   }
   if (strcmp(cmd, "SEND") == 0) {
     const char *dest = chat_stomp_frame_header(f, "destination");
     if (dest == NULL) {
       send_error(s, "SEND without a destination header", receipt, NULL);
-      return 0;
+      return;
     }
     if (strncmp(dest, "/app/", 5) != 0) {
       send_error(s, "unknown destination: only /app/... accepts SEND", receipt, dest);
-      return 0;
+      return;
     }
-    return dispatch_to_app(s, f, FRAME_SEND, dest, NULL) == 0;
+    dispatch_to_app(s, f, FRAME_SEND, dest, NULL);
+    return;
   }
   if (strcmp(cmd, "SUBSCRIBE") == 0) {
     const char *dest = chat_stomp_frame_header(f, "destination");
@@ -353,34 +355,34 @@ static int handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
     if (id == NULL && s->version == CHAT_STOMP_V10) id = dest;
     if (dest == NULL || id == NULL) {
       send_error(s, "SUBSCRIBE needs destination and id headers", receipt, NULL);
-      return 0;
+      return;
     }
     for (chat_sub *sub = s->subs; sub; sub = sub->session_next) {
       if (strcmp(sub->id, id) == 0) {
         send_error(s, "subscription id already in use", receipt, id);
-        return 0;
+        return;
       }
     }
-    return dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id) == 0;
+    dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id);
+    return;
   }
   if (strcmp(cmd, "UNSUBSCRIBE") == 0) {
     on_unsubscribe(s, f);
-    return 0;
+    return;
   }
   if (strcmp(cmd, "DISCONNECT") == 0) {
     send_receipt(s, receipt);
     close_session(s);
-    return 0;
+    return;
   }
   if (strcmp(cmd, "ACK") == 0 || strcmp(cmd, "NACK") == 0 || strcmp(cmd, "BEGIN") == 0 ||
       strcmp(cmd, "COMMIT") == 0 || strcmp(cmd, "ABORT") == 0) {
     /* Subscriptions are auto-ack and SENDs are not transactional, as with Spring's simple
      * broker: accepted and ignored. */
     send_receipt(s, receipt);
-    return 0;
+    return;
   }
   send_error(s, "unknown command", receipt, cmd);
-  return 0;
 }
 
 /* Copies a frame so it can wait in the session's queue. */
@@ -494,10 +496,14 @@ void chat_stomp_session_closed(chat_stomp_session *s) {
 
 /* ---- fan-out ---- */
 
+enum { COMMON_HEADERS = 2 * (CHAT_STOMP_MAX_EXTRA_HEADERS + 2) };
+
+/* What every recipient of one broadcast shares: the body, the destination they see, and
+ * the headers after the per-subscriber ones. Built once per broadcast, not per recipient. */
 typedef struct {
   chat_shared_buf *body; /* body + NUL */
-  const char *content_length;
-  const char *const *extra;
+  const char *destination;
+  const char *common[COMMON_HEADERS + 1];
   size_t deliveries;
 } fanout;
 
@@ -508,24 +514,9 @@ static void deliver(chat_sub *sub, void *ud) {
   chat_stomp_hub *hub = s->hub;
   char msgid[48];
   snprintf(msgid, sizeof msgid, "%s-%llu", s->id, (unsigned long long)s->message_seq++);
-  const char *headers[2 * 8 + 1 + 2 * 8];
-  int h = 0;
-  /* Unscoped destination: strip the "#session" suffix used for /user/queue/... */
-  char dest[1024];
-  const char *hash = session_scope(sub->destination) ? strrchr(sub->destination, '#') : NULL;
-  snprintf(dest, sizeof dest, "%.*s", hash ? (int)(hash - sub->destination) : (int)strlen(sub->destination),
-           sub->destination);
-  headers[h++] = "destination", headers[h++] = dest;
-  headers[h++] = "subscription", headers[h++] = sub->id;
-  headers[h++] = "message-id", headers[h++] = msgid;
-  int has_type = 0;
-  for (const char *const *e = fo->extra; e && e[0] && h < 2 * 14; e += 2) {
-    if (strcmp(e[0], "content-type") == 0) has_type = 1;
-    headers[h++] = e[0], headers[h++] = e[1];
-  }
-  if (!has_type) headers[h++] = "content-type", headers[h++] = "application/json";
-  headers[h++] = "content-length", headers[h++] = fo->content_length;
-  headers[h] = NULL;
+  const char *headers[6 + COMMON_HEADERS + 1] = {"destination", fo->destination, "subscription", sub->id,
+                                                 "message-id", msgid};
+  memcpy(headers + 6, fo->common, sizeof fo->common);
   char head[2048];
   size_t n = chat_stomp_encode_head(head, sizeof head, s->version, "MESSAGE", headers);
   if (n > sizeof head) return; /* headers this long are a programming error upstream */
@@ -539,14 +530,22 @@ static void deliver(chat_sub *sub, void *ud) {
   }
 }
 
-static size_t fan_out(chat_stomp_hub *hub, const char *key, const char *body, size_t body_len,
-                      const char *const *headers) {
+static size_t fan_out(chat_stomp_hub *hub, const char *key, const char *destination, const char *body,
+                      size_t body_len, const char *const *extra) {
   chat_shared_buf *b = chat_shared_buf_new(body, body_len + 1);
   if (b == NULL) return 0;
   b->data[body_len] = '\0';
   char cl[24];
   snprintf(cl, sizeof cl, "%zu", body_len);
-  fanout fo = {b, cl, headers, 0};
+  fanout fo = {.body = b, .destination = destination};
+  int h = 0, has_type = 0;
+  for (const char *const *e = extra; e && e[0] && h < 2 * CHAT_STOMP_MAX_EXTRA_HEADERS; e += 2) {
+    has_type |= strcmp(e[0], "content-type") == 0;
+    fo.common[h++] = e[0], fo.common[h++] = e[1];
+  }
+  if (!has_type) fo.common[h++] = "content-type", fo.common[h++] = "application/json";
+  fo.common[h++] = "content-length", fo.common[h++] = cl;
+  fo.common[h] = NULL;
   chat_broker_each(hub->broker, key, deliver, &fo);
   chat_shared_buf_release(b);
   return fo.deliveries;
@@ -554,15 +553,15 @@ static size_t fan_out(chat_stomp_hub *hub, const char *key, const char *body, si
 
 size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
                                 size_t body_len, const char *const *headers) {
-  return fan_out(hub, destination, body, body_len, headers);
+  return fan_out(hub, destination, destination, body, body_len, headers);
 }
 
 size_t chat_stomp_hub_send_to_session(chat_stomp_hub *hub, const char *session_id,
                                       const char *destination, const char *body, size_t body_len,
                                       const char *const *headers) {
   char key[1024];
-  snprintf(key, sizeof key, "%s#%s", destination, session_id);
-  return fan_out(hub, key, body, body_len, headers);
+  session_key(key, sizeof key, destination, session_id);
+  return fan_out(hub, key, destination, body, body_len, headers);
 }
 
 /* ---- the sweep: heart-beats and stalled writers, once a second for all sessions ---- */

@@ -59,6 +59,9 @@ int chat_stomp_session_heartbeating(const chat_stomp_session *s);
 /* The transport is gone: unsubscribe, tell the application, free when no task needs it. */
 void chat_stomp_session_closed(chat_stomp_session *s);
 
+/* Headers a broadcast may add to each MESSAGE (content-type, a correlation id, ...). */
+enum { CHAT_STOMP_MAX_EXTRA_HEADERS = 8 };
+
 /* Delivers a MESSAGE to every local subscription of `destination`. The body is encoded
  * once and shared; only the per-subscriber head differs. `headers` (name/value pairs,
  * NULL-terminated, may be NULL) are added to each MESSAGE. Returns the deliveries. */

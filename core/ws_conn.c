@@ -81,15 +81,8 @@ static void ws_message(void *ud, int opcode, const uint8_t *data, size_t len) {
   chat_stomp_session_feed(wc->stomp, (const char *)data, len);
 }
 
-static void control_written(void *ud) { free(ud); }
-
 static void ws_write(void *ud, const uint8_t *data, size_t len) {
-  ws_conn *wc = ud;
-  char *copy = malloc(len);
-  if (copy == NULL) return;
-  memcpy(copy, data, len);
-  uv_buf_t buf = uv_buf_init(copy, (unsigned)len);
-  chat_http_conn_write(wc->http, &buf, 1, control_written, copy);
+  chat_http_conn_write_copy(((ws_conn *)ud)->http, data, len);
 }
 
 static void ws_closed(void *ud, uint16_t code) {

@@ -20,7 +20,9 @@ local function session_key(session_id) return fmt("chatroom:session:%s", session
 
 -- Removes a member's entry only if it still belongs to this session: the same member may
 -- have joined again from another tab, and that newer entry must survive this one's close.
+-- The session's own record of the room goes either way. One round trip.
 local REMOVE_IF_OWNED = [[
+redis.call('HDEL', KEYS[2], ARGV[3])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and string.find(cur, ARGV[2], 1, true) then
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -28,25 +30,29 @@ if cur and string.find(cur, ARGV[2], 1, true) then
 end
 return 0]]
 
+-- Both hashes and their expiry in one round trip (and atomically: no entry without TTL).
+local ADD = [[
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1]]
+
 function M.add(room_id, member_id, nickname, session_id)
   local entry = json.encode_ordered({
     {"memberId", member_id}, {"nickname", nickname or json.null},
     {"sessionId", session_id}, {"joinedAt", chat.localtime(chat.now())},
   })
-  local pkey, skey = presence_key(room_id), session_key(session_id)
-  local ok, err = chat.redis.call("HSET", pkey, tostring(member_id), entry)
+  local ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
+                                  tostring(member_id), entry, tostring(room_id), TTL_SECONDS)
   if not ok then return nil, err end
-  chat.redis.call("EXPIRE", pkey, TTL_SECONDS)
-  chat.redis.call("HSET", skey, tostring(room_id), tostring(member_id))
-  chat.redis.call("EXPIRE", skey, TTL_SECONDS)
   return true
 end
 
 function M.remove(room_id, member_id, session_id)
-  local ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 1, presence_key(room_id),
-                                  tostring(member_id), '"sessionId":"' .. session_id .. '"')
+  local ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 2, presence_key(room_id), session_key(session_id),
+                                  tostring(member_id), '"sessionId":"' .. session_id .. '"', tostring(room_id))
   if not ok then return nil, err end
-  chat.redis.call("HDEL", session_key(session_id), tostring(room_id))
   return true
 end
 

@@ -66,7 +66,6 @@ M.STUDY_HAS_ROOM = errors.STUDY_HAS_ROOM
 M.NOT_A_MEMBER = errors.NOT_A_MEMBER
 
 M.now = db.now
-M.iso = db.iso
 
 -- ChatRoomResponse, fields in the order of the original's record.
 function M.response(row)

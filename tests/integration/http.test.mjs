@@ -84,3 +84,14 @@ test('garbage and oversized headers get 400 and 431', async () => {
   assert.match(big.data, /^HTTP\/1\.1 431/);
   assert.match(big.data, /"status":431/);
 });
+
+test('static files: the page is served, nothing outside the folder or hidden is', async () => {
+  const page = await rawExchange('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(page.data, /^HTTP\/1\.1 200/);
+  assert.match(page.data, /Content-Type: text\/html/);
+  assert.match(page.data, /<title>chatd<\/title>/);
+  for (const p of ['/../README.md', '/%2e%2e/README.md', '/.gitignore', '/js/../../CMakeLists.txt', '/nope.html']) {
+    const res = await rawExchange(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.match(res.data, /^HTTP\/1\.1 404/, `${p} must not be served`);
+  }
+});
