@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "pg.h"
+#include "pg_statements.h"
 
 enum {
   MAX_IN_FLIGHT = 256,        /* statements sent on one connection, results pending */
@@ -30,6 +31,8 @@ typedef struct pg_op {
   PGresult *result;
   const char *fail_msg;
   const char *fail_state;
+  int statement;  /* the prepared statement's slot on the connection it went to, or -1 */
+  int preparing;  /* this statement's Parse went with it */
 } pg_op;
 
 typedef struct {
@@ -51,6 +54,7 @@ struct chat_pg_conn {
   int logged_down;
   int backoff_ms;
   uv_timer_t retry;
+  chat_pg_statements statements; /* prepared in this server session */
 };
 
 struct chat_pg_pool {
@@ -147,6 +151,7 @@ static void conn_teardown(chat_pg_conn *c) {
   poll_stop(c);
   if (c->pg) PQfinish(c->pg);
   c->pg = NULL;
+  chat_pg_statements_clear(&c->statements);
   c->state = CONN_DOWN;
 }
 
@@ -229,9 +234,12 @@ static void complete(chat_pg_conn *c, pg_op *op) {
   } else {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    /* A failed Parse, or a server that lost the statement (26000): prepare it afresh,
+     * under a new name, next time. */
+    if (op->statement >= 0 && (op->preparing || (state && strcmp(state, "26000") == 0)))
+      chat_pg_statements_forget(&c->statements, op->statement);
     op->cb(NULL, msg ? msg : (res ? PQresultErrorMessage(res) : "no result"), state ? state : "XX000", op->ud);
   }
-  (void)c;
   op_free(op);
 }
 
@@ -253,8 +261,14 @@ static void read_results(chat_pg_conn *c) {
       if (c->state != CONN_READY) return; /* a callback closed the pool */
       continue;
     }
+    /* The last result of a statement is its answer, unless an earlier one failed: after
+     * a failed Parse the Execute only reports that the pipeline was aborted. */
+    if (op->result && PQresultStatus(op->result) == PGRES_FATAL_ERROR) {
+      PQclear(res);
+      continue;
+    }
     if (op->result) PQclear(op->result);
-    op->result = res; /* the last result of a statement is its answer */
+    op->result = res;
   }
   if (PQstatus(c->pg) == CONNECTION_BAD) conn_broken(c, PQerrorMessage(c->pg));
 }
@@ -284,11 +298,23 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ---- dispatch ---- */
 
+/* Sends one statement and its sync: by name once this connection has prepared it, with
+ * its Parse in front the first time (both in the same pipeline, no extra round trip). */
 static int send_op(chat_pg_conn *c, pg_op *op) {
-  if (PQsendQueryParams(c->pg, op->sql, op->nparams, NULL, (const char *const *)op->values, NULL, NULL, 0) != 1 ||
-      PQpipelineSync(c->pg) != 1) {
-    return -1;
+  const char *const *values = (const char *const *)op->values;
+  int is_new = 0;
+  op->statement = chat_pg_statements_lookup(&c->statements, op->sql, &is_new);
+  op->preparing = is_new;
+  int sent;
+  if (op->statement < 0) {
+    sent = PQsendQueryParams(c->pg, op->sql, op->nparams, NULL, values, NULL, NULL, 0);
+  } else {
+    char name[CHAT_PG_STATEMENT_NAME_MAX];
+    chat_pg_statements_name(op->statement, name);
+    sent = (!is_new || PQsendPrepare(c->pg, name, op->sql, 0, NULL) == 1) &&
+           PQsendQueryPrepared(c->pg, name, op->nparams, values, NULL, NULL, 0) == 1;
   }
+  if (!sent || PQpipelineSync(c->pg) != 1) return -1;
   push(&c->sent, op);
   c->nsent++;
   return 0;

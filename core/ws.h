@@ -1,17 +1,11 @@
-/* WebSocket (RFC 6455), pure: the upgrade handshake, inbound framing on Debian's wslay,
+/* WebSocket (RFC 6455), pure: the upgrade handshake, the inbound session (ws_session.c)
  * and the header of outbound data frames. No sockets and no libuv; ws_conn.c does the I/O.
  *
- * Which frames go where:
- * - Outbound DATA frames (text, binary) must never be sent through wslay's queue. A
- *   broadcast writes one shared, already-encoded STOMP body to many sockets, so the socket
- *   layer writes chat_ws_frame_header() + the per-subscriber head + the shared body with
- *   one vectored write and no copy per subscriber.
- * - Outbound CONTROL frames (pong, close) always go through wslay, which answers pings and
- *   runs the closing handshake itself.
- * Mixing the two on one socket is safe because the write callback accepts every byte it is
- * given (the socket layer queues them) and this module drains wslay completely every time
- * it calls into it: wslay never holds half a frame, so its bytes can never be interleaved
- * with, or land inside, a data frame written by the socket layer. */
+ * Outbound DATA frames (text, binary) are written by the socket layer itself: a broadcast
+ * writes one shared, already-encoded STOMP body to many sockets, so it writes
+ * chat_ws_frame_header() + the per-subscriber head + the shared body with one vectored
+ * write and no copy per subscriber. Outbound CONTROL frames (pong, close) come from the
+ * session, whole, through its write callback, so they can never land inside a data frame. */
 #ifndef CHAT_WS_H
 #define CHAT_WS_H
 
@@ -94,9 +88,9 @@ int chat_ws_feed(chat_ws *ws, const uint8_t *data, size_t len);
  * on_message. Returns 0, or -1 when a close frame was already queued or sent. */
 int chat_ws_close(chat_ws *ws, uint16_t code, const char *reason);
 
-/* Whether the session still reads frames / still has control bytes to write. After every
- * call into this module want_write is 0, since wslay is always drained; it is exported
- * so the socket layer can assert that. */
+/* Whether the session still reads frames / still has control bytes to write. want_write is
+ * always 0 (control frames are handed over as soon as they are made); it is exported so
+ * the socket layer can assert that. */
 int chat_ws_want_read(const chat_ws *ws);
 int chat_ws_want_write(const chat_ws *ws);
 

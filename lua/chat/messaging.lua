@@ -177,15 +177,25 @@ end
 
 -- ---- across instances ----
 
+-- The room a published message is for. Every instance reads every message, so the
+-- common shape (chatd's and the original's: @class, then chatRoomId) is read without a
+-- full JSON decode; anything else is decoded. Nil for a malformed message.
+local function room_of(payload)
+  local room = payload:match('^{"@class":"[^"]*","chatRoomId":(%d+),')
+  if room then return math.tointeger(tonumber(room)) end
+  local msg = json.decode(payload)
+  if type(msg) == "table" and mtype(msg.chatRoomId) == "integer" then return msg.chatRoomId end
+end
+
 function M.redis_message(channel, payload)
   if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
   if channel ~= M.MESSAGES_CHANNEL then return end
-  local msg = json.decode(payload)
-  if type(msg) ~= "table" or mtype(msg.chatRoomId) ~= "integer" then
+  local room = room_of(payload)
+  if not room then
     chat.log.warn("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
     return
   end
-  chat.stomp.broadcast(fmt("/topic/chatroom/%d", msg.chatRoomId), strip_class(payload))
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d", room), strip_class(payload))
 end
 
 M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL }

@@ -1,5 +1,5 @@
 /* WebSocket at the byte level: the upgrade handshake (accept key, subprotocol choice, bad
- * requests), inbound framing through wslay (masking, fragments, any split, control frames,
+ * requests), inbound framing (masking, fragments, any split, control frames,
  * the closing handshake, protocol failures, limits, UTF-8) and outbound frame headers.
  * Client frames are built by hand and masked with a fixed key. */
 #include <stdint.h>
@@ -372,7 +372,7 @@ static void test_unmasked(void) {
 static void test_protocol_errors(void) {
   peer p;
   uint8_t buf[300];
-  /* A fragmented ping (wslay's frame layer rejects it). */
+  /* A fragmented ping. */
   chat_ws *ws = new_session(&p, 0);
   size_t n = client_frame(buf, 0, 9, "x", 1, 1);
   CHECK(chat_ws_feed(ws, buf, n) == -1);
@@ -418,6 +418,32 @@ static void test_protocol_errors(void) {
   expect_failed(&p, 1002);
   chat_ws_free(ws);
 
+  /* A length in the 8-byte form that fits in two bytes (not minimal). */
+  ws = new_session(&p, 0);
+  static const uint8_t long_form[] = {0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4};
+  CHECK(chat_ws_feed(ws, long_form, sizeof long_form) == -1);
+  expect_failed(&p, 1002);
+  chat_ws_free(ws);
+
+  /* An unmasked frame is refused from its first two bytes. */
+  ws = new_session(&p, 0);
+  static const uint8_t unmasked_head[] = {0x81, 0x05};
+  CHECK(chat_ws_feed(ws, unmasked_head, sizeof unmasked_head) == -1);
+  expect_failed(&p, 1002);
+  chat_ws_free(ws);
+
+  /* A close payload of one byte, and a close reason that is not UTF-8. */
+  ws = new_session(&p, 0);
+  n = client_frame(buf, 1, 8, "\x03", 1, 1);
+  CHECK(chat_ws_feed(ws, buf, n) == -1);
+  expect_failed(&p, 1002);
+  chat_ws_free(ws);
+  ws = new_session(&p, 0);
+  n = client_frame(buf, 1, 8, "\x03\xe8\xc0\xaf", 4, 1);
+  CHECK(chat_ws_feed(ws, buf, n) == -1);
+  expect_failed(&p, 1007);
+  chat_ws_free(ws);
+
   /* A close code that may not be sent on the wire. */
   ws = new_session(&p, 0);
   static const uint8_t bad_code[] = {0x03, 0xee}; /* 1006 */
@@ -449,11 +475,10 @@ static void test_oversize(void) {
   expect_failed(&p, 1009);
   chat_ws_free(ws);
 
-  /* The default limit is 1 MiB; the header and a first payload byte are enough to refuse
-   * more (wslay reports a frame once some of its payload is in). */
+  /* The default limit is 1 MiB; the header alone is enough to refuse more. */
   ws = new_session(&p, 0);
   uint8_t header[15] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0x00, 0x01, 0x37, 0xfa, 0x21, 0x3d, 0};
-  CHECK(chat_ws_feed(ws, header, sizeof header) == -1);
+  CHECK(chat_ws_feed(ws, header, sizeof header - 1) == -1);
   expect_failed(&p, 1009);
   chat_ws_free(ws);
 
