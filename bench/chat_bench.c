@@ -7,13 +7,19 @@
  *   chat-bench fanout --url ws://..a --url2 ws://..b -n 400 --rooms 100 --room FIRST --member-base B --rate 500
  *       (persisted: members B+i of rooms FIRST + i % rooms send through /app/chat.sendMessage)
  *
+ *   chat-bench connections --url ... -n 15000 --sources 4 --source-base 5 --hold 10
+ *
  * connections: opens n connections (CONNECT + SUBSCRIBE each), reports the CONNECT rate
- *   and, with --pid, the server's resident memory per connection (VmRSS before/after).
+ *   and, with --pid, the server's resident memory per connection (VmRSS before/after);
+ *   with --hold S keeps them open S seconds after reporting (several client processes
+ *   against several chatd processes), then reports how many the server dropped.
  * fanout: n subscribers on one destination; messages carrying their send time are
  *   published at --rate per second (through Redis PUBLISH chat:messages for chatd, or a
  *   STOMP SEND to the destination for a plain broker); reports deliveries per second and
- *   send-to-receive latency percentiles. Source addresses rotate over 127.0.0.1..x
- *   (--sources) because one address has only ~28,000 ephemeral ports. */
+ *   send-to-receive latency percentiles. Persisted senders also subscribe to
+ *   /user/queue/errors and count refused sends as `rejected`.
+ * Source addresses rotate over 127.0.0.B..B+x-1 (--source-base B, --sources x) because one
+ * address has only ~28,000 ephemeral ports, shared by every process binding it. */
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
@@ -38,14 +44,14 @@ typedef struct client {
 
 static struct {
   const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario;
-  int port, port2, n, rate, seconds, sources, pid, publish_stomp, persist, rooms;
+  int port, port2, n, rate, seconds, sources, source_base, hold, pid, publish_stomp, persist, rooms;
   long room, member_base;
 } opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
-         .sources = 1, .room = 1, .rooms = 1};
+         .sources = 1, .source_base = 1, .room = 1, .rooms = 1};
 
 static uv_loop_t *loop;
 static client **clients;
-static int connected, subscribed, failed, dropped;
+static int connected, subscribed, failed, dropped, rejected;
 static uint64_t t_start_ns, t_all_subscribed_ns, deliveries, sent;
 static redisContext *redis;
 static client *publisher;
@@ -143,6 +149,9 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
     /* Several rooms: client i is a member of room (first + i % rooms). */
     if (opt.rooms > 1) snprintf(dest, sizeof dest, "/topic/chatroom/%ld", opt.room + c->index % opt.rooms);
     const char *h[] = {"id", id, "destination", opt.rooms > 1 ? dest : opt.dest, "receipt", "sub", NULL};
+    /* Senders also listen on their error queue: a refused send is counted, not missed. */
+    const char *errors[] = {"id", "errors", "destination", "/user/queue/errors", NULL};
+    if (opt.persist) stomp_send(c, "SUBSCRIBE", errors, NULL);
     if (!c->is_publisher) stomp_send(c, "SUBSCRIBE", h, NULL);
     else maybe_start_publishing();
   } else if (strcmp(f->command, "RECEIPT") == 0) {
@@ -152,6 +161,11 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
       maybe_start_publishing();
     }
   } else if (strcmp(f->command, "MESSAGE") == 0) {
+    const char *d = chat_stomp_frame_header(f, "destination");
+    if (d && strstr(d, "/queue/errors")) {
+      if (rejected++ < 5) fprintf(stderr, "client %d: send refused: %.200s\n", c->index, f->body);
+      return 0;
+    }
     deliveries++;
     const char *t = strstr(f->body, "\"t\":");
     if (t == NULL) t = strstr(f->body, "t=");
@@ -268,7 +282,7 @@ static client *open_client(int index, int is_publisher) {
   uv_tcp_init(loop, &c->tcp);
   c->tcp.data = c;
   char src[32];
-  snprintf(src, sizeof src, "127.0.0.%d", 1 + index % opt.sources);
+  snprintf(src, sizeof src, "127.0.0.%d", opt.source_base + index % opt.sources);
   struct sockaddr_in local, remote;
   uv_ip4_addr(src, 0, &local);
   uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0);
@@ -347,9 +361,33 @@ static void maybe_start_publishing(void) {
   uv_timer_start(&end_timer, finish, (uint64_t)opt.seconds * 1000 + 2100, 0);
 }
 
+static long rss_before = -1;
+static int reported;
+
+static void report_connections(void) {
+  if (reported++) return;
+  double setup_s = (double)((t_all_subscribed_ns ? t_all_subscribed_ns : now_ns()) - t_start_ns) / 1e9;
+  long rss_after = opt.pid ? rss_kb(opt.pid) : -1;
+  printf("scenario=connections connections=%d failed=%d dropped=%d seconds=%.2f connect_rate=%.0f/s", subscribed,
+         failed, dropped, setup_s, subscribed / setup_s);
+  if (opt.pid)
+    printf(" rss_before_kb=%ld rss_after_kb=%ld bytes_per_connection=%.0f", rss_before, rss_after,
+           subscribed ? (double)(rss_after - rss_before) * 1024.0 / subscribed : 0);
+  printf("\n");
+  fflush(stdout);
+}
+
+static uv_timer_t hold_timer;
+
+/* connections: done once every client is subscribed or failed; with --hold the
+ * connections stay open that long after the report (several client processes measured
+ * together), and the ones the server dropped meanwhile are reported. */
 static void on_progress(uv_timer_t *t) {
-  (void)t;
-  if (strcmp(opt.scenario, "connections") == 0 && subscribed + failed >= opt.n) uv_stop(loop);
+  if (strcmp(opt.scenario, "connections") != 0 || subscribed + failed < opt.n) return;
+  uv_timer_stop(t);
+  report_connections();
+  if (opt.hold > 0) uv_timer_start(&hold_timer, finish, (uint64_t)opt.hold * 1000, 0);
+  else uv_stop(loop);
 }
 
 int main(int argc, char **argv) {
@@ -370,6 +408,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--rate")) opt.rate = atoi(v), i++;
     else if (!strcmp(a, "--seconds")) opt.seconds = atoi(v), i++;
     else if (!strcmp(a, "--sources")) opt.sources = atoi(v), i++;
+    else if (!strcmp(a, "--source-base")) opt.source_base = atoi(v), i++;
+    else if (!strcmp(a, "--hold")) opt.hold = atoi(v), i++;
     else if (!strcmp(a, "--pid")) opt.pid = atoi(v), i++;
     else if (!strcmp(a, "--room")) opt.room = atol(v), i++;
     else if (!strcmp(a, "--rooms")) opt.rooms = atoi(v) > 0 ? atoi(v) : 1, i++;
@@ -394,6 +434,7 @@ int main(int argc, char **argv) {
   uv_timer_init(loop, &pub_timer);
   uv_timer_init(loop, &stop_timer);
   uv_timer_init(loop, &end_timer);
+  uv_timer_init(loop, &hold_timer);
   uv_timer_t progress;
   uv_timer_init(loop, &progress);
   uv_timer_start(&progress, on_progress, 100, 100);
@@ -404,30 +445,24 @@ int main(int argc, char **argv) {
     redis = redisConnect(rh, rp);
     if (redis == NULL || redis->err) return fprintf(stderr, "cannot connect to Redis %s\n", opt.redis), 1;
   }
-  long rss_before = opt.pid ? rss_kb(opt.pid) : -1;
+  rss_before = opt.pid ? rss_kb(opt.pid) : -1;
   t_start_ns = now_ns();
   clients = calloc((size_t)opt.n, sizeof *clients);
   for (int i = 0; i < opt.n; i++) clients[i] = open_client(i, 0);
   if (strcmp(opt.scenario, "fanout") == 0 && !redis && !opt.persist) publisher = open_client(opt.n, 1);
   uv_run(loop, UV_RUN_DEFAULT);
-  double setup_s = (double)((t_all_subscribed_ns ? t_all_subscribed_ns : now_ns()) - t_start_ns) / 1e9;
   if (strcmp(opt.scenario, "connections") == 0) {
-    long rss_after = opt.pid ? rss_kb(opt.pid) : -1;
-    printf("scenario=connections connections=%d failed=%d dropped=%d seconds=%.2f connect_rate=%.0f/s", subscribed,
-           failed, dropped, setup_s, subscribed / setup_s);
-    if (opt.pid)
-      printf(" rss_before_kb=%ld rss_after_kb=%ld bytes_per_connection=%.0f", rss_before, rss_after,
-             subscribed ? (double)(rss_after - rss_before) * 1024.0 / subscribed : 0);
-    printf("\n");
+    report_connections();
+    if (opt.hold > 0) printf("scenario=hold seconds=%d dropped=%d\n", opt.hold, dropped);
   } else {
-    printf("scenario=fanout subscribers=%d dropped=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
+    printf("scenario=fanout subscribers=%d dropped=%d rejected=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
            "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
-           subscribed, dropped, (unsigned long long)sent, (unsigned long long)deliveries,
+           subscribed, dropped, rejected, (unsigned long long)sent, (unsigned long long)deliveries,
            (unsigned long long)(sent * (uint64_t)(subscribed / opt.rooms)), (double)deliveries / (opt.seconds > 0 ? opt.seconds : 1),
            percentile(50), percentile(99), percentile(99.9));
   }
   fflush(stdout);
   /* Connections dropped while idle (a broker's idle timeout) are reported, not fatal,
    * in the connections scenario; in fan-out they are lost subscribers. */
-  return failed || (dropped && strcmp(opt.scenario, "fanout") == 0) ? 1 : 0;
+  return failed || rejected || (dropped && strcmp(opt.scenario, "fanout") == 0) ? 1 : 0;
 }
