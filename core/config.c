@@ -317,6 +317,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_STOMP_MAX_STALL_MS", 10000, 100, 3600000, NULL},
       {"CHAT_KAFKA_ENABLED", 1, 0, 1, NULL},
       {"CHAT_KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, NULL},
+      {"CHAT_LUA_WATCH", 1, 0, 1, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -343,6 +344,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->stomp_max_stall_ms = (int)vals[11];
   cfg->kafka_enabled = (int)vals[12];
   cfg->kafka_session_timeout_ms = (int)vals[13];
+  cfg->lua_watch = (int)vals[14];
 
   const char *url = get("SPRING_DATASOURCE_URL");
   if (url == NULL || *url == '\0') {

@@ -32,6 +32,7 @@ typedef struct chat_config {
   int stomp_max_stall_ms;
   int kafka_enabled;            /* CHAT_KAFKA_ENABLED, default 1 */
   int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
+  int lua_watch;                /* CHAT_LUA_WATCH, default 1: reload when the scripts change */
   char *log_level;
 } chat_config;
 

@@ -70,7 +70,7 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void hash_scripts(const char *dir, char out[17]) {
+void chat_vm_scripts_version(const char *dir, char out[17]) {
   path_list files = {0};
   collect_lua_files(dir, &files);
   qsort(files.paths, files.n, sizeof *files.paths, cmp_str);
@@ -156,7 +156,7 @@ chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, char *err, si
   chat_vm *vm = calloc(1, sizeof *vm);
   vm->L = L;
   vm->rt = rt;
-  hash_scripts(lua_dir, vm->version);
+  chat_vm_scripts_version(lua_dir, vm->version);
 
   lua_getglobal(L, "require");
   lua_pushliteral(L, "chat");

@@ -38,6 +38,10 @@ void chat_vm_retire(chat_vm *vm);
 /* A short hash of the scripts this generation was loaded from (for logs and metrics). */
 const char *chat_vm_version(const chat_vm *vm);
 
+/* The same hash computed from the files now in `lua_dir` without loading them, so a
+ * watcher can tell a real change from noise (an editor's swap file, a touched folder). */
+void chat_vm_scripts_version(const char *lua_dir, char out[17]);
+
 /* Copies the array of strings app[field] (e.g. "redis_channels") into a NULL-terminated
  * malloc'ed array; free it with chat_vm_strings_free. NULL when absent. */
 char **chat_vm_strings(chat_vm *vm, const char *field);

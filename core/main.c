@@ -17,6 +17,7 @@
 #include "pg.h"
 #include "redis.h"
 #include "runtime.h"
+#include "script_watch.h"
 #include "stomp_session.h"
 
 enum { MIGRATION_WAIT_SECONDS = 60 };
@@ -114,6 +115,9 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   }
   rt.stopping = 1;
   chat_log_info("main", "%s: stopping gracefully", strsignal(signum));
+  /* No reload while stopping, and its handles must not keep the loop alive. */
+  chat_script_watch_stop(rt.script_watch);
+  rt.script_watch = NULL;
   uv_timer_start(&shutdown_deadline, on_deadline, (uint64_t)rt.config.shutdown_timeout_ms, 0);
   uv_unref((uv_handle_t *)&shutdown_deadline);
   pending_closes = 3;
@@ -170,6 +174,7 @@ int main(void) {
   uv_signal_init(rt.loop, &sig_int);
   uv_signal_start(&sig_int, on_stop_signal, SIGINT);
   uv_timer_init(rt.loop, &shutdown_deadline);
+  if (rt.config.lua_watch) rt.script_watch = chat_script_watch_start(&rt);
 
   chat_log_info("main", "chatd listening on %s:%d (pid %d)", rt.config.bind_address,
                 rt.config.port, (int)getpid());

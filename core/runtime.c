@@ -21,10 +21,12 @@ int chat_runtime_reload(chat_runtime *rt) {
   if (vm == NULL) {
     chat_log_error("reload", "reload of %s rejected, the previous scripts keep serving: %s",
                    rt->config.lua_dir, err);
+    if (rt->vm) rt->reloads_failed++;
     return -1;
   }
   chat_vm *old = rt->vm;
   rt->vm = vm;
+  if (old) rt->reloads++;
   char **channels = chat_vm_strings(vm, "redis_channels");
   size_t n = 0;
   while (channels && channels[n]) n++;

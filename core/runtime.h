@@ -14,6 +14,7 @@ struct chat_redis;
 struct chat_http_server;
 struct chat_stomp_hub;
 struct chat_kafka;
+struct chat_script_watch;
 
 typedef struct chat_runtime {
   uv_loop_t *loop;
@@ -27,6 +28,11 @@ typedef struct chat_runtime {
   struct chat_vm *vm; /* the current generation: new tasks start here */
   int stopping;       /* set on SIGTERM: readiness reports DOWN */
   uint64_t started_ms;
+  struct chat_script_watch *script_watch; /* NULL when CHAT_LUA_WATCH=0 */
+  /* Reloads after the first load, by SIGHUP or by the watcher: those that replaced the
+   * generation, and those rejected (the old scripts kept serving). Read by metrics. */
+  uint64_t reloads;
+  uint64_t reloads_failed;
 } chat_runtime;
 
 /* Loads CHAT_LUA_DIR into a new generation and makes it current; on any error logs it

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev liblua5.4-dev lua5.4 lua-dkjson lua-busted
   libhiredis-dev libpq-dev libhttp-parser-dev libssl-dev librdkafka-dev kcat
-  postgresql redis-server iproute2 curl ca-certificates
+  postgresql redis-server iproute2 curl ca-certificates python3-yaml
 )
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 command -v mvn >/dev/null 2>&1 || PACKAGES+=(maven default-jre-headless)
@@ -24,6 +24,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# kustomize renders deploy/k3s for tests/k3s/check_manifests.py (kubectl's built-in copy
+# would do, but kubectl is no Debian package): built once from the Go module proxy.
+if ! command -v kustomize >/dev/null 2>&1 && command -v go >/dev/null 2>&1; then
+  echo "installing kustomize (Go module sigs.k8s.io/kustomize/kustomize/v5)"
+  GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0
 fi
 
 # Debian starts the system-wide servers on install; chatd's own private ones run under

@@ -85,6 +85,7 @@ static void test_defaults(void) {
   CHECK_STR(cfg.migrations_dir, "/opt/chatd/migrations");
   CHECK(cfg.pg_pool_size == 4);
   CHECK(cfg.http_max_body_bytes == 1024 * 1024);
+  CHECK(cfg.lua_watch == 1);
   chat_config_free(&cfg);
 }
 
@@ -97,6 +98,7 @@ static void test_aliases_and_overrides(void) {
       "KAFKA_SERVERS", "k1:9092,k2:9092",
       "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", "http://eureka:8761/eureka/",
       "CHAT_LUA_DIR", "/etc/chatd/lua",
+      "CHAT_LUA_WATCH", "0",
       "SPRING_JPA_HIBERNATE_DDL_AUTO", "update", /* unknown SPRING_* is ignored */
       NULL};
   fake_env = env;
@@ -109,6 +111,7 @@ static void test_aliases_and_overrides(void) {
   CHECK_STR(cfg.kafka_bootstrap, "k1:9092,k2:9092");
   CHECK_STR(cfg.eureka_url, "http://eureka:8761/eureka/");
   CHECK_STR(cfg.lua_dir, "/etc/chatd/lua");
+  CHECK(cfg.lua_watch == 0);
   chat_config_free(&cfg);
 
   /* The SPRING_ name wins over the short alias. */
@@ -144,6 +147,8 @@ static void test_errors_name_the_variable(void) {
   expect_error(url, "SPRING_DATASOURCE_URL");
   static const char *const pool[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_PG_POOL_SIZE", "0", NULL};
   expect_error(pool, "CHAT_PG_POOL_SIZE");
+  static const char *const watch[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_LUA_WATCH", "yes", NULL};
+  expect_error(watch, "CHAT_LUA_WATCH");
 }
 
 int main(void) {
