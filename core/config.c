@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bytes.h"
 #include "config.h"
@@ -383,6 +384,49 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
                                        "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", NULL};
   const char *eu = first_set(get, eureka, NULL);
   cfg->eureka_url = eu ? strdup(eu) : NULL;
+  /* Each Eureka knob under the name Spring's relaxed binding reads from the environment
+   * (EUREKA_INSTANCE_PREFERIPADDRESS) and the underscored spelling people write. */
+  static const char *const eu_host[] = {"EUREKA_INSTANCE_HOSTNAME", "EUREKA_INSTANCE_HOST_NAME", NULL};
+  static const char *const eu_ip[] = {"EUREKA_INSTANCE_IP_ADDRESS", "EUREKA_INSTANCE_IPADDRESS", NULL};
+  static const char *const eu_id[] = {"EUREKA_INSTANCE_INSTANCE_ID", "EUREKA_INSTANCE_INSTANCEID", NULL};
+  static const char *const eu_prefer[] = {"EUREKA_INSTANCE_PREFER_IP_ADDRESS", "EUREKA_INSTANCE_PREFERIPADDRESS",
+                                          NULL};
+  static const char *const eu_renew[] = {"EUREKA_INSTANCE_LEASE_RENEWAL_INTERVAL_IN_SECONDS",
+                                         "EUREKA_INSTANCE_LEASERENEWALINTERVALINSECONDS", NULL};
+  static const char *const eu_lease[] = {"EUREKA_INSTANCE_LEASE_EXPIRATION_DURATION_IN_SECONDS",
+                                         "EUREKA_INSTANCE_LEASEEXPIRATIONDURATIONINSECONDS", NULL};
+  const char *v = first_set(get, eu_host, NULL);
+  cfg->eureka_hostname = v ? strdup(v) : NULL;
+  v = first_set(get, eu_ip, NULL);
+  cfg->eureka_ip_address = v ? strdup(v) : NULL;
+  v = first_set(get, eu_id, NULL);
+  cfg->eureka_instance_id = v ? strdup(v) : NULL;
+  v = first_set(get, eu_prefer, &which);
+  if (v == NULL || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+    cfg->eureka_prefer_ip_address = 0;
+  } else if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+    cfg->eureka_prefer_ip_address = 1;
+  } else {
+    set_err(err, errlen, "%s must be true or false, got '%s'", which, v);
+    chat_config_free(cfg);
+    return -1;
+  }
+  struct {
+    const char *const *names;
+    long def, max;
+    int *out;
+  } eu_ints[] = {{eu_renew, 30, 3600, &cfg->eureka_renewal_interval_s},
+                 {eu_lease, 90, 86400, &cfg->eureka_lease_duration_s}};
+  for (size_t i = 0; i < sizeof eu_ints / sizeof eu_ints[0]; i++) {
+    v = first_set(get, eu_ints[i].names, &which);
+    n = eu_ints[i].def;
+    if (v != NULL && parse_int(v, 1, eu_ints[i].max, &n) < 0) {
+      set_err(err, errlen, "%s must be an integer between 1 and %ld, got '%s'", which, eu_ints[i].max, v);
+      chat_config_free(cfg);
+      return -1;
+    }
+    *eu_ints[i].out = (int)n;
+  }
   cfg->app_name = dup_or(get("SPRING_APPLICATION_NAME"), "chat-service");
   cfg->bind_address = dup_or(get("CHAT_BIND_ADDRESS"), "0.0.0.0");
   cfg->log_level = dup_or(get("CHAT_LOG_LEVEL"), "info");
@@ -399,6 +443,9 @@ void chat_config_free(chat_config *cfg) {
   free(cfg->kafka_bootstrap);
   free(cfg->kafka_group);
   free(cfg->eureka_url);
+  free(cfg->eureka_hostname);
+  free(cfg->eureka_ip_address);
+  free(cfg->eureka_instance_id);
   free(cfg->app_name);
   free(cfg->lua_dir);
   free(cfg->migrations_dir);

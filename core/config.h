@@ -15,7 +15,13 @@ typedef struct chat_config {
   int redis_port;
   char *kafka_bootstrap;
   char *kafka_group;
-  char *eureka_url;     /* NULL: do not register */
+  char *eureka_url;     /* NULL: do not register; else a comma list of zone URLs */
+  char *eureka_hostname;    /* EUREKA_INSTANCE_HOSTNAME, NULL: gethostname() */
+  char *eureka_ip_address;  /* EUREKA_INSTANCE_IP_ADDRESS, NULL: first non-loopback IPv4 */
+  char *eureka_instance_id; /* EUREKA_INSTANCE_INSTANCE_ID, NULL: host:app:port */
+  int eureka_prefer_ip_address;   /* EUREKA_INSTANCE_PREFER_IP_ADDRESS, default false */
+  int eureka_renewal_interval_s;  /* EUREKA_INSTANCE_LEASE_RENEWAL_INTERVAL_IN_SECONDS, 30 */
+  int eureka_lease_duration_s;    /* EUREKA_INSTANCE_LEASE_EXPIRATION_DURATION_IN_SECONDS, 90 */
   char *app_name;
   char *lua_dir;
   char *migrations_dir; /* CHAT_MIGRATIONS_DIR */
@@ -29,9 +35,9 @@ typedef struct chat_config {
   int stomp_heartbeat_ms;       /* CHAT_STOMP_HEARTBEAT_MS, offered both ways, default 10 s */
   size_t stomp_max_frame_bytes; /* CHAT_STOMP_MAX_FRAME_BYTES, default 64 KiB */
   size_t stomp_max_queued_bytes;/* CHAT_STOMP_MAX_QUEUED_BYTES, default 512 KiB */
-  int stomp_max_stall_ms;
+  int stomp_max_stall_ms;       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
   int kafka_enabled;            /* CHAT_KAFKA_ENABLED, default 1 */
-  int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
+  int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */
   int lua_watch;                /* CHAT_LUA_WATCH, default 1: reload when the scripts change */
   char *log_level;
 } chat_config;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eureka.h"
 #include "http_server.h"
 #include "kafka.h"
 #include "log.h"
@@ -100,6 +101,12 @@ static void on_kafka_closed(void *ud) {
   chat_stomp_hub_free(rt.stomp);
 }
 
+static void on_eureka_stopped(void *ud) {
+  (void)ud;
+  rt.eureka = NULL;
+  stop_loop_when_done();
+}
+
 static void on_deadline(uv_timer_t *t) {
   (void)t;
   chat_log_error("main", "graceful stop did not finish within %d ms; exiting",
@@ -120,7 +127,10 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   rt.script_watch = NULL;
   uv_timer_start(&shutdown_deadline, on_deadline, (uint64_t)rt.config.shutdown_timeout_ms, 0);
   uv_unref((uv_handle_t *)&shutdown_deadline);
-  pending_closes = 3;
+  pending_closes = 3 + (rt.eureka != NULL);
+  /* Out of the registry first, as Spring does at context close, so clients stop being
+   * sent here while the connections drain; the DELETE has its own short timeout. */
+  if (rt.eureka) chat_eureka_stop(rt.eureka, on_eureka_stopped, NULL);
   /* STOMP clients get an ERROR and reconnect to another pod; their sockets close with
    * the HTTP server's connections. */
   chat_stomp_hub_close_all(rt.stomp, "server shutting down");
@@ -178,6 +188,8 @@ int main(void) {
 
   chat_log_info("main", "chatd listening on %s:%d (pid %d)", rt.config.bind_address,
                 rt.config.port, (int)getpid());
+  /* Registered only once it serves: discovery never hands out a pod that refuses. */
+  rt.eureka = chat_eureka_start(rt.loop, &rt.config);
   uv_run(rt.loop, UV_RUN_DEFAULT);
 
   chat_vm_retire(rt.vm);

@@ -15,6 +15,7 @@ struct chat_http_server;
 struct chat_stomp_hub;
 struct chat_kafka;
 struct chat_script_watch;
+struct chat_eureka;
 
 typedef struct chat_runtime {
   uv_loop_t *loop;
@@ -25,6 +26,7 @@ typedef struct chat_runtime {
   struct chat_stomp_hub *stomp;     /* STOMP sessions and the subscription index */
   struct chat_kafka *kafka;        /* NULL when CHAT_KAFKA_ENABLED=0 */
   struct chat_redis *redis_sub;     /* the Pub/Sub connection */
+  struct chat_eureka *eureka;       /* NULL unless EUREKA_CLIENT_SERVICE_URL_DEFAULTZONE is set */
   struct chat_vm *vm; /* the current generation: new tasks start here */
   int stopping;       /* set on SIGTERM: readiness reports DOWN */
   uint64_t started_ms;

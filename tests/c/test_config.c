@@ -149,6 +149,49 @@ static void test_errors_name_the_variable(void) {
   expect_error(pool, "CHAT_PG_POOL_SIZE");
   static const char *const watch[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_LUA_WATCH", "yes", NULL};
   expect_error(watch, "CHAT_LUA_WATCH");
+  static const char *const prefer[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                       "EUREKA_INSTANCE_PREFER_IP_ADDRESS", "yes", NULL};
+  expect_error(prefer, "EUREKA_INSTANCE_PREFER_IP_ADDRESS");
+  static const char *const renew[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                      "EUREKA_INSTANCE_LEASERENEWALINTERVALINSECONDS", "0", NULL};
+  expect_error(renew, "EUREKA_INSTANCE_LEASERENEWALINTERVALINSECONDS");
+}
+
+/* The Eureka instance knobs: defaults, both spellings (Spring's relaxed-binding name and
+ * the underscored one). */
+static void test_eureka_knobs(void) {
+  static const char *const none[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", NULL};
+  fake_env = none;
+  chat_config cfg;
+  char err[256] = "";
+  CHECK(chat_config_load(&cfg, fake_getenv, ".", err, sizeof err) == 0);
+  CHECK(cfg.eureka_hostname == NULL);
+  CHECK(cfg.eureka_ip_address == NULL);
+  CHECK(cfg.eureka_instance_id == NULL);
+  CHECK(cfg.eureka_prefer_ip_address == 0);
+  CHECK(cfg.eureka_renewal_interval_s == 30);
+  CHECK(cfg.eureka_lease_duration_s == 90);
+  chat_config_free(&cfg);
+
+  static const char *const set[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                    "EUREKA_CLIENT_SERVICE_URL_DEFAULTZONE", "http://a/eureka/,http://b/eureka/",
+                                    "EUREKA_INSTANCE_HOSTNAME", "chat-0.chat",
+                                    "EUREKA_INSTANCE_IPADDRESS", "10.1.2.3",
+                                    "EUREKA_INSTANCE_PREFERIPADDRESS", "TRUE",
+                                    "EUREKA_INSTANCE_INSTANCE_ID", "chat-0",
+                                    "EUREKA_INSTANCE_LEASE_RENEWAL_INTERVAL_IN_SECONDS", "1",
+                                    "EUREKA_INSTANCE_LEASEEXPIRATIONDURATIONINSECONDS", "5",
+                                    NULL};
+  fake_env = set;
+  CHECK(chat_config_load(&cfg, fake_getenv, ".", err, sizeof err) == 0);
+  CHECK_STR(cfg.eureka_url, "http://a/eureka/,http://b/eureka/");
+  CHECK_STR(cfg.eureka_hostname, "chat-0.chat");
+  CHECK_STR(cfg.eureka_ip_address, "10.1.2.3");
+  CHECK_STR(cfg.eureka_instance_id, "chat-0");
+  CHECK(cfg.eureka_prefer_ip_address == 1);
+  CHECK(cfg.eureka_renewal_interval_s == 1);
+  CHECK(cfg.eureka_lease_duration_s == 5);
+  chat_config_free(&cfg);
 }
 
 int main(void) {
@@ -157,5 +200,6 @@ int main(void) {
   test_defaults();
   test_aliases_and_overrides();
   test_errors_name_the_variable();
+  test_eureka_knobs();
   CHECK_DONE();
 }
