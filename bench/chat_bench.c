@@ -2,7 +2,7 @@
  * parser and encoder, for chatd and any other STOMP broker (RabbitMQ Web-STOMP).
  *
  *   chat-bench connections --url ws://127.0.0.1:8084/ws-chat -n 5000 --pid PID
- *   chat-bench fanout --url ... -n 1000 --rate 200 --seconds 10 \
+ *   chat-bench fanout --url ... -n 1000 --rate 200 --seconds 10 [--setup-timeout 60] \
  *       [--redis 127.0.0.1:6379 --room 1 | --publish-stomp] [--login guest --passcode guest --vhost /]
  *   chat-bench fanout --url ws://..a --url2 ws://..b -n 400 --rooms 100 --room FIRST --member-base B --rate 500
  *       (persisted: members B+i of rooms FIRST + i % rooms send through /app/chat.sendMessage)
@@ -44,10 +44,10 @@ typedef struct client {
 
 static struct {
   const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario;
-  int port, port2, n, rate, seconds, sources, source_base, hold, pid, publish_stomp, persist, rooms;
+  int port, port2, n, rate, seconds, sources, source_base, hold, setup_timeout, pid, publish_stomp, persist, rooms;
   long room, member_base;
 } opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
-         .sources = 1, .source_base = 1, .room = 1, .rooms = 1};
+         .sources = 1, .source_base = 1, .setup_timeout = 60, .room = 1, .rooms = 1};
 
 static uv_loop_t *loop;
 static client **clients;
@@ -349,8 +349,10 @@ static void finish(uv_timer_t *t) {
   uv_stop(loop);
 }
 
+static int setup_expired;
+
 static void maybe_start_publishing(void) {
-  if (strcmp(opt.scenario, "fanout") != 0 || subscribed < opt.n) return;
+  if (strcmp(opt.scenario, "fanout") != 0 || (subscribed < opt.n && !setup_expired)) return;
   if (!redis && !opt.persist && (publisher == NULL || publisher->state < 3)) return;
   if (uv_is_active((uv_handle_t *)&pub_timer)) return;
   if (opt.rate <= 0) opt.rate = 1;
@@ -382,6 +384,19 @@ static uv_timer_t hold_timer;
 /* connections: done once every client is subscribed or failed; with --hold the
  * connections stay open that long after the report (several client processes measured
  * together), and the ones the server dropped meanwhile are reported. */
+/* fanout: a broker that refuses or loses some subscribers still gets measured, with the
+ * ones it kept, after --setup-timeout seconds (the refusals are counted as failed). */
+static void on_setup_timeout(uv_timer_t *t) {
+  (void)t;
+  if (subscribed == 0) {
+    fprintf(stderr, "no subscriber after the setup timeout\n");
+    uv_stop(loop);
+    return;
+  }
+  setup_expired = 1;
+  maybe_start_publishing();
+}
+
 static void on_progress(uv_timer_t *t) {
   if (strcmp(opt.scenario, "connections") != 0 || subscribed + failed < opt.n) return;
   uv_timer_stop(t);
@@ -410,6 +425,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--sources")) opt.sources = atoi(v), i++;
     else if (!strcmp(a, "--source-base")) opt.source_base = atoi(v), i++;
     else if (!strcmp(a, "--hold")) opt.hold = atoi(v), i++;
+    else if (!strcmp(a, "--setup-timeout")) opt.setup_timeout = atoi(v), i++;
     else if (!strcmp(a, "--pid")) opt.pid = atoi(v), i++;
     else if (!strcmp(a, "--room")) opt.room = atol(v), i++;
     else if (!strcmp(a, "--rooms")) opt.rooms = atoi(v) > 0 ? atoi(v) : 1, i++;
@@ -435,6 +451,12 @@ int main(int argc, char **argv) {
   uv_timer_init(loop, &stop_timer);
   uv_timer_init(loop, &end_timer);
   uv_timer_init(loop, &hold_timer);
+  uv_timer_t setup_timer;
+  uv_timer_init(loop, &setup_timer);
+  if (strcmp(opt.scenario, "fanout") == 0) {
+    uv_timer_start(&setup_timer, on_setup_timeout, (uint64_t)opt.setup_timeout * 1000, 0);
+    uv_unref((uv_handle_t *)&setup_timer);
+  }
   uv_timer_t progress;
   uv_timer_init(loop, &progress);
   uv_timer_start(&progress, on_progress, 100, 100);
@@ -455,9 +477,9 @@ int main(int argc, char **argv) {
     report_connections();
     if (opt.hold > 0) printf("scenario=hold seconds=%d dropped=%d\n", opt.hold, dropped);
   } else {
-    printf("scenario=fanout subscribers=%d dropped=%d rejected=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
+    printf("scenario=fanout subscribers=%d failed=%d dropped=%d rejected=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
            "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
-           subscribed, dropped, rejected, (unsigned long long)sent, (unsigned long long)deliveries,
+           subscribed, failed, dropped, rejected, (unsigned long long)sent, (unsigned long long)deliveries,
            (unsigned long long)(sent * (uint64_t)(subscribed / opt.rooms)), (double)deliveries / (opt.seconds > 0 ? opt.seconds : 1),
            percentile(50), percentile(99), percentile(99.9));
   }
