@@ -1,4 +1,4 @@
-/* chat.log, chat.now, chat.localtime, chat.sleep, chat.config, chat.health, chat.stopping
+/* chat.log, chat.now, chat.localtime, chat.sleep, chat.task_id/wait/wake, chat.config, chat.health, chat.stopping
  * and chat.null: the small primitives every handler needs. */
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -91,6 +91,92 @@ static int sleep_for(lua_State *L) {
   return chat_task_yield(L);
 }
 
+/* ---- one task waking another ----
+ * chat.task_id() names the running task; chat.wait() suspends it until another task calls
+ * chat.wake(id, ...), whose values wait() returns. Group commit needs this: the task that
+ * runs a batch statement hands every waiting task its own result. A task can only be woken
+ * while it waits: the registry table below lists exactly those, so a stale or repeated id
+ * is refused (wake returns false) instead of touching a task that moved on. */
+
+static const char WAITING_KEY = 0; /* registry[&WAITING_KEY]: task (light userdata) -> true */
+
+typedef struct {
+  uv_timer_t timer;
+  chat_task *task;
+  int nargs;
+} wake_req;
+
+static void push_waiting(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &WAITING_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &WAITING_KEY);
+  }
+}
+
+static chat_task *own_task(lua_State *L, const char *fn) {
+  chat_task *t = chat_task_from(L);
+  if (t == NULL) luaL_error(L, "%s is only possible from a handler's own coroutine", fn);
+  return t;
+}
+
+static int task_id(lua_State *L) {
+  lua_pushlightuserdata(L, own_task(L, "chat.task_id"));
+  return 1;
+}
+
+static int wait_for_wake(lua_State *L) {
+  chat_task *t = own_task(L, "chat.wait");
+  push_waiting(L);
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, -2, t);
+  lua_pop(L, 1);
+  return chat_task_yield(L);
+}
+
+static void wake_closed(uv_handle_t *h) { free(h->data); }
+
+static void wake_due(uv_timer_t *timer) {
+  wake_req *req = timer->data;
+  uv_close((uv_handle_t *)timer, wake_closed);
+  chat_task_resume(req->task, req->nargs);
+}
+
+static int wake(lua_State *L) {
+  chat_runtime *rt = runtime_of(L);
+  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+  chat_task *t = lua_touserdata(L, 1);
+  push_waiting(L);
+  int waiting = lua_rawgetp(L, -1, t) != LUA_TNIL;
+  lua_pop(L, 1);
+  if (!waiting) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, t);
+  lua_pop(L, 1);
+  int nargs = lua_gettop(L) - 1;
+  lua_State *co = chat_task_thread(t);
+  wake_req *req = malloc(sizeof *req);
+  if (req == NULL || !lua_checkstack(co, nargs)) {
+    free(req);
+    return luaL_error(L, "out of memory waking a task");
+  }
+  /* The values wait in the suspended coroutine's stack; it resumes on the next loop turn,
+   * never inside the waker's call. */
+  lua_xmove(L, co, nargs);
+  req->task = t;
+  req->nargs = nargs;
+  uv_timer_init(rt->loop, &req->timer);
+  req->timer.data = req;
+  uv_timer_start(&req->timer, wake_due, 0, 0);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int health(lua_State *L) {
   chat_runtime *rt = runtime_of(L);
   lua_createtable(L, 0, 2);
@@ -139,7 +225,8 @@ void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt) {
       {"debug", log_debug}, {"info", log_info}, {"warn", log_warn}, {"error", log_error}, {NULL, NULL}};
   static const luaL_Reg fns[] = {{"now", now},         {"localtime", localtime_iso},
                                  {"sleep", sleep_for}, {"health", health},
-                                 {"stopping", stopping}, {NULL, NULL}};
+                                 {"stopping", stopping}, {"task_id", task_id},
+                                 {"wait", wait_for_wake}, {"wake", wake}, {NULL, NULL}};
   luaL_newlib(L, log_fns);
   lua_setfield(L, -2, "log");
   lua_pushlightuserdata(L, rt);

@@ -31,6 +31,10 @@ Redis
 Misc
   chat.null                 the value of a nil Redis reply (a light userdata)
   chat.sleep(seconds)       yields for that long
+  chat.task_id()            an id for the running task (for chat.wake)
+  ... = chat.wait()         suspends the running task until chat.wake(id, ...) gives it values
+  ok = chat.wake(id, ...)   resumes a waiting task on the next loop turn with `...`;
+                            false when that task is not waiting (a stale or repeated id)
   chat.now()                wall-clock seconds (float, microsecond precision)
   chat.localtime(seconds)   "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the process's TZ
   chat.log.debug|info|warn|error(fmt, ...)

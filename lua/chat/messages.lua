@@ -4,6 +4,7 @@ history as Spring Data's Page JSON (REST endpoint 6). ]]
 local chat = require "chat.core"
 local db = require "chat.db"
 local errors = require "chat.errors"
+local group_commit = require "chat.group_commit"
 local json = require "chat.json"
 local read_marks = require "chat.read_marks"
 local web = require "chat.web"
@@ -35,29 +36,108 @@ local ACTIVE_MEMBER = [[
 SELECT 1 AS ok FROM chat_room_members
 WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL]]
 
+-- Many messages in one statement (group commit, see chat/group_commit.lua): the same
+-- insert and membership check as INSERT_MESSAGE, row by row, with each stored row's id
+-- tied back to its place in the batch (ids are drawn first, so the join is exact).
+local INSERT_MESSAGES = [[
+WITH input AS (
+  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::varchar[], $4::text[], $5::varchar[],
+                       $6::timestamp[], $7::bigint[])
+    WITH ORDINALITY AS i(room, sender, nickname, content, kind, created, member_check, ord)
+), allowed AS (
+  SELECT i.*, nextval(pg_get_serial_sequence('chat_messages', 'id')) AS id
+  FROM input i
+  WHERE i.member_check IS NULL OR EXISTS (
+    SELECT 1 FROM chat_room_members m
+    WHERE m.chat_room_id = i.room AND m.member_id = i.member_check AND m.left_at IS NULL)
+), stored AS (
+  INSERT INTO chat_messages (id, chat_room_id, sender_id, sender_nickname, content, message_type, created_at)
+  SELECT id, room, sender, nickname, content, kind, created FROM allowed
+  RETURNING id, created_at
+)
+SELECT a.ord, s.id, ]] .. db.timestamp("s.created_at", "created_at") .. [[
+
+FROM stored s JOIN allowed a USING (id)]]
+
+local function stored_message(m, id, created_at)
+  return {
+    chatRoomId = m.room_id, id = id, senderId = m.sender_id, senderNickname = m.nickname,
+    content = m.content, messageType = m.kind, createdAt = db.iso(created_at),
+  }
+end
+
+local function store_failure(err, state, room_id)
+  if state == "23503" then return fmt(errors.ROOM_NOT_FOUND, room_id) end
+  if web.is_db_unavailable(state) then return M.DB_UNAVAILABLE end
+  chat.log.error("storing a message failed: %s (%s)", tostring(err), tostring(state))
+  return M.STORE_FAILED
+end
+
+-- One message, one statement. Returns the stored message or nil and a reason.
+local function store_one(m)
+  local rows, err, state = chat.pg.query(INSERT_MESSAGE, m.room_id, m.sender_id, m.nickname, m.content,
+                                         m.kind, m.created_at, m.member_check)
+  if not rows then return nil, store_failure(err, state, m.room_id) end
+  if not rows[1] then return nil, M.NOT_A_MEMBER end
+  return stored_message(m, rows[1].id, rows[1].created_at)
+end
+
+-- A PostgreSQL array literal of text elements (nil is NULL).
+local function pg_array(items, field)
+  local out = {}
+  for i, m in ipairs(items) do
+    local v = m[field]
+    out[i] = v == nil and "NULL" or '"' .. (tostring(v):gsub('[\\"]', "\\%0")) .. '"'
+  end
+  return "{" .. concat(out, ",") .. "}"
+end
+
+local function store_batch(items)
+  local results = {}
+  if #items == 1 then
+    results[1] = { store_one(items[1]) }
+  else
+    local rows, err, state = chat.pg.query(INSERT_MESSAGES, pg_array(items, "room_id"), pg_array(items, "sender_id"),
+      pg_array(items, "nickname"), pg_array(items, "content"), pg_array(items, "kind"),
+      pg_array(items, "created_at"), pg_array(items, "member_check"))
+    if not rows and state == "23503" then
+      -- A room that does not exist fails the whole statement: find out which, one by one.
+      for i, m in ipairs(items) do results[i] = { store_one(m) } end
+    elseif not rows then
+      local reason = store_failure(err, state, items[1].room_id)
+      for i = 1, #items do results[i] = { nil, reason } end
+    else
+      for _, row in ipairs(rows) do
+        results[row.ord] = { stored_message(items[row.ord], row.id, row.created_at) }
+      end
+      for i = 1, #items do results[i] = results[i] or { nil, M.NOT_A_MEMBER } end
+    end
+  end
+  -- Only CHAT messages are counted as unread; JOIN/LEAVE change no count. Once per room,
+  -- after the commit and before anyone publishes.
+  local rooms = {}
+  for i, m in ipairs(items) do
+    if m.kind == "CHAT" and results[i][1] and not rooms[m.room_id] then
+      rooms[m.room_id] = true
+      read_marks.invalidate(m.room_id)
+    end
+  end
+  return results
+end
+
+local batcher = group_commit.new(store_batch, { max_in_flight = 2, max_batch = 200 })
+
 -- Stores a message (type "CHAT", "JOIN" or "LEAVE"); with member_check (a member id) only
 -- if that member is active in the room. Returns the stored message as a table with the
 -- ChatMessagePublish/Response fields (chatRoomId, id, senderId, senderNickname, content,
 -- messageType, createdAt), or nil and a reason: M.NOT_A_MEMBER, "chat room N does not
 -- exist", M.DB_UNAVAILABLE or M.STORE_FAILED. A stored CHAT message bumps the room's
--- unread generation after the (single-statement) commit.
+-- unread generation after the commit. Concurrent calls share statements (group commit).
 function M.store(room_id, sender_id, nickname, content, kind, member_check)
-  kind = kind or "CHAT"
-  local rows, err, state = chat.pg.query(INSERT_MESSAGE, room_id, sender_id, nickname, content, kind,
-                                         db.now(), member_check)
-  if not rows then
-    if state == "23503" then return nil, fmt(errors.ROOM_NOT_FOUND, room_id) end
-    if web.is_db_unavailable(state) then return nil, M.DB_UNAVAILABLE end
-    chat.log.error("storing a message failed: %s (%s)", tostring(err), tostring(state))
-    return nil, M.STORE_FAILED
-  end
-  if not rows[1] then return nil, M.NOT_A_MEMBER end
-  -- Only CHAT messages are counted as unread; JOIN/LEAVE change no count.
-  if kind == "CHAT" then read_marks.invalidate(room_id) end
-  return {
-    chatRoomId = room_id, id = rows[1].id, senderId = sender_id, senderNickname = nickname,
-    content = content, messageType = kind, createdAt = db.iso(rows[1].created_at),
-  }
+  return batcher:submit({
+    room_id = room_id, sender_id = sender_id, nickname = nickname, content = content,
+    kind = kind or "CHAT", created_at = db.now(), member_check = member_check,
+  })
 end
 
 function M.is_active_member(room_id, member_id)
