@@ -97,6 +97,7 @@ local function store_batch(items)
   if #items == 1 then
     results[1] = { store_one(items[1]) }
   else
+    chat.log.debug("storing %d messages in one statement", #items)
     local rows, err, state = chat.pg.query(INSERT_MESSAGES, pg_array(items, "room_id"), pg_array(items, "sender_id"),
       pg_array(items, "nickname"), pg_array(items, "content"), pg_array(items, "kind"),
       pg_array(items, "created_at"), pg_array(items, "member_check"))
