@@ -10,6 +10,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 
 enum { READ_BUFFER_BYTES = 64 * 1024, MAX_PENDING_BYTES = 1024 * 1024 };
 
@@ -26,6 +27,7 @@ struct chat_http_server {
   void *ud;
   chat_http_conn *conns;
   size_t nconns;
+  size_t nupgraded; /* of nconns: WebSocket and SockJS streams (metrics tell them apart) */
   int stopping;
   int listener_closed;
   void (*on_closed)(void *ud);
@@ -46,6 +48,7 @@ struct chat_http_conn {
   int closing;
   int handles_open;       /* tcp + timer; freed when both closed */
   int req_outstanding;    /* the handler still owes a chat_http_respond */
+  uint64_t req_started_ns; /* when the request was complete and handed over (latency metrics) */
   char peer[64];
   const chat_http_upgrade_ops *up_ops;
   void *up_ud;
@@ -90,6 +93,7 @@ int chat_http_conn_write(chat_http_conn *c, const uv_buf_t *bufs, unsigned n, vo
   wr->conn = c;
   wr->done = done;
   wr->ud = ud;
+  for (unsigned i = 0; i < n; i++) chat_metrics.http_bytes_out += bufs[i].len;
   if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_written) != 0) {
     free(wr);
     if (done) done(ud);
@@ -108,6 +112,7 @@ static int write_copy(chat_http_conn *c, const char *a, size_t alen, const char 
   memcpy(wr->data, a, alen);
   if (blen) memcpy(wr->data + alen, b, blen);
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(alen + blen));
+  chat_metrics.http_bytes_out += alen + blen;
   if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
     free(wr);
     return -1;
@@ -154,6 +159,7 @@ static void conn_close(chat_http_conn *c) {
   else srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->nconns--;
+  if (c->state == CONN_UPGRADED) srv->nupgraded--;
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -334,6 +340,7 @@ static void process(chat_http_conn *c) {
     arm_timer(c);
     c->req = req;
     c->req_outstanding = 1;
+    c->req_started_ns = uv_hrtime();
     c->srv->handler(c, req, c->srv->ud);
   }
   if (c->pending_len == 0) {
@@ -362,6 +369,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  chat_metrics.http_bytes_in += (uint64_t)nread;
   if (c->state == CONN_LINGERING) return; /* discarded */
   if (c->state == CONN_UPGRADED) {
     c->up_ops->on_data(c->up_ud, buf->base, (size_t)nread);
@@ -390,6 +398,7 @@ void chat_http_conn_upgrade(chat_http_conn *c, const char *response, size_t len,
   c->req = NULL;
   c->req_outstanding = 0;
   c->state = CONN_UPGRADED;
+  c->srv->nupgraded++;
   c->up_ops = ops;
   c->up_ud = ud;
   uv_timer_stop(&c->timer);
@@ -421,6 +430,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   srv->nconns++;
+  chat_metrics.http_connections_accepted++;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
@@ -496,12 +506,19 @@ void chat_http_server_stop(chat_http_server *srv, void (*on_closed)(void *ud), v
   srv->closed_ud = ud;
   for (chat_http_conn *c = srv->conns, *next; c; c = next) {
     next = c->next;
-    /* Idle keep-alive connections go now; busy ones close after their response, and
-     * upgraded ones after their protocol said goodbye (already queued by the caller). */
+    /* Idle keep-alive connections go now and busy ones after their response. Upgraded
+     * ones (WebSocket, SockJS streams) belong to their STOMP session, which closes them
+     * once the frame it is handling got its RECEIPT and the ERROR frame is written. */
     if (c->state == CONN_IDLE || c->state == CONN_READING) conn_close(c);
-    else if (c->state == CONN_UPGRADED) conn_close_after_writes(c);
   }
   uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
 }
 
 size_t chat_http_server_connections(const chat_http_server *srv) { return srv->nconns; }
+size_t chat_http_server_upgraded(const chat_http_server *srv) { return srv->nupgraded; }
+
+const char *chat_http_conn_request_method(const chat_http_conn *c) { return c->req ? c->req->method : NULL; }
+
+double chat_http_conn_request_seconds(const chat_http_conn *c) {
+  return (double)(uv_hrtime() - c->req_started_ns) / 1e9;
+}

@@ -52,6 +52,9 @@ function M.store(room_id, sender_id, nickname, content, kind, member_check)
     return nil, M.STORE_FAILED
   end
   if not rows[1] then return nil, M.NOT_A_MEMBER end
+  -- Counted here, after the INSERT returned its row (it is its own transaction): the
+  -- one place every message is stored, whichever path (STOMP send, join, leave) asked.
+  chat.metrics.message_stored(kind)
   -- Only CHAT messages are counted as unread; JOIN/LEAVE change no count.
   if kind == "CHAT" then read_marks.invalidate(room_id) end
   return {
