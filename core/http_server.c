@@ -46,6 +46,7 @@ struct chat_http_conn {
   size_t pending_len;
   int processing;         /* inside process(): a synchronous respond must not recurse */
   int closing;
+  int upgraded;           /* counted in nupgraded, also once lingering */
   int handles_open;       /* tcp + timer; freed when both closed */
   int req_outstanding;    /* the handler still owes a chat_http_respond */
   uint64_t req_started_ns; /* when the request was complete and handed over (latency metrics) */
@@ -159,7 +160,7 @@ static void conn_close(chat_http_conn *c) {
   else srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->nconns--;
-  if (c->state == CONN_UPGRADED) srv->nupgraded--;
+  if (c->upgraded) srv->nupgraded--;
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -175,12 +176,15 @@ static void on_timeout(uv_timer_t *t);
 
 /* After an error answer the client may still be sending (a body we refused): closing
  * now would reset the connection and destroy the answer before it is read. So, like
- * nginx's lingering close, read and discard for a moment, then close. */
+ * nginx's lingering close, read and discard for a moment, then close. The same holds
+ * for a WebSocket closed by the server (an ERROR frame, a graceful stop): the client
+ * may be sending frames while our last ones are on their way, and a close() with
+ * unread input sends a RST that can discard them (a RECEIPT, the ERROR). */
 static void on_shutdown(uv_shutdown_t *s, int status) {
   shutdown_req *sr = (shutdown_req *)s;
   chat_http_conn *c = sr->conn;
   free(sr);
-  if (status < 0 || c->closing || c->state == CONN_UPGRADED) {
+  if (status < 0 || c->closing) {
     conn_close(c);
     return;
   }
@@ -398,6 +402,7 @@ void chat_http_conn_upgrade(chat_http_conn *c, const char *response, size_t len,
   c->req = NULL;
   c->req_outstanding = 0;
   c->state = CONN_UPGRADED;
+  c->upgraded = 1;
   c->srv->nupgraded++;
   c->up_ops = ops;
   c->up_ud = ud;
