@@ -88,10 +88,11 @@ void chat_metrics_message_stored(const char *type) {
     }
   }
   /* The last slot is kept for "OTHER" so unexpected types can never crowd it out. */
-  if (nmessage_types == MAX_MESSAGE_TYPES - 1 && strcmp(type, "OTHER") != 0) {
+  if (nmessage_types >= MAX_MESSAGE_TYPES - 1 && strcmp(type, "OTHER") != 0) {
     chat_metrics_message_stored("OTHER");
     return;
   }
+  if (nmessage_types == MAX_MESSAGE_TYPES) return; /* unreachable: "OTHER" was found above */
   snprintf(message_types[nmessage_types].type, MAX_TYPE_LEN, "%s", type);
   message_types[nmessage_types++].count = 1;
 }
