@@ -634,9 +634,10 @@ chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_con
 }
 
 void chat_stomp_hub_drain(chat_stomp_hub *hub) {
-  /* finish_drain may close a session, which never unlinks it synchronously (the
-   * transport reports the close later), so walking the list stays safe. */
-  for (chat_stomp_session *s = hub->sessions; s; s = s->next) {
+  /* finish_drain may close a session, and a SockJS transport reports that at once:
+   * the session is unlinked and may be freed, so its successor is read first. */
+  for (chat_stomp_session *s = hub->sessions, *next; s; s = next) {
+    next = s->next;
     if (s->closing || s->gone || s->draining) continue;
     s->draining = 1;
     s->ops->pause(s->transport, 1);

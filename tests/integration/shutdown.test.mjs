@@ -146,13 +146,37 @@ test('SIGTERM with a drain window: readiness DOWN while still serving, then ERRO
   await assertCleanEnd(chatd, room, clients, exited, termAt, termAt + DRAIN_MS);
 });
 
+// A STOMP session over SockJS's websocket transport, spoken frame by frame.
+async function sockjsStomp(chatd) {
+  const ws = new WebSocket(`ws://127.0.0.1:${chatd.port}/ws-chat/000/shut${Date.now()}/websocket`);
+  const frames = [];
+  let wake = () => {};
+  ws.on('message', (d) => { frames.push(d.toString()); wake(); });
+  const closed = new Promise((resolve) => ws.on('close', (code) => { wake(); resolve(code); }));
+  const until = async (pred) => {
+    const end = Date.now() + 5000;
+    while (!pred(frames.join('\n'))) {
+      if (Date.now() > end) throw new Error(`SockJS frames: ${JSON.stringify(frames)}`);
+      await new Promise((r) => { wake = r; setTimeout(r, 50); });
+    }
+  };
+  await until((t) => t.startsWith('o'));
+  ws.send(JSON.stringify(['CONNECT\naccept-version:1.2\nheart-beat:0,0\n\n\u0000']));
+  await until((t) => t.includes('CONNECTED'));
+  return { frames, until, closed };
+}
+
 test('SIGTERM without a drain window, clients sending: ERROR, clean close, receipted messages stored, exit 0', async () => {
   const chatd = await startChatd({ env: { CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
   const room = await createRoom(chatd);
   const clients = await startSenders(chatd, room);
+  const sockjs = await sockjsStomp(chatd);
   const exited = exitOf(chatd);
   const termAt = Date.now();
   chatd.signal('SIGTERM');
+  // SockJS clients hear it too: the ERROR in an "a" frame, then SockJS's own close frame.
+  await sockjs.until((t) => t.includes('message:server shutting down') && t.includes('c[3000,\"Go away!\"]'));
+  await sockjs.closed;
   await assertCleanEnd(chatd, room, clients, exited, termAt, termAt);
 });
 
