@@ -319,6 +319,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_KAFKA_ENABLED", 1, 0, 1, NULL},
       {"CHAT_KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, NULL},
       {"CHAT_LUA_WATCH", 1, 0, 1, NULL},
+      {"CHAT_SHUTDOWN_DRAIN_MS", 0, 0, 3600000, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -346,6 +347,14 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->kafka_enabled = (int)vals[12];
   cfg->kafka_session_timeout_ms = (int)vals[13];
   cfg->lua_watch = (int)vals[14];
+  cfg->shutdown_drain_ms = (int)vals[15];
+  /* The drain is part of the stop, not added to it: SIGTERM to exit stays within
+   * CHAT_SHUTDOWN_TIMEOUT_MS, which is what a grace period is sized from. */
+  if (cfg->shutdown_drain_ms >= cfg->shutdown_timeout_ms && cfg->shutdown_drain_ms > 0) {
+    set_err(err, errlen, "CHAT_SHUTDOWN_DRAIN_MS (%d) must be less than CHAT_SHUTDOWN_TIMEOUT_MS (%d)",
+            cfg->shutdown_drain_ms, cfg->shutdown_timeout_ms);
+    return -1;
+  }
 
   const char *url = get("SPRING_DATASOURCE_URL");
   if (url == NULL || *url == '\0') {

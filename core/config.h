@@ -30,7 +30,8 @@ typedef struct chat_config {
   size_t http_max_body_bytes;   /* CHAT_HTTP_MAX_BODY_BYTES, default 1 MiB */
   int http_header_timeout_ms;   /* CHAT_HTTP_HEADER_TIMEOUT_MS, default 10 s */
   int http_idle_timeout_ms;     /* CHAT_HTTP_IDLE_TIMEOUT_MS, default 60 s */
-  int shutdown_timeout_ms;      /* CHAT_SHUTDOWN_TIMEOUT_MS, default 20 s */
+  int shutdown_timeout_ms;      /* CHAT_SHUTDOWN_TIMEOUT_MS, default 20 s: SIGTERM to exit */
+  int shutdown_drain_ms;        /* CHAT_SHUTDOWN_DRAIN_MS, default 0: readiness DOWN, still serving */
   int reuse_port;               /* CHAT_REUSE_PORT=1: SO_REUSEPORT, several processes */
   int stomp_heartbeat_ms;       /* CHAT_STOMP_HEARTBEAT_MS, offered both ways, default 10 s */
   size_t stomp_max_frame_bytes; /* CHAT_STOMP_MAX_FRAME_BYTES, default 64 KiB */

@@ -10,6 +10,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 
 enum { READ_BUFFER_BYTES = 64 * 1024, MAX_PENDING_BYTES = 1024 * 1024 };
 
@@ -26,6 +27,7 @@ struct chat_http_server {
   void *ud;
   chat_http_conn *conns;
   size_t nconns;
+  size_t nupgraded; /* of nconns: WebSocket and SockJS streams (metrics tell them apart) */
   int stopping;
   int listener_closed;
   void (*on_closed)(void *ud);
@@ -59,8 +61,10 @@ struct chat_http_conn {
   size_t pending_len;
   int processing;         /* inside process(): a synchronous respond must not recurse */
   int closing;
+  int upgraded;           /* counted in nupgraded, also once lingering */
   int handles_open;       /* tcp + timer; freed when both closed */
   int req_outstanding;    /* the handler still owes a chat_http_respond */
+  uint64_t req_started_ns; /* when the request was complete and handed over (latency metrics) */
   char peer[64];
   const chat_http_upgrade_ops *up_ops;
   void *up_ud;
@@ -173,6 +177,7 @@ static int cork_add(chat_http_conn *c, const uv_buf_t *bufs, unsigned n, void (*
     if (bufs[i].len == 0) continue;
     k->bufs[k->nbufs++] = bufs[i];
     k->bytes += bufs[i].len;
+    chat_metrics.http_bytes_out += bufs[i].len;
   }
   k->dones[k->ndones++] = (write_done){done, ud};
   if (!c->is_dirty) {
@@ -253,6 +258,7 @@ static void conn_close(chat_http_conn *c) {
   else srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->nconns--;
+  if (c->upgraded) srv->nupgraded--;
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -268,12 +274,15 @@ static void on_timeout(uv_timer_t *t);
 
 /* After an error answer the client may still be sending (a body we refused): closing
  * now would reset the connection and destroy the answer before it is read. So, like
- * nginx's lingering close, read and discard for a moment, then close. */
+ * nginx's lingering close, read and discard for a moment, then close. The same holds
+ * for a WebSocket closed by the server (an ERROR frame, a graceful stop): the client
+ * may be sending frames while our last ones are on their way, and a close() with
+ * unread input sends a RST that can discard them (a RECEIPT, the ERROR). */
 static void on_shutdown(uv_shutdown_t *s, int status) {
   shutdown_req *sr = (shutdown_req *)s;
   chat_http_conn *c = sr->conn;
   free(sr);
-  if (status < 0 || c->closing || c->state == CONN_UPGRADED) {
+  if (status < 0 || c->closing) {
     conn_close(c);
     return;
   }
@@ -434,6 +443,7 @@ static void process(chat_http_conn *c) {
     arm_timer(c);
     c->req = req;
     c->req_outstanding = 1;
+    c->req_started_ns = uv_hrtime();
     c->srv->handler(c, req, c->srv->ud);
   }
   if (c->pending_len == 0) {
@@ -462,6 +472,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  chat_metrics.http_bytes_in += (uint64_t)nread;
   if (c->state == CONN_LINGERING) return; /* discarded */
   if (c->state == CONN_UPGRADED) {
     c->up_ops->on_data(c->up_ud, buf->base, (size_t)nread);
@@ -490,6 +501,8 @@ void chat_http_conn_upgrade(chat_http_conn *c, const char *response, size_t len,
   c->req = NULL;
   c->req_outstanding = 0;
   c->state = CONN_UPGRADED;
+  c->upgraded = 1;
+  c->srv->nupgraded++;
   c->up_ops = ops;
   c->up_ud = ud;
   uv_timer_stop(&c->timer);
@@ -521,6 +534,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   srv->nconns++;
+  chat_metrics.http_connections_accepted++;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
@@ -595,12 +609,19 @@ void chat_http_server_stop(chat_http_server *srv, void (*on_closed)(void *ud), v
   srv->closed_ud = ud;
   for (chat_http_conn *c = srv->conns, *next; c; c = next) {
     next = c->next;
-    /* Idle keep-alive connections go now; busy ones close after their response, and
-     * upgraded ones after their protocol said goodbye (already queued by the caller). */
+    /* Idle keep-alive connections go now and busy ones after their response. Upgraded
+     * ones (WebSocket, SockJS streams) belong to their STOMP session, which closes them
+     * once the frame it is handling got its RECEIPT and the ERROR frame is written. */
     if (c->state == CONN_IDLE || c->state == CONN_READING) conn_close(c);
-    else if (c->state == CONN_UPGRADED) conn_close_after_writes(c);
   }
   uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
 }
 
 size_t chat_http_server_connections(const chat_http_server *srv) { return srv->nconns; }
+size_t chat_http_server_upgraded(const chat_http_server *srv) { return srv->nupgraded; }
+
+const char *chat_http_conn_request_method(const chat_http_conn *c) { return c->req ? c->req->method : NULL; }
+
+double chat_http_conn_request_seconds(const chat_http_conn *c) {
+  return (double)(uv_hrtime() - c->req_started_ns) / 1e9;
+}

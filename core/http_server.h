@@ -54,7 +54,14 @@ void chat_http_conn_pause(chat_http_conn *conn, int paused);
 void chat_http_conn_close(chat_http_conn *conn, int graceful);
 const char *chat_http_conn_peer(const chat_http_conn *conn);
 
-/* Number of open connections (for metrics and shutdown). */
+/* Number of open connections (for metrics and shutdown), and how many of them were
+ * upgraded (WebSocket, SockJS streaming). */
 size_t chat_http_server_connections(const chat_http_server *srv);
+size_t chat_http_server_upgraded(const chat_http_server *srv);
+
+/* The method of the request being handled on conn, and the seconds since it was
+ * complete (latency metrics); valid until chat_http_respond. */
+const char *chat_http_conn_request_method(const chat_http_conn *conn);
+double chat_http_conn_request_seconds(const chat_http_conn *conn);
 
 #endif

@@ -34,6 +34,12 @@ struct chat_task {
 
 static chat_task **task_slot(lua_State *L) { return (chat_task **)lua_getextraspace(L); }
 
+/* Tasks of every generation, retired ones included: a graceful stop waits for zero
+ * before it closes the pools those tasks are using. */
+static int tasks_running;
+
+int chat_tasks_running(void) { return tasks_running; }
+
 /* ---- version hash: FNV-1a over the sorted relative paths and contents ---- */
 
 typedef struct {
@@ -110,6 +116,7 @@ static int open_native(lua_State *L) {
   chat_lua_api_redis_inject(L, rt->redis);
   chat_lua_api_stomp_inject(L, rt->stomp);
   chat_lua_api_kafka_inject(L, rt->kafka);
+  chat_lua_api_metrics_inject(L, rt);
   return 1;
 }
 
@@ -227,6 +234,7 @@ static void task_end(chat_task *t) {
   luaL_unref(vm->L, LUA_REGISTRYINDEX, t->co_ref);
   free(t);
   vm->tasks--;
+  tasks_running--;
   vm_close_if_idle(vm);
 }
 
@@ -276,6 +284,7 @@ int chat_task_spawn(chat_vm *vm, const char *entry, chat_task_push_args push, vo
   t->done = done;
   t->done_ud = done_ud;
   vm->tasks++;
+  tasks_running++;
   int nargs = push ? push(t->co, push_ud) : 0;
   task_run(t, nargs);
   return 0;

@@ -53,6 +53,9 @@ void chat_vm_strings_free(char **list);
 int chat_task_spawn(chat_vm *vm, const char *entry, chat_task_push_args push, void *push_ud,
                     chat_task_done_cb done, void *done_ud);
 
+/* Tasks running or waiting for I/O, in every generation (metrics, graceful stop). */
+int chat_tasks_running(void);
+
 /* The task whose coroutine is L, or NULL when L is not a handler's own coroutine
  * (the main thread during validate(), or a coroutine the script created itself). */
 chat_task *chat_task_from(lua_State *L);

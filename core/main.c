@@ -1,6 +1,15 @@
 /* chatd: start-up, signals and graceful stop. The order matters: configuration (fail
  * fast with one clear line), migrations (before anything is served), pools, the Lua
- * application, and only then the listener, so readiness never lies. */
+ * application, and only then the listener, so readiness never lies.
+ *
+ * The stop on SIGTERM, all within CHAT_SHUTDOWN_TIMEOUT_MS:
+ *   1. readiness reports DOWN and Eureka is told; for CHAT_SHUTDOWN_DRAIN_MS everything
+ *      else keeps working, so the load balancer can take the pod out first;
+ *   2. the listener closes and idle connections with it; every STOMP session stops
+ *      reading, finishes the frames it read (a SEND is stored and gets its RECEIPT),
+ *      then gets an ERROR and its socket closes; HTTP requests in flight are answered;
+ *   3. once no connection is left: Kafka leaves its group, then every Lua task still
+ *      running (presence cleanup, a last write) finishes before the pools close. */
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,14 +28,17 @@
 #include "redis.h"
 #include "runtime.h"
 #include "script_watch.h"
+#include "sockjs_conn.h"
 #include "stomp_session.h"
 
 enum { MIGRATION_WAIT_SECONDS = 60 };
 
 static chat_runtime rt;
 static uv_signal_t sig_hup, sig_term, sig_int;
-static uv_timer_t shutdown_deadline;
+static uv_timer_t shutdown_deadline, drain_timer, tasks_timer;
 static int pending_closes;
+
+enum { TASKS_POLL_MS = 10 };
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
@@ -72,6 +84,8 @@ static void stop_loop_when_done(void) {
   uv_close((uv_handle_t *)&sig_term, on_handle_closed);
   uv_close((uv_handle_t *)&sig_int, on_handle_closed);
   uv_close((uv_handle_t *)&shutdown_deadline, on_handle_closed);
+  uv_close((uv_handle_t *)&drain_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&tasks_timer, on_handle_closed);
 }
 
 static void on_pool_closed(void *ud) {
@@ -83,6 +97,11 @@ static void on_kafka_closed(void *ud);
 
 static void on_http_closed(void *ud) {
   (void)ud;
+  /* No client can come back for a SockJS session, and no subscriber is left for what
+   * the other instances publish. */
+  chat_sockjs_stop_all();
+  chat_redis_close(rt.redis_sub, on_pool_closed, NULL);
+  rt.redis_sub = NULL;
   /* Kafka first: a record being handled may still need the database. */
   if (rt.kafka) {
     chat_kafka_close(rt.kafka, on_kafka_closed, NULL);
@@ -91,14 +110,33 @@ static void on_http_closed(void *ud) {
   on_kafka_closed(NULL);
 }
 
+static void close_pools(void) {
+  chat_pg_pool_close(rt.pg, on_pool_closed, NULL);
+  rt.pg = NULL;
+  chat_redis_close(rt.redis, on_pool_closed, NULL);
+  rt.redis = NULL;
+  chat_stomp_hub_free(rt.stomp);
+  rt.stomp = NULL;
+}
+
+/* Tasks end on their own (their I/O completes or fails); polling for that is cheaper
+ * than a notification hook on every task's end, and only runs during a stop. */
+static void on_tasks_poll(uv_timer_t *t) {
+  if (chat_tasks_running() > 0) return;
+  uv_timer_stop(t);
+  close_pools();
+}
+
 static void on_kafka_closed(void *ud) {
   (void)ud;
   rt.kafka = NULL;
-  /* Every request has been answered: the pools can go. */
-  chat_pg_pool_close(rt.pg, on_pool_closed, NULL);
-  chat_redis_close(rt.redis, on_pool_closed, NULL);
-  chat_redis_close(rt.redis_sub, on_pool_closed, NULL);
-  chat_stomp_hub_free(rt.stomp);
+  /* Every request has been answered; the pools go once the last task using them ended. */
+  if (chat_tasks_running() == 0) {
+    close_pools();
+    return;
+  }
+  chat_log_info("main", "waiting for %d Lua task(s) to finish", chat_tasks_running());
+  uv_timer_start(&tasks_timer, on_tasks_poll, TASKS_POLL_MS, TASKS_POLL_MS);
 }
 
 static void on_eureka_stopped(void *ud) {
@@ -114,6 +152,14 @@ static void on_deadline(uv_timer_t *t) {
   exit(1);
 }
 
+static void on_drained(uv_timer_t *t) {
+  (void)t;
+  /* No new connection from here on. */
+  chat_http_server_stop(rt.http, on_http_closed, NULL);
+  /* STOMP clients finish what they sent, get an ERROR and reconnect to another pod. */
+  chat_stomp_hub_drain(rt.stomp);
+}
+
 static void on_stop_signal(uv_signal_t *s, int signum) {
   (void)s;
   if (rt.stopping) {
@@ -121,7 +167,8 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     exit(1);
   }
   rt.stopping = 1;
-  chat_log_info("main", "%s: stopping gracefully", strsignal(signum));
+  chat_log_info("main", "%s: stopping gracefully within %d ms", strsignal(signum),
+                rt.config.shutdown_timeout_ms);
   /* No reload while stopping, and its handles must not keep the loop alive. */
   chat_script_watch_stop(rt.script_watch);
   rt.script_watch = NULL;
@@ -131,15 +178,21 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   /* Out of the registry first, as Spring does at context close, so clients stop being
    * sent here while the connections drain; the DELETE has its own short timeout. */
   if (rt.eureka) chat_eureka_stop(rt.eureka, on_eureka_stopped, NULL);
-  /* STOMP clients get an ERROR and reconnect to another pod; their sockets close with
-   * the HTTP server's connections. */
-  chat_stomp_hub_close_all(rt.stomp, "server shutting down");
-  chat_http_server_stop(rt.http, on_http_closed, NULL);
+  if (rt.config.shutdown_drain_ms > 0) {
+    /* Readiness is DOWN from now on, but what arrives meanwhile is still served: the
+     * load balancer has not yet noticed, and refusing now would fail those clients. */
+    chat_log_info("main", "readiness DOWN; still serving for %d ms (CHAT_SHUTDOWN_DRAIN_MS)",
+                  rt.config.shutdown_drain_ms);
+    uv_timer_start(&drain_timer, on_drained, (uint64_t)rt.config.shutdown_drain_ms, 0);
+    return;
+  }
+  on_drained(&drain_timer);
 }
 
 static void on_reload_signal(uv_signal_t *s, int signum) {
   (void)s;
   (void)signum;
+  if (rt.stopping) return; /* the pools a new generation would bind to are closing */
   chat_log_info("reload", "SIGHUP: reloading scripts from %s", rt.config.lua_dir);
   chat_runtime_reload(&rt);
 }
@@ -184,6 +237,8 @@ int main(void) {
   uv_signal_init(rt.loop, &sig_int);
   uv_signal_start(&sig_int, on_stop_signal, SIGINT);
   uv_timer_init(rt.loop, &shutdown_deadline);
+  uv_timer_init(rt.loop, &drain_timer);
+  uv_timer_init(rt.loop, &tasks_timer);
   if (rt.config.lua_watch) rt.script_watch = chat_script_watch_start(&rt);
 
   chat_log_info("main", "chatd listening on %s:%d (pid %d)", rt.config.bind_address,

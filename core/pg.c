@@ -489,6 +489,18 @@ int chat_pg_pool_connected(const chat_pg_pool *p) {
 
 int chat_pg_pool_size(const chat_pg_pool *p) { return p->size; }
 
+/* Walks the lists instead of keeping counts, so a query pays nothing for metrics; the
+ * queue is short by construction (it drains as fast as PostgreSQL answers). */
+void chat_pg_pool_stats(const chat_pg_pool *p, size_t *queued, size_t *in_flight, size_t *pinned) {
+  *queued = *in_flight = *pinned = 0;
+  for (const pg_op *op = p->queue.head; op; op = op->next) (*queued)++;
+  for (const pg_op *op = p->pins.head; op; op = op->next) (*queued)++;
+  for (int i = 0; i < p->size; i++) {
+    *in_flight += (size_t)p->conns[i].nsent;
+    *pinned += p->conns[i].pinned != 0;
+  }
+}
+
 static void pool_handle_closed(uv_handle_t *h) {
   chat_pg_pool *p = h->data; /* every handle points at the pool once closing */
   if (--p->handles_open > 0) return;

@@ -34,6 +34,10 @@ void chat_pg_unpin(chat_pg_conn *conn);
 int chat_pg_pool_connected(const chat_pg_pool *pool);
 int chat_pg_pool_size(const chat_pg_pool *pool);
 
+/* For metrics: statements (and transactions' pin requests) waiting for a connection,
+ * statements sent and awaiting results, connections held by a transaction. */
+void chat_pg_pool_stats(const chat_pg_pool *pool, size_t *queued, size_t *in_flight, size_t *pinned);
+
 /* Fails queued work, closes every connection; on_closed runs after the last handle closed. */
 void chat_pg_pool_close(chat_pg_pool *pool, void (*on_closed)(void *ud), void *ud);
 

@@ -8,6 +8,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "lua_vm.h"
+#include "metrics.h"
 #include "kafka.h"
 #include "redis.h"
 #include "runtime.h"
@@ -74,6 +75,13 @@ static int push_request(lua_State *co, void *ud) {
 static const char INTERNAL_ERROR_BODY[] =
     "{\"status\":500,\"error\":\"Internal Server Error\",\"message\":\"internal server error\"}";
 
+/* The request's latency by route pattern: Lua knows the pattern (its router matched
+ * it), C knows the clock, so app.http returns the pattern and C observes here. */
+static void observe_request(chat_http_conn *conn, const char *route, int status) {
+  chat_metrics_observe_request(chat_http_conn_request_method(conn), route, status,
+                               chat_http_conn_request_seconds(conn));
+}
+
 static void respond_internal_error(chat_http_conn *conn) {
   static const char *const headers[] = {"Content-Type", "application/json", NULL};
   chat_http_respond(conn, 500, headers, INTERNAL_ERROR_BODY, sizeof INTERNAL_ERROR_BODY - 1);
@@ -81,22 +89,27 @@ static void respond_internal_error(chat_http_conn *conn) {
 
 enum { MAX_RESPONSE_HEADERS = 32 };
 
-/* app.http returns status, body, headers; anything else is a script bug answered 500. */
+/* app.http returns status, body, headers, route (the matched route's pattern, or a
+ * fixed word like "NOT_FOUND"); anything else is a script bug answered 500. */
 static void http_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
   (void)t;
   chat_http_conn *conn = ud;
   if (!ok) {
+    observe_request(conn, "UNKNOWN", 500);
     respond_internal_error(conn);
     return;
   }
   int base = lua_gettop(co) - nres + 1;
   int isnum = 0;
   lua_Integer status = nres >= 1 ? lua_tointegerx(co, base, &isnum) : 0;
+  const char *route = nres >= 4 && lua_type(co, base + 3) == LUA_TSTRING ? lua_tostring(co, base + 3) : "UNKNOWN";
   if (!isnum || status < 100 || status > 599) {
     chat_log_error("http", "app.http returned no valid status");
+    observe_request(conn, route, 500);
     respond_internal_error(conn);
     return;
   }
+  observe_request(conn, route, (int)status);
   size_t body_len = 0;
   const char *body = nres >= 2 ? lua_tolstring(co, base + 1, &body_len) : NULL;
   const char *headers[MAX_RESPONSE_HEADERS * 2 + 1];
@@ -138,6 +151,7 @@ void chat_runtime_http_request(chat_http_conn *conn, const chat_http_request *re
   http_call call = {conn, req};
   if (chat_task_spawn(rt->vm, "http", push_request, &call, http_done, conn) < 0) {
     chat_log_error("http", "the application has no http handler");
+    observe_request(conn, "UNKNOWN", 500);
     respond_internal_error(conn);
   }
 }

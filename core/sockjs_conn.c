@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "sockjs.h"
 #include "sockjs_conn.h"
@@ -186,6 +187,7 @@ static void session_free_cb(uv_handle_t *h) {
 static void session_end(sockjs_session *s) {
   if (s->closed) return;
   s->closed = 1;
+  chat_metrics.sockjs_sessions--;
   if (s->stomp) {
     chat_stomp_session *stomp = s->stomp;
     s->stomp = NULL;
@@ -305,6 +307,7 @@ static sockjs_session *session_new(chat_runtime *rt, const char *id) {
   unsigned b = bucket_of(id);
   s->next = registry[b];
   registry[b] = s;
+  chat_metrics.sockjs_sessions++;
   return s;
 }
 
@@ -612,4 +615,18 @@ int chat_sockjs_handle(chat_runtime *rt, chat_http_conn *conn, const chat_http_r
   }
   respond_text(conn, req, 404, "text/plain;charset=UTF-8", "unknown SockJS transport", 24);
   return 1;
+}
+
+/* ---- graceful stop ---- */
+
+void chat_sockjs_stop_all(void) {
+  for (unsigned b = 0; b < BUCKETS; b++) {
+    while (registry[b] != NULL) {
+      sockjs_session *s = registry[b];
+      /* A poll still waiting is answered, so its request is released. */
+      if (s->recv && s->kind == RECV_XHR) send_close_frame(s, 3000, "Go away!");
+      s->recv = NULL;
+      session_destroy(s);
+    }
+  }
 }

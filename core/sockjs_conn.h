@@ -15,4 +15,8 @@ struct chat_http_conn;
 int chat_sockjs_handle(struct chat_runtime *rt, struct chat_http_conn *conn, const chat_http_request *req,
                        const char *rest);
 
+/* Graceful stop, once no client connection is left: ends every session now instead of
+ * after its 5 s disconnect delay (no client can come back for it). */
+void chat_sockjs_stop_all(void);
+
 #endif

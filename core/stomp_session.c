@@ -7,6 +7,7 @@
 #include "broker.h"
 #include "log.h"
 #include "lua_vm.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "stomp.h"
 #include "stomp_session.h"
@@ -33,6 +34,7 @@ struct chat_stomp_session {
   int gone;        /* the transport is closed */
   int refs;        /* the transport + a task in flight */
   int busy;        /* a frame is with the application */
+  int draining;    /* graceful stop: read nothing more, finish what was read, then ERROR */
   pending_frame *pending_head, *pending_tail;
   size_t pending_count;
   chat_sub *subs;  /* this session's subscriptions (chat_sub.session_next) */
@@ -66,6 +68,8 @@ static void send_frame(chat_stomp_session *s, const char *command, const char *c
   s->ops->send(s->transport, head, n, b);
   chat_shared_buf_release(b);
   s->last_sent_ms = now_ms(s->hub);
+  chat_metrics.stomp_frames_out++;
+  chat_metrics.stomp_bytes_out += n + body_len + 1;
 }
 
 static void close_session(chat_stomp_session *s) {
@@ -152,6 +156,14 @@ enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2 };
 static void process_pending(chat_stomp_session *s);
 static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f);
 
+/* A draining session says goodbye once nothing it read is left with the application:
+ * the ERROR frame tells the client to reconnect elsewhere, and the transport closes
+ * after it is written, behind any RECEIPT sent just before. */
+static void finish_drain(chat_stomp_session *s) {
+  if (s->draining && !s->busy && s->pending_head == NULL && !s->closing && !s->gone)
+    send_error(s, "server shutting down", NULL, NULL);
+}
+
 static int push_send_args(lua_State *co, void *ud) {
   frame_call *c = ud;
   const chat_stomp_frame *f = c->frame;
@@ -220,8 +232,9 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
   free(c->sub_id);
   free(c);
   s->busy = 0;
-  if (s->pending_count == 0 && !s->gone) s->ops->pause(s->transport, 0);
+  if (s->pending_count == 0 && !s->gone && !s->draining) s->ops->pause(s->transport, 0);
   process_pending(s);
+  finish_drain(s);
   session_release(s);
 }
 
@@ -437,6 +450,7 @@ static int on_parsed(const chat_stomp_frame *f, void *ud) {
   chat_stomp_session *s = ud;
   s->last_received_ms = now_ms(s->hub);
   if (f == NULL) return 0; /* a heart-beat */
+  chat_metrics.stomp_frames_in++;
   if (s->busy) {
     if (s->pending_count >= MAX_PENDING_FRAMES) {
       send_error(s, "too many frames waiting; slow down", NULL, NULL);
@@ -460,7 +474,10 @@ static int on_parsed(const chat_stomp_frame *f, void *ud) {
 }
 
 void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len) {
-  if (s->closing || s->gone) return;
+  chat_metrics.stomp_bytes_in += len;
+  /* Draining: bytes that arrive now (a SockJS xhr_send) were sent after the stop began;
+   * they get no RECEIPT, so the client knows to send them again elsewhere. */
+  if (s->closing || s->gone || s->draining) return;
   const char *err = NULL;
   s->refs++; /* a frame's task may end synchronously and drop the last other reference */
   if (chat_stomp_parser_feed(s->parser, data, len, on_parsed, s, &err) < 0 && !s->closing)
@@ -505,6 +522,7 @@ typedef struct {
   const char *destination;
   const char *common[COMMON_HEADERS + 1];
   size_t deliveries;
+  size_t head_bytes; /* summed here, added to the metrics once per broadcast */
 } fanout;
 
 static void deliver(chat_sub *sub, void *ud) {
@@ -523,9 +541,11 @@ static void deliver(chat_sub *sub, void *ud) {
   s->ops->send(s->transport, head, n, fo->body);
   s->last_sent_ms = now_ms(hub);
   fo->deliveries++;
+  fo->head_bytes += n;
   if (s->ops->queued(s->transport) > hub->limits.max_queued_bytes) {
     chat_log_warn("stomp", "session %s: %zu bytes queued, dropping the slow consumer", s->id,
                   s->ops->queued(s->transport));
+    chat_metrics.stomp_slow_consumers++;
     close_session(s);
   }
 }
@@ -548,6 +568,9 @@ static size_t fan_out(chat_stomp_hub *hub, const char *key, const char *destinat
   fo.common[h] = NULL;
   chat_broker_each(hub->broker, key, deliver, &fo);
   chat_shared_buf_release(b);
+  chat_metrics.stomp_deliveries += fo.deliveries;
+  chat_metrics.stomp_frames_out += fo.deliveries;
+  chat_metrics.stomp_bytes_out += fo.head_bytes + fo.deliveries * (body_len + 1);
   return fo.deliveries;
 }
 
@@ -575,6 +598,7 @@ static void sweep(uv_timer_t *t) {
       if (now - s->last_progress_ms > hub->limits.max_stall_ms) {
         chat_log_warn("stomp", "session %s: no write progress for %llu ms, dropping it", s->id,
                       (unsigned long long)(now - s->last_progress_ms));
+        chat_metrics.stomp_slow_consumers++;
         close_session(s);
         continue;
       }
@@ -590,6 +614,7 @@ static void sweep(uv_timer_t *t) {
     }
     if (s->connected && s->send_every_ms && now - s->last_sent_ms + 500 >= s->send_every_ms) {
       s->ops->send(s->transport, "\n", 1, NULL);
+      chat_metrics.stomp_bytes_out++;
       s->last_sent_ms = now;
     }
   }
@@ -608,9 +633,16 @@ chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_con
   return hub;
 }
 
-void chat_stomp_hub_close_all(chat_stomp_hub *hub, const char *reason) {
-  for (chat_stomp_session *s = hub->sessions; s; s = s->next)
-    if (!s->closing && !s->gone) send_error(s, reason, NULL, NULL);
+void chat_stomp_hub_drain(chat_stomp_hub *hub) {
+  /* finish_drain may close a session, and a SockJS transport reports that at once:
+   * the session is unlinked and may be freed, so its successor is read first. */
+  for (chat_stomp_session *s = hub->sessions, *next; s; s = next) {
+    next = s->next;
+    if (s->closing || s->gone || s->draining) continue;
+    s->draining = 1;
+    s->ops->pause(s->transport, 1);
+    finish_drain(s);
+  }
 }
 
 static void hub_timer_closed(uv_handle_t *h) {
@@ -625,3 +657,5 @@ void chat_stomp_hub_free(chat_stomp_hub *hub) {
 }
 
 size_t chat_stomp_hub_sessions(const chat_stomp_hub *hub) { return hub->count; }
+size_t chat_stomp_hub_subscriptions(const chat_stomp_hub *hub) { return chat_broker_subscriptions(hub->broker); }
+size_t chat_stomp_hub_destinations(const chat_stomp_hub *hub) { return chat_broker_destinations(hub->broker); }

@@ -38,10 +38,14 @@ typedef struct chat_stomp_limits_config {
 
 chat_stomp_hub *chat_stomp_hub_new(struct chat_runtime *rt, const chat_stomp_limits_config *limits);
 
-/* Closes every session (ERROR "server shutting down" first) for a graceful stop. */
-void chat_stomp_hub_close_all(chat_stomp_hub *hub, const char *reason);
+/* Graceful stop: every session stops reading, finishes the frames it already read (a
+ * SEND in flight is stored and gets its RECEIPT), then gets ERROR "server shutting down"
+ * and its transport closes, so the client reconnects to another instance. */
+void chat_stomp_hub_drain(chat_stomp_hub *hub);
 void chat_stomp_hub_free(chat_stomp_hub *hub);
 size_t chat_stomp_hub_sessions(const chat_stomp_hub *hub);
+size_t chat_stomp_hub_subscriptions(const chat_stomp_hub *hub);
+size_t chat_stomp_hub_destinations(const chat_stomp_hub *hub);
 
 chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp_transport_ops *ops,
                                            void *transport);

@@ -5,6 +5,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "stomp_session.h"
 #include "ws.h"
@@ -103,6 +104,7 @@ static void on_data(void *ud, const char *data, size_t len) {
 
 static void on_socket_closed(void *ud) {
   ws_conn *wc = ud;
+  chat_metrics.websocket_connections--;
   chat_stomp_session_closed(wc->stomp);
   chat_ws_free(wc->ws);
   free(wc);
@@ -137,5 +139,6 @@ void chat_ws_conn_upgrade(chat_runtime *rt, chat_http_conn *conn, const chat_htt
     chat_http_respond(conn, 503, headers, NULL, 0);
     return;
   }
+  chat_metrics.websocket_connections++;
   chat_http_conn_upgrade(conn, response, (size_t)n, &UPGRADE_OPS, wc);
 }

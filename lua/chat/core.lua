@@ -41,6 +41,12 @@ Misc
   chat.config               read-only copy of the configuration (port, app_name, ...)
   chat.health()             {pg = {connected=n, size=n}, redis = {connected=bool}}
   chat.stopping()           true once a graceful stop began (readiness goes DOWN)
+
+Metrics (kept in C, core/metrics.c; README "Metrics")
+  chat.metrics.render()               the Prometheus text for /actuator/prometheus
+  chat.metrics.message_stored(type)   one chat message of that type was stored
+  HTTP requests are observed by the core: app.http returns the route pattern as its
+  fourth value (see chat/init.lua).
 ]]
 
 local native = require "chat.native"

@@ -3,7 +3,8 @@ scripts use, and shared/DESIGN.md §2 for the model.
 
   app.validate()                 on load and on every reload, on the main thread, no I/O;
                                  raising rejects the scripts
-  app.http(req)                  -> status, body, headers   (one coroutine per request)
+  app.http(req)                  -> status, body, headers, route   (one coroutine per request;
+                                 route: the matched path pattern, the metrics' label)
       req = { method, path (raw), query (raw, "" when none), headers (lower-case names),
               body ("" when none), remote_addr }
   app.stomp_subscribe / stomp_send / stomp_disconnect       (chat/messaging.lua)
@@ -20,6 +21,10 @@ local router = require "chat.router"
 local web = require "chat.web"
 
 local type, xpcall, traceback = type, xpcall, debug.traceback
+
+-- Route labels when no route pattern applies, as Micrometer names them: bounded words,
+-- never the raw path.
+local ROUTE_NOT_FOUND, ROUTE_UNKNOWN = "NOT_FOUND", "UNKNOWN"
 
 -- One route table per area, each keyed by path then method.
 local ROUTE_MODULES = { "chat.routes.rooms", "chat.routes.messages", "chat.routes.actuator" }
@@ -62,7 +67,8 @@ end
 
 local function dispatch(req)
   local path = req.path or "/"
-  local handler, params, extra = router.match(compiled, req.method, path)
+  local handler, params, extra, route = router.match(compiled, req.method, path)
+  req.route = route or ROUTE_NOT_FOUND
   if not handler then return web.error_response(params.status, params.message, path, extra) end
   req.path_params = params
   req.params = web.parse_query(req.query)
@@ -86,9 +92,9 @@ function app.http(req)
   local ok, status, body, headers = xpcall(dispatch, traceback, req)
   if not ok then
     chat.log.error("%s %s failed: %s", tostring(req.method), tostring(req.path), tostring(status))
-    return web.error_response(500, errors.INTERNAL, req.path or "/")
+    status, body, headers = web.error_response(500, errors.INTERNAL, req.path or "/")
   end
-  return status, body, headers
+  return status, body, headers, req.route or ROUTE_UNKNOWN
 end
 
 app.stomp_subscribe = messaging.subscribe

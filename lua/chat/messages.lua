@@ -115,9 +115,11 @@ local function store_batch(items)
     end
   end
   -- Only CHAT messages are counted as unread; JOIN/LEAVE change no count. Once per room,
-  -- after the commit and before anyone publishes.
+  -- after the commit and before anyone publishes. Counted for the metrics here too: the
+  -- one place every message is stored, whichever path (STOMP send, join, leave) asked.
   local rooms = {}
   for i, m in ipairs(items) do
+    if results[i][1] then chat.metrics.message_stored(m.kind) end
     if m.kind == "CHAT" and results[i][1] and not rooms[m.room_id] then
       rooms[m.room_id] = true
       read_marks.invalidate(m.room_id)

@@ -6,7 +6,11 @@
 (every path variable of the contract is an id) and handed to the handler in
 req.path_params. A known path with another method is 405 with an Allow header; OPTIONS
 on a known path answers the Allow header, as Spring MVC does; an unknown path is 404.
-Paths without variables win over patterns, so a literal segment is never read as an id. ]]
+Paths without variables win over patterns, so a literal segment is never read as an id.
+
+match() also returns the matched route's path pattern, for metrics: requests are counted
+by pattern ("/api/chat/rooms/{chatRoomId}/join"), never by raw path, so ids never become
+label values. ]]
 
 local errors = require "chat.errors"
 local web = require "chat.web"
@@ -78,7 +82,8 @@ local function options_handler(allow)
   return function() return 200, "", { Allow = allow } end
 end
 
--- Returns handler, path params; or nil, failure, extra headers.
+-- Returns handler, path params, nil, route pattern; or nil, failure, extra headers, route
+-- pattern (nil when no route matched: 404).
 function M.match(compiled, method, path)
   for _, route in ipairs(compiled) do
     local captures = { path:match(route.pattern) }
@@ -86,7 +91,7 @@ function M.match(compiled, method, path)
       local handler = route.methods[method] or (method == "HEAD" and route.methods.GET)
       if not handler and method == "OPTIONS" then handler = options_handler(options_allow(route)) end
       if not handler then
-        return nil, web.fail(405, fmt(errors.METHOD_NOT_ALLOWED, method, path)), { Allow = route.allow }
+        return nil, web.fail(405, fmt(errors.METHOD_NOT_ALLOWED, method, path)), { Allow = route.allow }, route.path
       end
       local params = {}
       for i, name in ipairs(route.names) do
@@ -94,11 +99,12 @@ function M.match(compiled, method, path)
         local raw = captures[i]
         local n = web.parse_long(web.unescape(raw, false))
         if n == nil then
-          return nil, web.fail(400, fmt(errors.PATH_NOT_LONG, name) .. fmt(", got '%s'", raw:sub(1, 40)))
+          return nil, web.fail(400, fmt(errors.PATH_NOT_LONG, name) .. fmt(", got '%s'", raw:sub(1, 40))), nil,
+                 route.path
         end
         params[name] = n
       end
-      return handler, params
+      return handler, params, nil, route.path
     end
   end
   return nil, web.fail(404, fmt(errors.NO_HANDLER, method, path))

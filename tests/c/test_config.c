@@ -86,6 +86,8 @@ static void test_defaults(void) {
   CHECK(cfg.pg_pool_size == 4);
   CHECK(cfg.http_max_body_bytes == 1024 * 1024);
   CHECK(cfg.lua_watch == 1);
+  CHECK(cfg.shutdown_timeout_ms == 20000);
+  CHECK(cfg.shutdown_drain_ms == 0);
   chat_config_free(&cfg);
 }
 
@@ -99,6 +101,7 @@ static void test_aliases_and_overrides(void) {
       "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", "http://eureka:8761/eureka/",
       "CHAT_LUA_DIR", "/etc/chatd/lua",
       "CHAT_LUA_WATCH", "0",
+      "CHAT_SHUTDOWN_DRAIN_MS", "5000",
       "SPRING_JPA_HIBERNATE_DDL_AUTO", "update", /* unknown SPRING_* is ignored */
       NULL};
   fake_env = env;
@@ -112,6 +115,7 @@ static void test_aliases_and_overrides(void) {
   CHECK_STR(cfg.eureka_url, "http://eureka:8761/eureka/");
   CHECK_STR(cfg.lua_dir, "/etc/chatd/lua");
   CHECK(cfg.lua_watch == 0);
+  CHECK(cfg.shutdown_drain_ms == 5000);
   chat_config_free(&cfg);
 
   /* The SPRING_ name wins over the short alias. */
@@ -155,6 +159,10 @@ static void test_errors_name_the_variable(void) {
   static const char *const renew[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
                                       "EUREKA_INSTANCE_LEASERENEWALINTERVALINSECONDS", "0", NULL};
   expect_error(renew, "EUREKA_INSTANCE_LEASERENEWALINTERVALINSECONDS");
+  /* The drain is part of the stop deadline, so it must be shorter. */
+  static const char *const drain[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_SHUTDOWN_DRAIN_MS",
+                                      "20000", NULL};
+  expect_error(drain, "CHAT_SHUTDOWN_DRAIN_MS");
 }
 
 /* The Eureka instance knobs: defaults, both spellings (Spring's relaxed-binding name and

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startChatd, api, sql, uniqueStudyId, sleep, REPO } from '../helpers/chatd.mjs';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus.mjs';
 
 const BROKER = process.env.SPRING_KAFKA_BOOTSTRAP_SERVERS;
 const TOPIC = 'study.member.created';
@@ -83,6 +84,10 @@ test('an event adds the member; the same event again is harmless', async () => {
   const health = await api(chatd.url, 'GET', '/actuator/health');
   assert.equal(health.json.components.kafka.status, 'UP');
   assert.equal(health.json.components.kafka.details.assignedPartitions, 3);
+  // The same state in /actuator/prometheus.
+  const metrics = parsePrometheus((await api(chatd.url, 'GET', '/actuator/prometheus')).text);
+  assert.equal(sampleValue(metrics, 'chatd_kafka_consumer_assigned_partitions'), 3);
+  assert.ok(sampleValue(metrics, 'chatd_kafka_consumer_backlog_records') >= 0);
   assert.equal(deadLetters(String(studyId)).length, 0);
 });
 

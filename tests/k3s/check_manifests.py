@@ -149,6 +149,13 @@ def check_manifests(docs):
     check(sleep_s is not None and grace > sleep_s + shutdown_s,
           f'terminationGracePeriodSeconds {grace} > preStop {sleep_s} s + stop deadline {shutdown_s} s')
 
+    drain_s = int(data.get('CHAT_SHUTDOWN_DRAIN_MS', '0')) / 1000
+    check(drain_s < shutdown_s, f'CHAT_SHUTDOWN_DRAIN_MS {drain_s} s < the stop deadline {shutdown_s} s (chatd refuses otherwise)')
+    notes = spec['template'].get('metadata', {}).get('annotations', {})
+    check(notes.get('prometheus.io/scrape') == 'true', 'pod annotation prometheus.io/scrape "true"')
+    check(notes.get('prometheus.io/path') == '/actuator/prometheus', 'pod annotation prometheus.io/path')
+    check(notes.get('prometheus.io/port') == str(ports.get('http')), 'pod annotation prometheus.io/port = the http port')
+
     psc, csc = pod.get('securityContext', {}), c.get('securityContext', {})
     check(psc.get('runAsNonRoot') is True or csc.get('runAsNonRoot') is True, 'runAsNonRoot')
     check(csc.get('readOnlyRootFilesystem') is True, 'readOnlyRootFilesystem')

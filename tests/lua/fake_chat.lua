@@ -35,6 +35,11 @@ function M.install()
   function chat.stopping() return fake.stopping end
   function chat.health() return { pg = { connected = 1, size = 4 }, redis = { connected = not fake.redis_down } } end
   function chat.sleep() end
+  fake.stored = {}
+  chat.metrics = {
+    render = function() return "# fake metrics\n" end,
+    message_stored = function(kind) fake.stored[#fake.stored + 1] = kind end,
+  }
 
   chat.pg = {}
   function chat.pg.query(sql, ...)

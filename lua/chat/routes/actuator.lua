@@ -1,5 +1,5 @@
---[[ Spring Boot Actuator's health endpoints with the real state of the dependencies, and
-the OpenAPI description (CONTRACT §3, operations). ]]
+--[[ Spring Boot Actuator's health endpoints with the real state of the dependencies, the
+Prometheus scrape endpoint, and the OpenAPI description (CONTRACT §3, operations). ]]
 
 local chat = require "chat.core"
 local json = require "chat.json"
@@ -59,9 +59,15 @@ end
 
 local function api_docs() return 200, openapi.document() end
 
+-- Prometheus text format 0.0.4; every metric is kept and rendered by the C core
+-- (core/metrics.c), whose counters the hot paths bump without calling Lua.
+local PROMETHEUS_HEADERS = { ["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8" }
+local function prometheus() return 200, chat.metrics.render(), PROMETHEUS_HEADERS end
+
 return {
   ["/actuator/health"] = { GET = health },
   ["/actuator/health/liveness"] = { GET = liveness },
   ["/actuator/health/readiness"] = { GET = readiness },
+  ["/actuator/prometheus"] = { GET = prometheus },
   ["/v3/api-docs"] = { GET = api_docs },
 }

@@ -27,6 +27,14 @@ describe("chat.router", function()
     assert.same({}, params)
   end)
 
+  it("names the matched route pattern, never the raw path, for the metrics", function()
+    assert.equal("/api/chat/rooms/{chatRoomId}/join", select(4, router.match(compiled, "POST", "/api/chat/rooms/12/join")))
+    assert.equal("/api/chat/rooms/{chatRoomId}/join", select(4, router.match(compiled, "GET", "/api/chat/rooms/12/join")))
+    assert.equal("/api/chat/rooms/study/{studyId}", select(4, router.match(compiled, "GET", "/api/chat/rooms/study/x")))
+    assert.equal("/api/chat/rooms", select(4, router.match(compiled, "POST", "/api/chat/rooms")))
+    assert.is_nil(select(4, router.match(compiled, "GET", "/api/chat/rooms/12/nope")))
+  end)
+
   it("prefers literal paths to variables", function()
     local extra = router.compile { { ["/api/chat/rooms/{chatRoomId}"] = { POST = h },
                                      ["/api/chat/rooms/member"] = { POST = g } } }

@@ -1,0 +1,87 @@
+/* chat.metrics: the Prometheus text for /actuator/prometheus, and the one business
+ * counter the core cannot see by itself (messages stored; C holds no SQL). Request
+ * latency is not here: app.http returns its route pattern and runtime.c observes it. */
+#include <lauxlib.h>
+#include <stdlib.h>
+
+#include "http_server.h"
+#include "kafka.h"
+#include "lua_api.h"
+#include "lua_vm.h"
+#include "metrics.h"
+#include "pg.h"
+#include "process_stats.h"
+#include "redis.h"
+#include "runtime.h"
+#include "stomp_session.h"
+
+#ifndef CHAT_VERSION
+#define CHAT_VERSION "unknown"
+#endif
+
+static chat_runtime *runtime_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+
+/* Reads every gauge from the module that owns it, at scrape time only. */
+static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
+  s->version = CHAT_VERSION;
+  s->scripts_version = rt->vm ? chat_vm_version(rt->vm) : "";
+  s->app_name = rt->config.app_name;
+  s->stopping = rt->stopping;
+  if (rt->http)
+    s->connections_http = chat_http_server_connections(rt->http) - chat_http_server_upgraded(rt->http);
+  if (rt->stomp) {
+    s->stomp_sessions = chat_stomp_hub_sessions(rt->stomp);
+    s->stomp_subscriptions = chat_stomp_hub_subscriptions(rt->stomp);
+    s->stomp_destinations = chat_stomp_hub_destinations(rt->stomp);
+  }
+  if (rt->pg) {
+    s->pg_size = chat_pg_pool_size(rt->pg);
+    s->pg_connected = chat_pg_pool_connected(rt->pg);
+    chat_pg_pool_stats(rt->pg, &s->pg_queued, &s->pg_in_flight, &s->pg_pinned);
+  }
+  s->redis_connected = rt->redis && chat_redis_connected(rt->redis);
+  s->redis_pubsub_connected = rt->redis_sub && chat_redis_connected(rt->redis_sub);
+  if (rt->kafka) {
+    const char *err;
+    s->kafka_enabled = 1;
+    chat_kafka_state(rt->kafka, &s->kafka_assigned_partitions, &s->kafka_backlog, &err);
+  }
+  s->lua_tasks = chat_tasks_running();
+  s->reloads = rt->reloads;
+  s->reloads_failed = rt->reloads_failed;
+  s->uptime_seconds = (double)(uv_now(rt->loop) - rt->started_ms) / 1000.0;
+  chat_process_stats ps;
+  chat_process_stats_read(&ps, s->uptime_seconds);
+  s->resident_bytes = ps.resident_bytes;
+  s->virtual_bytes = ps.virtual_bytes;
+  s->open_fds = ps.open_fds;
+  s->max_fds = ps.max_fds;
+  s->cpu_seconds = ps.cpu_seconds;
+  s->start_time_seconds = ps.start_time_seconds;
+}
+
+/* chat.metrics.render() -> the exposition text */
+static int render(lua_State *L) {
+  chat_metrics_snapshot snap = {0};
+  take_snapshot(runtime_of(L), &snap);
+  size_t len = 0;
+  char *text = chat_metrics_render(&snap, &len);
+  if (text == NULL) return luaL_error(L, "out of memory rendering the metrics");
+  lua_pushlstring(L, text, len);
+  free(text);
+  return 1;
+}
+
+/* chat.metrics.message_stored(type): after a message's INSERT committed. */
+static int message_stored(lua_State *L) {
+  chat_metrics_message_stored(luaL_checkstring(L, 1));
+  return 0;
+}
+
+void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt) {
+  static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored}, {NULL, NULL}};
+  lua_newtable(L);
+  lua_pushlightuserdata(L, rt);
+  luaL_setfuncs(L, fns, 1);
+  lua_setfield(L, -2, "metrics");
+}

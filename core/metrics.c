@@ -1,0 +1,286 @@
+/* Counters, labelled series and the Prometheus text rendering (see metrics.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+chat_metrics_counters chat_metrics;
+
+/* ---- HTTP request series: (method, route, status) -> latency histogram ---- */
+
+/* Fixed buckets in seconds (Prometheus' base unit): 1 ms .. 1 s, then +Inf. */
+static const double BUCKETS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+enum { NBUCKETS = sizeof BUCKETS / sizeof BUCKETS[0] };
+
+/* Routes x methods x statuses of a real deployment stay well under this; past it every
+ * new combination goes to one "OTHER" series, so a bug that leaks raw paths into the
+ * route label cannot make scrapes grow without bound. */
+enum { MAX_REQUEST_SERIES = 255, MAX_LABEL = 128 };
+
+typedef struct {
+  char method[16];
+  char route[MAX_LABEL];
+  int status; /* 0: the overflow series */
+  uint64_t count;
+  double sum;
+  uint64_t in_bucket[NBUCKETS]; /* observations whose smallest bucket is this one */
+} request_series;
+
+static request_series requests[MAX_REQUEST_SERIES + 1];
+static size_t nrequests;
+static int overflow_used;
+
+static request_series *find_request_series(const char *method, const char *route, int status) {
+  for (size_t i = 0; i < nrequests; i++) {
+    request_series *s = &requests[i];
+    if (s->status == status && strcmp(s->route, route) == 0 && strcmp(s->method, method) == 0) return s;
+  }
+  if (nrequests < MAX_REQUEST_SERIES && strlen(method) < sizeof requests[0].method &&
+      strlen(route) < sizeof requests[0].route) {
+    request_series *s = &requests[nrequests++];
+    snprintf(s->method, sizeof s->method, "%s", method);
+    snprintf(s->route, sizeof s->route, "%s", route);
+    s->status = status;
+    return s;
+  }
+  request_series *s = &requests[MAX_REQUEST_SERIES];
+  if (!overflow_used) {
+    overflow_used = 1;
+    snprintf(s->method, sizeof s->method, "OTHER");
+    snprintf(s->route, sizeof s->route, "OTHER");
+    s->status = 0;
+  }
+  return s;
+}
+
+void chat_metrics_observe_request(const char *method, const char *route, int status, double seconds) {
+  if (seconds < 0) seconds = 0;
+  request_series *s = find_request_series(method ? method : "OTHER", route ? route : "UNKNOWN", status);
+  s->count++;
+  s->sum += seconds;
+  for (int i = 0; i < NBUCKETS; i++) {
+    if (seconds <= BUCKETS[i]) {
+      s->in_bucket[i]++;
+      return;
+    }
+  }
+  /* Slower than the last bucket: counted in +Inf only, which is the total count. */
+}
+
+/* ---- stored messages by type ---- */
+
+enum { MAX_MESSAGE_TYPES = 8, MAX_TYPE_LEN = 32 };
+
+static struct {
+  char type[MAX_TYPE_LEN];
+  uint64_t count;
+} message_types[MAX_MESSAGE_TYPES];
+static size_t nmessage_types;
+
+void chat_metrics_message_stored(const char *type) {
+  if (type == NULL || strlen(type) >= MAX_TYPE_LEN) type = "OTHER";
+  for (size_t i = 0; i < nmessage_types; i++) {
+    if (strcmp(message_types[i].type, type) == 0) {
+      message_types[i].count++;
+      return;
+    }
+  }
+  /* The last slot is kept for "OTHER" so unexpected types can never crowd it out. */
+  if (nmessage_types >= MAX_MESSAGE_TYPES - 1 && strcmp(type, "OTHER") != 0) {
+    chat_metrics_message_stored("OTHER");
+    return;
+  }
+  if (nmessage_types == MAX_MESSAGE_TYPES) return; /* unreachable: "OTHER" was found above */
+  snprintf(message_types[nmessage_types].type, MAX_TYPE_LEN, "%s", type);
+  message_types[nmessage_types++].count = 1;
+}
+
+void chat_metrics_reset(void) {
+  memset(&chat_metrics, 0, sizeof chat_metrics);
+  memset(requests, 0, sizeof requests);
+  nrequests = 0;
+  overflow_used = 0;
+  memset(message_types, 0, sizeof message_types);
+  nmessage_types = 0;
+}
+
+/* ---- rendering ---- */
+
+typedef struct {
+  char *data;
+  size_t len, cap;
+  int failed;
+} text;
+
+static void appendf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void appendf(text *t, const char *fmt, ...) {
+  if (t->failed) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      t->failed = 1;
+      return;
+    }
+    if ((size_t)n < t->cap - t->len) {
+      t->len += (size_t)n;
+      return;
+    }
+    size_t cap = t->cap * 2 + (size_t)n;
+    char *d = realloc(t->data, cap);
+    if (d == NULL) {
+      t->failed = 1;
+      return;
+    }
+    t->data = d;
+    t->cap = cap;
+  }
+}
+
+/* A label value as the format wants it: backslash, double quote and newline escaped. */
+static const char *label_value(char *out, size_t cap, const char *v) {
+  size_t n = 0;
+  for (; v && *v && n + 2 < cap; v++) {
+    if (*v == '\\' || *v == '"') out[n++] = '\\', out[n++] = *v;
+    else if (*v == '\n') out[n++] = '\\', out[n++] = 'n';
+    else out[n++] = *v;
+  }
+  out[n] = '\0';
+  return out;
+}
+
+static void family(text *t, const char *name, const char *type, const char *help) {
+  appendf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(text *t, const char *name, const char *help, uint64_t v) {
+  family(t, name, "counter", help);
+  appendf(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void gauge(text *t, const char *name, const char *help, double v) {
+  family(t, name, "gauge", help);
+  appendf(t, "%s %.17g\n", name, v);
+}
+
+static void render_requests(text *t) {
+  static const char NAME[] = "chatd_http_server_requests_seconds";
+  family(t, NAME, "histogram",
+         "Requests answered by the application, by method, route pattern and status, and how long they took.");
+  size_t n = nrequests + (overflow_used ? 1 : 0);
+  for (size_t i = 0; i < n; i++) {
+    const request_series *s = i < nrequests ? &requests[i] : &requests[MAX_REQUEST_SERIES];
+    char method[64], route[2 * MAX_LABEL], status[16];
+    label_value(method, sizeof method, s->method);
+    label_value(route, sizeof route, s->route);
+    if (s->status) snprintf(status, sizeof status, "%d", s->status);
+    else snprintf(status, sizeof status, "OTHER");
+    uint64_t cumulative = 0;
+    for (int b = 0; b < NBUCKETS; b++) {
+      cumulative += s->in_bucket[b];
+      appendf(t, "%s_bucket{method=\"%s\",route=\"%s\",status=\"%s\",le=\"%g\"} %llu\n", NAME, method, route,
+              status, BUCKETS[b], (unsigned long long)cumulative);
+    }
+    appendf(t, "%s_bucket{method=\"%s\",route=\"%s\",status=\"%s\",le=\"+Inf\"} %llu\n", NAME, method, route,
+            status, (unsigned long long)s->count);
+    appendf(t, "%s_sum{method=\"%s\",route=\"%s\",status=\"%s\"} %.9g\n", NAME, method, route, status, s->sum);
+    appendf(t, "%s_count{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", NAME, method, route, status,
+            (unsigned long long)s->count);
+  }
+}
+
+static void render_process(text *t, const chat_metrics_snapshot *s) {
+  /* The names every Prometheus client library uses, so stock dashboards work. */
+  if (s->cpu_seconds >= 0) {
+    family(t, "process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.");
+    appendf(t, "process_cpu_seconds_total %.6f\n", s->cpu_seconds);
+  }
+  if (s->resident_bytes >= 0) gauge(t, "process_resident_memory_bytes", "Resident memory size in bytes.", s->resident_bytes);
+  if (s->virtual_bytes >= 0) gauge(t, "process_virtual_memory_bytes", "Virtual memory size in bytes.", s->virtual_bytes);
+  if (s->open_fds >= 0) gauge(t, "process_open_fds", "Open file descriptors.", s->open_fds);
+  if (s->max_fds >= 0) gauge(t, "process_max_fds", "The limit of open file descriptors.", s->max_fds);
+  if (s->start_time_seconds >= 0)
+    gauge(t, "process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.",
+          s->start_time_seconds);
+  gauge(t, "process_uptime_seconds", "Seconds since chatd started.", s->uptime_seconds);
+}
+
+char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
+  text t = {malloc(16384), 0, 16384, 0};
+  if (t.data == NULL) return NULL;
+  char version[64], scripts[64], app[128];
+  family(&t, "chatd_build_info", "gauge", "Always 1; the labels name chatd's version, the scripts' hash and the application.");
+  appendf(&t, "chatd_build_info{version=\"%s\",scripts=\"%s\",application=\"%s\"} 1\n",
+          label_value(version, sizeof version, s->version), label_value(scripts, sizeof scripts, s->scripts_version),
+          label_value(app, sizeof app, s->app_name));
+  gauge(&t, "chatd_stopping", "1 once a graceful stop has begun (readiness is DOWN).", s->stopping);
+
+  family(&t, "chatd_connections", "gauge",
+         "Open client connections by transport: raw WebSocket, SockJS sessions, and plain HTTP connections.");
+  appendf(&t, "chatd_connections{transport=\"websocket\"} %lld\n", (long long)chat_metrics.websocket_connections);
+  appendf(&t, "chatd_connections{transport=\"sockjs\"} %lld\n", (long long)chat_metrics.sockjs_sessions);
+  appendf(&t, "chatd_connections{transport=\"http\"} %zu\n", s->connections_http);
+  counter(&t, "chatd_http_connections_accepted_total", "TCP connections accepted.",
+          chat_metrics.http_connections_accepted);
+  counter(&t, "chatd_http_received_bytes_total", "Bytes read from client sockets, all protocols.",
+          chat_metrics.http_bytes_in);
+  counter(&t, "chatd_http_sent_bytes_total", "Bytes written to client sockets, all protocols.",
+          chat_metrics.http_bytes_out);
+  render_requests(&t);
+
+  gauge(&t, "chatd_stomp_sessions", "Open STOMP sessions (WebSocket and SockJS).", (double)s->stomp_sessions);
+  gauge(&t, "chatd_stomp_subscriptions", "STOMP subscriptions.", (double)s->stomp_subscriptions);
+  gauge(&t, "chatd_stomp_destinations", "Destinations with at least one subscription.", (double)s->stomp_destinations);
+  counter(&t, "chatd_stomp_frames_received_total", "STOMP frames received (heart-beats excluded).",
+          chat_metrics.stomp_frames_in);
+  counter(&t, "chatd_stomp_frames_sent_total", "STOMP frames sent (MESSAGE deliveries included).",
+          chat_metrics.stomp_frames_out);
+  counter(&t, "chatd_stomp_received_bytes_total", "Bytes of STOMP received, heart-beats included.",
+          chat_metrics.stomp_bytes_in);
+  counter(&t, "chatd_stomp_sent_bytes_total", "Bytes of STOMP frames sent, before transport framing.",
+          chat_metrics.stomp_bytes_out);
+  counter(&t, "chatd_stomp_deliveries_total", "MESSAGE frames delivered to subscriptions (fan-out).",
+          chat_metrics.stomp_deliveries);
+  counter(&t, "chatd_stomp_slow_consumers_dropped_total", "Sessions dropped for not keeping up with their messages.",
+          chat_metrics.stomp_slow_consumers);
+
+  family(&t, "chatd_messages_stored_total", "counter", "Chat messages stored in PostgreSQL, by type.");
+  for (size_t i = 0; i < nmessage_types; i++) {
+    char type[2 * MAX_TYPE_LEN];
+    appendf(&t, "chatd_messages_stored_total{type=\"%s\"} %llu\n",
+            label_value(type, sizeof type, message_types[i].type), (unsigned long long)message_types[i].count);
+  }
+
+  gauge(&t, "chatd_pg_pool_size", "PostgreSQL connections the pool keeps (CHAT_PG_POOL_SIZE).", s->pg_size);
+  gauge(&t, "chatd_pg_pool_connected", "PostgreSQL connections connected now.", s->pg_connected);
+  gauge(&t, "chatd_pg_statements_queued", "Statements waiting for a PostgreSQL connection.", (double)s->pg_queued);
+  gauge(&t, "chatd_pg_statements_in_flight", "Statements sent to PostgreSQL, results pending.", (double)s->pg_in_flight);
+  gauge(&t, "chatd_pg_pool_pinned", "PostgreSQL connections held by a transaction.", (double)s->pg_pinned);
+  family(&t, "chatd_redis_connected", "gauge", "1 when the Redis connection is up, by connection.");
+  appendf(&t, "chatd_redis_connected{connection=\"commands\"} %d\n", s->redis_connected);
+  appendf(&t, "chatd_redis_connected{connection=\"pubsub\"} %d\n", s->redis_pubsub_connected);
+  if (s->kafka_enabled) {
+    gauge(&t, "chatd_kafka_consumer_assigned_partitions", "Kafka partitions assigned to this consumer.",
+          s->kafka_assigned_partitions);
+    gauge(&t, "chatd_kafka_consumer_backlog_records",
+          "Kafka records fetched and not yet handled by this process (not the broker-side lag).",
+          (double)s->kafka_backlog);
+  }
+
+  gauge(&t, "chatd_lua_tasks", "Lua handlers running or waiting for I/O.", s->lua_tasks);
+  counter(&t, "chatd_lua_reloads_total", "Script reloads that replaced the running scripts.", s->reloads);
+  counter(&t, "chatd_lua_reloads_failed_total", "Script reloads rejected (the previous scripts kept serving).",
+          s->reloads_failed);
+  render_process(&t, s);
+  if (t.failed) {
+    free(t.data);
+    return NULL;
+  }
+  *len = t.len;
+  return t.data;
+}

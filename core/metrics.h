@@ -1,0 +1,70 @@
+/* Metrics: the counters chatd keeps and their Prometheus text exposition (format 0.0.4,
+ * served at /actuator/prometheus). README "Metrics" lists every name.
+ *
+ * Counters on hot paths (frames, bytes, fan-out deliveries) are plain integers in one
+ * global struct: the event loop is single-threaded, so an increment is one add, with no
+ * lock, no atomic and no allocation. Gauges that another module already knows (pool
+ * sizes, subscriptions, open connections) are not duplicated here: they are read from
+ * their owner at scrape time into a chat_metrics_snapshot, so nothing on the hot path
+ * maintains them. Labelled series (HTTP routes, message types) are registered once, on
+ * first use, in fixed tables, so a scrape's size is bounded whatever the traffic. */
+#ifndef CHAT_METRICS_H
+#define CHAT_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct chat_metrics_counters {
+  uint64_t stomp_frames_in;    /* STOMP frames received (heart-beats excluded) */
+  uint64_t stomp_frames_out;   /* STOMP frames sent, MESSAGE deliveries included */
+  uint64_t stomp_bytes_in;     /* bytes of the STOMP stream received, heart-beats included */
+  uint64_t stomp_bytes_out;    /* bytes of STOMP frames sent, before transport framing */
+  uint64_t stomp_deliveries;   /* MESSAGE frames sent to subscriptions (fan-out) */
+  uint64_t stomp_slow_consumers; /* sessions dropped for not keeping up */
+  uint64_t http_bytes_in;      /* bytes read from client sockets, every protocol */
+  uint64_t http_bytes_out;     /* bytes handed to client socket writes, every protocol */
+  uint64_t http_connections_accepted;
+  int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
+  int64_t sockjs_sessions;       /* SockJS sessions not ended yet */
+} chat_metrics_counters;
+
+extern chat_metrics_counters chat_metrics;
+
+/* One HTTP request answered by the application: `route` is the route's pattern
+ * ("/api/chat/rooms/{chatRoomId}/messages"), never the raw path, or a fixed word such as
+ * "NOT_FOUND" when nothing matched (as Micrometer tags it). */
+void chat_metrics_observe_request(const char *method, const char *route, int status, double seconds);
+
+/* One chat message stored, by its type ("CHAT", "JOIN", "LEAVE"). */
+void chat_metrics_message_stored(const char *type);
+
+/* What other modules know, read at scrape time. */
+typedef struct chat_metrics_snapshot {
+  const char *version;          /* chatd's version */
+  const char *scripts_version;  /* hash of the Lua scripts serving now */
+  const char *app_name;         /* SPRING_APPLICATION_NAME */
+  int stopping;                 /* a graceful stop has begun */
+  size_t connections_http;      /* TCP connections not upgraded (REST, SockJS polling) */
+  size_t stomp_sessions;
+  size_t stomp_subscriptions;
+  size_t stomp_destinations;
+  int pg_size, pg_connected;
+  size_t pg_queued, pg_in_flight, pg_pinned;
+  int redis_connected, redis_pubsub_connected;
+  int kafka_enabled;
+  int kafka_assigned_partitions;
+  size_t kafka_backlog;
+  int lua_tasks;
+  uint64_t reloads, reloads_failed;
+  double uptime_seconds;
+  /* The process, from /proc (process_stats.h); negative when unknown. */
+  double resident_bytes, virtual_bytes, open_fds, max_fds, cpu_seconds, start_time_seconds;
+} chat_metrics_snapshot;
+
+/* The whole exposition text, malloc'ed (the caller frees it); NULL when out of memory. */
+char *chat_metrics_render(const chat_metrics_snapshot *snap, size_t *len);
+
+/* Forgets every counter and series (unit tests). */
+void chat_metrics_reset(void);
+
+#endif
