@@ -4,13 +4,24 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static chat_log_level min_level = CHAT_LOG_INFO;
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
+static chat_log_format format = CHAT_LOG_JSON;
+
 void chat_log_set_level(chat_log_level level) { min_level = level; }
+
+int chat_log_set_format(const char *name) {
+  if (name == NULL || strcasecmp(name, "auto") == 0) format = isatty(STDERR_FILENO) ? CHAT_LOG_TEXT : CHAT_LOG_JSON;
+  else if (strcasecmp(name, "json") == 0) format = CHAT_LOG_JSON;
+  else if (strcasecmp(name, "text") == 0) format = CHAT_LOG_TEXT;
+  else return -1;
+  return 0;
+}
 
 chat_log_level chat_log_parse_level(const char *name, chat_log_level fallback) {
   if (name == NULL) return fallback;
@@ -66,6 +77,10 @@ void chat_log(chat_log_level level, const char *logger, const char *fmt, ...) {
   size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(when + w, sizeof when - w, ".%03dZ", (int)(tv.tv_usec / 1000));
 
+  if (format == CHAT_LOG_TEXT) {
+    fprintf(stderr, "%s %-5s %s: %.*s\n", when, level_names[level], logger, (int)mlen, msg);
+    return;
+  }
   /* Escaping can grow a message six-fold; the line is cut rather than allocated. */
   char esc[sizeof msg * 2];
   size_t e = chat_json_escape(esc, sizeof esc, msg, mlen);

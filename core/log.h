@@ -1,5 +1,6 @@
 /* Structured logging: one JSON object per line on stderr, so a cluster's log stack
- * can index level and message without a parser of its own. */
+ * can index level and message without a parser of its own; plain text for a person at a
+ * terminal (CHAT_LOG_FORMAT=auto|json|text). */
 #ifndef CHAT_LOG_H
 #define CHAT_LOG_H
 
@@ -13,6 +14,11 @@ typedef enum {
 /* Lines below this level are dropped (CHAT_LOG_LEVEL=debug|info|warn|error). */
 void chat_log_set_level(chat_log_level level);
 chat_log_level chat_log_parse_level(const char *name, chat_log_level fallback);
+
+typedef enum { CHAT_LOG_JSON = 0, CHAT_LOG_TEXT = 1 } chat_log_format;
+
+/* "json", "text", or "auto" (text when stderr is a terminal). Returns -1 for another name. */
+int chat_log_set_format(const char *name);
 
 /* `logger` names the area ("http", "pg", "lua" ...); the message is printf-formatted. */
 void chat_log(chat_log_level level, const char *logger, const char *fmt, ...)

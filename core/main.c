@@ -201,6 +201,10 @@ int main(void) {
   char install_dir[PATH_MAX];
   char err[512];
   find_install_dir(install_dir, sizeof install_dir);
+  if (chat_log_set_format(getenv("CHAT_LOG_FORMAT")) < 0) {
+    chat_log_error("config", "CHAT_LOG_FORMAT must be auto, json or text");
+    return 2;
+  }
   if (chat_config_load(&rt.config, env_lookup, install_dir, err, sizeof err) < 0) {
     chat_log_error("config", "%s", err);
     return 2;
