@@ -320,6 +320,11 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, NULL},
       {"CHAT_LUA_WATCH", 1, 0, 1, NULL},
       {"CHAT_SHUTDOWN_DRAIN_MS", 0, 0, 3600000, NULL},
+      {"CHAT_MAX_CONNECTIONS", 0, 0, 10000000, NULL},
+      {"CHAT_STOMP_MAX_HEADERS", 64, 1, 1024, NULL},
+      {"CHAT_STOMP_MAX_SUBSCRIPTIONS", 100, 1, 100000, NULL},
+      {"CHAT_STOMP_MAX_FRAMES_PER_SECOND", 100, 1, 1000000, NULL},
+      {"CHAT_SOCKJS_MAX_SESSIONS", 10000, 1, 10000000, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -348,6 +353,11 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->kafka_session_timeout_ms = (int)vals[13];
   cfg->lua_watch = (int)vals[14];
   cfg->shutdown_drain_ms = (int)vals[15];
+  cfg->max_connections = (size_t)vals[16];
+  cfg->stomp_max_headers = (size_t)vals[17];
+  cfg->stomp_max_subscriptions = (size_t)vals[18];
+  cfg->stomp_max_frames_per_second = (unsigned)vals[19];
+  cfg->sockjs_max_sessions = (size_t)vals[20];
   /* The drain is part of the stop, not added to it: SIGTERM to exit stays within
    * CHAT_SHUTDOWN_TIMEOUT_MS, which is what a grace period is sized from. */
   if (cfg->shutdown_drain_ms >= cfg->shutdown_timeout_ms && cfg->shutdown_drain_ms > 0) {

@@ -37,6 +37,11 @@ typedef struct chat_config {
   size_t stomp_max_frame_bytes; /* CHAT_STOMP_MAX_FRAME_BYTES, default 64 KiB */
   size_t stomp_max_queued_bytes;/* CHAT_STOMP_MAX_QUEUED_BYTES, default 512 KiB */
   int stomp_max_stall_ms;       /* CHAT_STOMP_MAX_STALL_MS, default 10 s */
+  size_t stomp_max_headers;     /* CHAT_STOMP_MAX_HEADERS per frame, default 64 */
+  size_t stomp_max_subscriptions; /* CHAT_STOMP_MAX_SUBSCRIPTIONS per connection, default 100 */
+  unsigned stomp_max_frames_per_second; /* CHAT_STOMP_MAX_FRAMES_PER_SECOND per connection, default 100 */
+  size_t max_connections;       /* CHAT_MAX_CONNECTIONS, 0 (default): the open-file limit less a reserve */
+  size_t sockjs_max_sessions;   /* CHAT_SOCKJS_MAX_SESSIONS, default 10000 */
   int kafka_enabled;            /* CHAT_KAFKA_ENABLED, default 1 */
   int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */
   int lua_watch;                /* CHAT_LUA_WATCH, default 1: reload when the scripts change */

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,6 +35,8 @@ struct chat_http_server {
   void (*on_closed)(void *ud);
   void *closed_ud;
   uv_prepare_t flusher;      /* hands the corked writes to the kernel once per loop turn */
+  size_t max_conns;          /* beyond this, new connections get 503 and are closed */
+  uint64_t refused_logged_ms;
   chat_http_conn *dirty;     /* connections with corked writes */
 };
 
@@ -549,9 +553,38 @@ static void on_connection(uv_stream_t *server, int status) {
     else
       uv_ip6_name((struct sockaddr_in6 *)&addr, c->peer, sizeof c->peer);
   }
+  if (srv->nconns > srv->max_conns) {
+    /* Answered rather than left in the backlog, so clients and load balancers see why;
+     * logged at most once a second, since a flood is when this happens. */
+    chat_metrics.http_connections_refused++;
+    uint64_t now = uv_now(srv->loop);
+    if (now - srv->refused_logged_ms >= 1000) {
+      srv->refused_logged_ms = now;
+      chat_log_warn("http", "%zu connections open, CHAT_MAX_CONNECTIONS is %zu: refusing %s with 503",
+                    srv->nconns - 1, srv->max_conns, c->peer);
+    }
+    send_error(c, 503, "too many connections", "");
+    return;
+  }
   c->state = CONN_IDLE;
   arm_timer(c);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* CHAT_MAX_CONNECTIONS, or by default what the open-file limit allows once the soft limit
+ * is raised to the hard one (as Redis does for maxclients), less a reserve for the
+ * database and Redis pools, Kafka, the scripts and the static files. */
+static size_t connection_limit(const chat_config *cfg) {
+  enum { RESERVED_FILES = 256 };
+  if (cfg->max_connections) return cfg->max_connections;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return 1000000;
+  return rl.rlim_cur > 2 * RESERVED_FILES ? (size_t)rl.rlim_cur - RESERVED_FILES : (size_t)rl.rlim_cur / 2;
 }
 
 chat_http_server *chat_http_server_start(uv_loop_t *loop, const chat_config *cfg, chat_http_handler handler,
@@ -563,6 +596,7 @@ chat_http_server *chat_http_server_start(uv_loop_t *loop, const chat_config *cfg
   srv->ud = ud;
   srv->limits.max_header_bytes = cfg->http_max_header_bytes;
   srv->limits.max_body_bytes = cfg->http_max_body_bytes;
+  srv->max_conns = connection_limit(cfg);
 
   struct sockaddr_storage addr;
   int family = strchr(cfg->bind_address, ':') ? AF_INET6 : AF_INET;

@@ -222,7 +222,8 @@ int main(void) {
   rt.redis_sub = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
   chat_stomp_limits_config stomp_limits = {
       rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
-      (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms};
+      (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms,
+      rt.config.stomp_max_headers, rt.config.stomp_max_subscriptions, rt.config.stomp_max_frames_per_second};
   rt.stomp = chat_stomp_hub_new(&rt, &stomp_limits);
   if (rt.config.kafka_enabled) rt.kafka = chat_kafka_new(&rt, rt.config.kafka_bootstrap, rt.config.kafka_group,
                                                    rt.config.kafka_session_timeout_ms);

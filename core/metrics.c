@@ -227,6 +227,12 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   appendf(&t, "chatd_connections{transport=\"http\"} %zu\n", s->connections_http);
   counter(&t, "chatd_http_connections_accepted_total", "TCP connections accepted.",
           chat_metrics.http_connections_accepted);
+  counter(&t, "chatd_http_connections_refused_total", "Connections answered 503 over CHAT_MAX_CONNECTIONS.",
+          chat_metrics.http_connections_refused);
+  counter(&t, "chatd_sockjs_sessions_refused_total", "SockJS sessions refused over CHAT_SOCKJS_MAX_SESSIONS.",
+          chat_metrics.sockjs_sessions_refused);
+  counter(&t, "chatd_stomp_limit_errors_total", "STOMP sessions closed with an ERROR for a per-connection limit.",
+          chat_metrics.stomp_limit_errors);
   counter(&t, "chatd_http_received_bytes_total", "Bytes read from client sockets, all protocols.",
           chat_metrics.http_bytes_in);
   counter(&t, "chatd_http_sent_bytes_total", "Bytes written to client sockets, all protocols.",

@@ -24,6 +24,9 @@ typedef struct chat_metrics_counters {
   uint64_t http_bytes_in;      /* bytes read from client sockets, every protocol */
   uint64_t http_bytes_out;     /* bytes handed to client socket writes, every protocol */
   uint64_t http_connections_accepted;
+  uint64_t http_connections_refused; /* over CHAT_MAX_CONNECTIONS: answered 503 and closed */
+  uint64_t sockjs_sessions_refused;  /* over CHAT_SOCKJS_MAX_SESSIONS */
+  uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
   int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
   int64_t sockjs_sessions;       /* SockJS sessions not ended yet */
 } chat_metrics_counters;

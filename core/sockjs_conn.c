@@ -292,6 +292,14 @@ static void stomp_pause(void *transport, int paused) {
 
 static const chat_stomp_transport_ops STOMP_OPS = {stomp_send, stomp_close, stomp_queued, stomp_pause};
 
+/* A new session is refused over CHAT_SOCKJS_MAX_SESSIONS (each holds a STOMP session and
+ * up to 5 s of queued frames without any open connection), or when memory is out. */
+static const char *session_refused(chat_runtime *rt) {
+  if ((size_t)chat_metrics.sockjs_sessions < rt->config.sockjs_max_sessions) return NULL;
+  chat_metrics.sockjs_sessions_refused++;
+  return "too many SockJS sessions";
+}
+
 static sockjs_session *session_new(chat_runtime *rt, const char *id) {
   sockjs_session *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
@@ -347,9 +355,11 @@ static void attach_receiver(chat_runtime *rt, chat_http_conn *conn, const chat_h
   sockjs_session *s = find_session(id);
   int fresh = 0;
   if (s == NULL) {
-    s = session_new(rt, id);
+    const char *refused = session_refused(rt);
+    s = refused ? NULL : session_new(rt, id);
     if (s == NULL) {
-      respond_text(conn, req, 503, "text/plain;charset=UTF-8", "out of memory", 13);
+      if (refused == NULL) refused = "out of memory";
+      respond_text(conn, req, 503, "text/plain;charset=UTF-8", refused, strlen(refused));
       return;
     }
     fresh = 1;
@@ -467,9 +477,11 @@ static void websocket_transport(chat_runtime *rt, chat_http_conn *conn, const ch
     respond_text(conn, req, 400, "text/plain;charset=UTF-8", "session already exists", 22);
     return;
   }
-  sockjs_session *s = session_new(rt, id);
+  const char *refused = session_refused(rt);
+  sockjs_session *s = refused ? NULL : session_new(rt, id);
   if (s == NULL) {
-    respond_text(conn, req, 503, "text/plain;charset=UTF-8", "out of memory", 13);
+    if (refused == NULL) refused = "out of memory";
+    respond_text(conn, req, 503, "text/plain;charset=UTF-8", refused, strlen(refused));
     return;
   }
   s->ws = chat_ws_new(&SWS_CALLBACKS, s, 0);

@@ -12,7 +12,7 @@
 #include "stomp.h"
 #include "stomp_session.h"
 
-enum { MAX_HEADERS_PER_FRAME = 64, SESSION_ID_LEN = 16, MAX_PENDING_FRAMES = 256 };
+enum { SESSION_ID_LEN = 16, MAX_PENDING_FRAMES = 256 };
 
 /* A frame waiting while an earlier frame of the same session is with the application. */
 typedef struct pending_frame {
@@ -41,6 +41,8 @@ struct chat_stomp_session {
   uint64_t message_seq;
   uint64_t send_every_ms, expect_every_ms; /* negotiated heart-beats, 0 = off */
   uint64_t last_sent_ms, last_received_ms, last_progress_ms;
+  uint64_t frame_credit;   /* rate limit: thousandths of a frame the client may still send */
+  uint64_t credit_at_ms;   /* when the credit was last topped up */
 };
 
 struct chat_stomp_hub {
@@ -115,7 +117,7 @@ chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp
                                            void *transport) {
   chat_stomp_session *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
-  chat_stomp_limits lim = {hub->limits.max_frame_bytes, MAX_HEADERS_PER_FRAME};
+  chat_stomp_limits lim = {hub->limits.max_frame_bytes, hub->limits.max_headers};
   s->parser = chat_stomp_parser_new(&lim);
   if (s->parser == NULL) {
     free(s);
@@ -133,6 +135,8 @@ chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp
   for (size_t i = 0; i < sizeof rnd; i++) snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
   uint64_t now = now_ms(hub);
   s->last_received_ms = s->last_sent_ms = s->last_progress_ms = now;
+  s->credit_at_ms = now;
+  s->frame_credit = (uint64_t)hub->limits.max_frames_per_second * 1000;
   s->next = hub->sessions;
   if (hub->sessions) hub->sessions->prev = s;
   hub->sessions = s;
@@ -370,11 +374,17 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
       send_error(s, "SUBSCRIBE needs destination and id headers", receipt, NULL);
       return;
     }
-    for (chat_sub *sub = s->subs; sub; sub = sub->session_next) {
+    size_t count = 0;
+    for (chat_sub *sub = s->subs; sub; sub = sub->session_next, count++) {
       if (strcmp(sub->id, id) == 0) {
         send_error(s, "subscription id already in use", receipt, id);
         return;
       }
+    }
+    if (count >= s->hub->limits.max_subscriptions) {
+      chat_metrics.stomp_limit_errors++;
+      send_error(s, "too many subscriptions on one connection", receipt, NULL);
+      return;
     }
     dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id);
     return;
@@ -446,11 +456,29 @@ static void process_pending(chat_stomp_session *s) {
   }
 }
 
+/* A token bucket per connection: max_frames_per_second sustained, as many again at once.
+ * A client past it is flooding (no chat user sends 100 frames a second), so it gets an
+ * ERROR and is closed, and nobody else notices. Returns 0 when the frame may pass. */
+static int over_rate(chat_stomp_session *s) {
+  uint64_t rate = s->hub->limits.max_frames_per_second, burst = rate * 1000, now = now_ms(s->hub);
+  s->frame_credit += (now - s->credit_at_ms) * rate;
+  if (s->frame_credit > burst) s->frame_credit = burst;
+  s->credit_at_ms = now;
+  if (s->frame_credit < 1000) return 1;
+  s->frame_credit -= 1000;
+  return 0;
+}
+
 static int on_parsed(const chat_stomp_frame *f, void *ud) {
   chat_stomp_session *s = ud;
   s->last_received_ms = now_ms(s->hub);
   if (f == NULL) return 0; /* a heart-beat */
   chat_metrics.stomp_frames_in++;
+  if (over_rate(s)) {
+    chat_metrics.stomp_limit_errors++;
+    send_error(s, "too many frames per second", NULL, NULL);
+    return 1;
+  }
   if (s->busy) {
     if (s->pending_count >= MAX_PENDING_FRAMES) {
       send_error(s, "too many frames waiting; slow down", NULL, NULL);

@@ -34,6 +34,9 @@ typedef struct chat_stomp_limits_config {
   size_t max_queued_bytes;       /* 512 KiB: a consumer this far behind is dropped */
   uint64_t max_stall_ms;         /* 10 s without write progress: dropped */
   unsigned heartbeat_ms;         /* what the server offers both ways: 10000 */
+  size_t max_headers;            /* header lines per frame: 64 */
+  size_t max_subscriptions;      /* per connection: 100 */
+  unsigned max_frames_per_second; /* per connection, with as many again as a burst: 100 */
 } chat_stomp_limits_config;
 
 chat_stomp_hub *chat_stomp_hub_new(struct chat_runtime *rt, const chat_stomp_limits_config *limits);

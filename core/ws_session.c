@@ -169,17 +169,23 @@ static int on_header(chat_ws *ws) {
   } else {
     return fail(ws, CHAT_WS_CLOSE_PROTOCOL_ERROR); /* reserved opcode */
   }
-  if (!(ws->opcode & 0x8)) {
-    if (len > ws->max_message - ws->msg_len) return fail(ws, CHAT_WS_CLOSE_TOO_BIG);
-    /* The length is known and within the limit: one allocation per frame at most. */
-    if (ws->msg_len + len > ws->msg_cap) {
-      uint8_t *m = realloc(ws->msg, ws->msg_len + (size_t)len);
-      if (m == NULL) return fail(ws, CHAT_WS_CLOSE_INTERNAL_ERROR);
-      ws->msg = m;
-      ws->msg_cap = ws->msg_len + (size_t)len;
-    }
-  }
+  if (!(ws->opcode & 0x8) && len > ws->max_message - ws->msg_len) return fail(ws, CHAT_WS_CLOSE_TOO_BIG);
   ws->in_payload = 1;
+  return 0;
+}
+
+/* Room for n more message bytes. The buffer grows with the bytes that actually arrived,
+ * not with the length a header announced: ten bytes of header must not make every
+ * connection hold a megabyte. */
+static int reserve(chat_ws *ws, size_t n) {
+  if (ws->msg_len + n <= ws->msg_cap) return 0;
+  size_t cap = ws->msg_cap ? ws->msg_cap : 256;
+  while (cap < ws->msg_len + n) cap *= 2;
+  if (cap > ws->max_message) cap = ws->max_message;
+  uint8_t *m = realloc(ws->msg, cap);
+  if (m == NULL) return -1;
+  ws->msg = m;
+  ws->msg_cap = cap;
   return 0;
 }
 
@@ -208,6 +214,7 @@ int chat_ws_feed(chat_ws *ws, const uint8_t *data, size_t len) {
     /* Payload bytes, unmasked on the way into the message or the control buffer. */
     uint64_t left = ws->payload_len - ws->payload_read;
     size_t n = left < len - off ? (size_t)left : len - off;
+    if (n > 0 && !(ws->opcode & 0x8) && reserve(ws, n) < 0) return fail(ws, CHAT_WS_CLOSE_INTERNAL_ERROR);
     if (n > 0) {
       uint8_t *dst = ws->opcode & 0x8 ? ws->control + ws->payload_read : ws->msg + ws->msg_len;
       for (size_t i = 0; i < n; i++) dst[i] = data[off + i] ^ ws->mask[(ws->payload_read + i) & 3];

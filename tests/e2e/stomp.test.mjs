@@ -10,7 +10,8 @@ import { startChatd, api, sql, redis, uniqueStudyId, sleep, REPO } from '../help
 import { connectStomp, rawStomp, WebSocket } from '../helpers/stomp.mjs';
 
 const require = createRequire(import.meta.url);
-const ENV = { CHAT_STOMP_HEARTBEAT_MS: '1000' };
+// The slow-consumer test sends 300 frames at once on purpose: above the default rate limit.
+const ENV = { CHAT_STOMP_HEARTBEAT_MS: '1000', CHAT_STOMP_MAX_FRAMES_PER_SECOND: '10000' };
 let a;
 let b;
 before(async () => {
