@@ -1,10 +1,14 @@
 /* Fuzzes the HTTP/1.1 request parser (core/http.c) the way http_server.c drives it: the
  * bytes arrive in two reads split where the input's first byte says, are kept in a pending
  * buffer, and requests are taken one at a time (pipelining); an upgrade request goes
- * through the WebSocket handshake and ends the HTTP part, as on the server. */
+ * through the WebSocket handshake and ends the HTTP part, as on the server.
+ * Differential check: each request taken from the connection must equal what a fresh
+ * parser makes of that request's bytes alone, so no state leaks from one request into the
+ * next (trailer fields once did). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "fuzz_support.h"
 #include "http.h"
 #include "ws.h"
@@ -42,10 +46,40 @@ static void check_handshake(const chat_http_request *req) {
   FUZZ_ASSERT(n >= 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0);
 }
 
+static int same_string(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+static void check_same_request(const chat_http_request *a, const chat_http_request *b) {
+  FUZZ_ASSERT(same_string(a->method, b->method) && same_string(a->path, b->path));
+  FUZZ_ASSERT(same_string(a->query, b->query));
+  FUZZ_ASSERT(a->header_count == b->header_count);
+  for (size_t i = 0; i < a->header_count; i++) {
+    FUZZ_ASSERT(same_string(a->headers[i].name, b->headers[i].name));
+    FUZZ_ASSERT(same_string(a->headers[i].value, b->headers[i].value));
+  }
+  FUZZ_ASSERT(a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0);
+  FUZZ_ASSERT(a->upgrade == b->upgrade && a->http_minor == b->http_minor);
+}
+
+/* The request's bytes given alone to a new parser: everything must come out the same,
+ * keep_alive included (it depends on the request's own version and headers only). */
+static void check_alone(const chat_http_request *req, const chat_bytes *bytes) {
+  chat_http_parser *fresh = chat_http_parser_new(&LIMITS);
+  if (fresh == NULL) abort();
+  long n = chat_http_parser_feed(fresh, bytes->data, bytes->len);
+  FUZZ_ASSERT(n == (long)bytes->len);
+  chat_http_request *alone = chat_http_parser_take(fresh);
+  FUZZ_ASSERT(alone != NULL);
+  check_same_request(req, alone);
+  FUZZ_ASSERT(req->keep_alive == alone->keep_alive);
+  chat_http_request_free(alone);
+  chat_http_parser_free(fresh);
+}
+
 typedef struct connection {
   chat_http_parser *parser;
   char *pending;
   size_t pending_len;
+  chat_bytes request_bytes; /* what the parser consumed since the last request was taken */
   int done; /* an error was answered or the connection was upgraded */
 } connection;
 
@@ -64,6 +98,7 @@ static void process(connection *c) {
       return;
     }
     FUZZ_ASSERT((size_t)n <= c->pending_len);
+    if (chat_bytes_put(&c->request_bytes, c->pending, (size_t)n) < 0) abort();
     memmove(c->pending, c->pending + n, c->pending_len - (size_t)n);
     c->pending_len -= (size_t)n;
     chat_http_request *req = chat_http_parser_take(c->parser);
@@ -75,6 +110,8 @@ static void process(connection *c) {
     }
     FUZZ_ASSERT(!chat_http_parser_busy(c->parser));
     check_request(req);
+    check_alone(req, &c->request_bytes);
+    c->request_bytes.len = 0;
     if (req->upgrade) {
       check_handshake(req);
       c->done = 1;
@@ -103,5 +140,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   receive(&c, data + 1 + split, len - split);
   chat_http_parser_free(c.parser);
   free(c.pending);
+  free(c.request_bytes.data);
   return 0;
 }
