@@ -131,6 +131,16 @@ static int on_message_complete(http_parser *hp) {
   req->http_minor = hp->http_minor;
   p->done = req;
   p->busy = 0;
+  /* A chunked body's trailer fields come through on_header_field/value after
+   * on_headers_complete, so nothing flushes them; chatd has no use for them. Left in the
+   * buffers, they were flushed into the NEXT request's headers on a pipelined connection,
+   * letting one request set headers on another (seen while writing fuzz_http, whose
+   * pipelined-versus-alone check now catches it). */
+  free(p->field.data);
+  free(p->value.data);
+  p->field = (chat_bytes){0};
+  p->value = (chat_bytes){0};
+  p->last_was_value = 0;
   /* One request at a time: the server answers it before reading the next. */
   http_parser_pause(hp, 1);
   return 0;

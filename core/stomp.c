@@ -105,10 +105,12 @@ static int parse_one(chat_stomp_parser *p, const char *s, size_t n, size_t *used
     }
   }
   const char *head_end = NULL; /* the LF of the blank line */
+  const char *blank = NULL;    /* where the blank line starts: header lines end here */
   size_t nheaders = 0;
   for (const char *q = eol + 1;;) {
     if (q >= limit) goto more;
     if (*q == '\n' || (*q == '\r' && q + 1 < limit && q[1] == '\n')) {
+      blank = q;
       head_end = *q == '\n' ? q : q + 1;
       break;
     }
@@ -137,7 +139,10 @@ static int parse_one(chat_stomp_parser *p, const char *s, size_t n, size_t *used
   text += cmd_len + 1;
   int raw = no_escaping(p->version, f->command);
   f->header_count = 0;
-  for (const char *q = eol + 1; q < head_end && *q != '\n' && *q != '\r';) {
+  /* Decode exactly the lines counted above. Stopping at the first line that starts with
+   * CR instead (as this loop once did) dropped every header after a line like "\rx:y"
+   * without an error, content-length and receipt included (seen while writing fuzz_stomp). */
+  for (const char *q = eol + 1; q < blank;) {
     const char *e = memchr(q, '\n', (size_t)(head_end - q));
     const char *le = e > q && e[-1] == '\r' ? e - 1 : e;
     const char *colon = memchr(q, ':', (size_t)(le - q));

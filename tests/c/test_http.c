@@ -51,6 +51,30 @@ static void test_pipelined(void) {
   chat_http_parser_free(p);
 }
 
+/* Trailer fields after a chunked body belong to that request (and are dropped): they
+ * once surfaced as headers of the next pipelined request. */
+static void test_trailers_stay_in_their_request(void) {
+  chat_http_parser *p = chat_http_parser_new(&limits);
+  const char in[] = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n"
+                    "X-Injected: yes\r\n\r\nGET /b HTTP/1.1\r\nHost: y\r\n\r\n";
+  long used;
+  chat_http_request *r = parse_all(p, in, sizeof in - 1, &used);
+  CHECK(r != NULL && r->body_len == 1);
+  CHECK(r != NULL && chat_http_request_header(r, "x-injected") == NULL);
+  chat_http_request_free(r);
+  long used2;
+  r = parse_all(p, in + used, sizeof in - 1 - (size_t)used, &used2);
+  CHECK(r != NULL);
+  if (r != NULL) {
+    CHECK_STR(r->path, "/b");
+    CHECK(r->header_count == 1);
+    CHECK(chat_http_request_header(r, "x-injected") == NULL);
+    CHECK_STR(chat_http_request_header(r, "host"), "y");
+  }
+  chat_http_request_free(r);
+  chat_http_parser_free(p);
+}
+
 static void test_byte_by_byte_chunked(void) {
   chat_http_parser *p = chat_http_parser_new(&limits);
   const char in[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
@@ -127,6 +151,7 @@ int main(void) {
   test_get_with_query();
   test_pipelined();
   test_byte_by_byte_chunked();
+  test_trailers_stay_in_their_request();
   test_keep_alive_rules();
   test_limits_and_errors();
   test_upgrade();

@@ -136,6 +136,9 @@ static void test_malformed(void) {
   expect_error("SEND\ncontent-length:x\n\n\0", 24, "content-length");
   expect_error("SEND\ncontent-length:2\n\nabc\0", 27, "content-length");
   expect_error("\rX", 2, "CR");
+  /* A header line starting with a bare CR is a header line like any other (here without
+   * a colon), not the end of the headers: the ones after it used to vanish silently. */
+  expect_error("SEND\na:1\n\rjunk\ncontent-length:1\n\nx\0", 35, "header");
   char many[4096] = "SEND\n";
   for (int i = 0; i < 70; i++) strcat(many, "a:b\n");
   strcat(many, "\n");
