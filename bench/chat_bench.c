@@ -395,6 +395,10 @@ static void on_setup_timeout(uv_timer_t *t) {
   }
   setup_expired = 1;
   maybe_start_publishing();
+  if (!uv_is_active((uv_handle_t *)&pub_timer)) {
+    fprintf(stderr, "cannot publish: the publisher is not connected\n");
+    uv_stop(loop);
+  }
 }
 
 static void on_progress(uv_timer_t *t) {
