@@ -474,8 +474,10 @@ int main(int argc, char **argv) {
   rss_before = opt.pid ? rss_kb(opt.pid) : -1;
   t_start_ns = now_ns();
   clients = calloc((size_t)opt.n, sizeof *clients);
-  for (int i = 0; i < opt.n; i++) clients[i] = open_client(i, 0);
+  /* The publisher first: a broker that accepts connections slowly must not leave it last
+   * in line behind a thousand subscribers. */
   if (strcmp(opt.scenario, "fanout") == 0 && !redis && !opt.persist) publisher = open_client(opt.n, 1);
+  for (int i = 0; i < opt.n; i++) clients[i] = open_client(i, 0);
   uv_run(loop, UV_RUN_DEFAULT);
   if (strcmp(opt.scenario, "connections") == 0) {
     report_connections();
