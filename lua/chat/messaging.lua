@@ -25,6 +25,7 @@ local JOIN_TEXT = "%s님이 입장하셨습니다."
 local LEAVE_TEXT = "%s님이 퇴장하셨습니다."
 local NOT_A_MEMBER = "user %d is not an active member of chat room %d"
 local MALFORMED_JSON = "the message body is not valid JSON"
+local INTERNAL_ERROR = "internal error"
 local MESSAGE_TYPES = { CHAT = true, JOIN = true, LEAVE = true }
 
 -- ---- subscriptions ----
@@ -161,7 +162,13 @@ function M.send(session_id, destination, _headers, body)
   if not req then
     return report_failure(session_id, partial and mtype(partial.senderId) == "integer" and partial.senderId or nil, err)
   end
-  local ok, herr = handler(session_id, req)
+  -- A handler that raises (a bug in a script) fails this message only: logged with its
+  -- traceback, reported to the sender like any failure, without the Lua error's text.
+  local ran, ok, herr = xpcall(handler, debug.traceback, session_id, req)
+  if not ran then
+    chat.log.error("STOMP %s failed: %s", destination, tostring(ok))
+    return report_failure(session_id, req.senderId, INTERNAL_ERROR)
+  end
   if not ok then return report_failure(session_id, req.senderId, herr) end
   return true
 end

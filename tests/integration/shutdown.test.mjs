@@ -16,6 +16,8 @@ const CLIENTS = 6;
 const IN_FLIGHT = 4; // SENDs each client keeps unanswered, so some are in flight at the stop
 const DRAIN_MS = 1500;
 const TIMEOUT_MS = 10000;
+// The senders send as fast as receipts come back, above the default per-connection rate limit.
+const UNLIMITED = { CHAT_STOMP_MAX_FRAMES_PER_SECOND: '1000000' };
 
 // A client that sends continuously with receipts until its connection ends.
 function sender(url, roomId, userId) {
@@ -120,7 +122,7 @@ async function assertCleanEnd(chatd, room, clients, exited, termAt, goneAt) {
 const exitOf = (chatd) => new Promise((resolve) => chatd.proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
 
 test('SIGTERM with a drain window: readiness DOWN while still serving, then ERROR, clean close, receipted messages stored, exit 0 in time', async () => {
-  const chatd = await startChatd({ env: { CHAT_SHUTDOWN_DRAIN_MS: String(DRAIN_MS), CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  const chatd = await startChatd({ env: { ...UNLIMITED, CHAT_SHUTDOWN_DRAIN_MS: String(DRAIN_MS), CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
   const room = await createRoom(chatd);
   const clients = await startSenders(chatd, room);
 
@@ -167,7 +169,7 @@ async function sockjsStomp(chatd) {
 }
 
 test('SIGTERM without a drain window, clients sending: ERROR, clean close, receipted messages stored, exit 0', async () => {
-  const chatd = await startChatd({ env: { CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  const chatd = await startChatd({ env: { ...UNLIMITED, CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
   const room = await createRoom(chatd);
   const clients = await startSenders(chatd, room);
   const sockjs = await sockjsStomp(chatd);
@@ -190,7 +192,7 @@ test('a SEND being stored when SIGTERM arrives is stored and receipted, then the
     'function M.store(room_id, sender_id, nickname, content, kind, member_check)\n  chat.sleep(0.6)\n');
   assert.notEqual(slowed, original);
   fs.writeFileSync(file, slowed);
-  const chatd = await startChatd({ luaDir: dir, env: { CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  const chatd = await startChatd({ luaDir: dir, env: { ...UNLIMITED, CHAT_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } });
   try {
     const room = await createRoom(chatd);
     const url = `ws://127.0.0.1:${chatd.port}/ws-chat`;
