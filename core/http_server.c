@@ -36,6 +36,7 @@ struct chat_http_server {
   void *closed_ud;
   uv_prepare_t flusher;      /* hands the corked writes to the kernel once per loop turn */
   size_t max_conns;          /* beyond this, new connections get 503 and are closed */
+  size_t nalive;             /* connections not freed yet, closing ones included */
   uint64_t refused_logged_ms;
   chat_http_conn *dirty;     /* connections with corked writes */
 };
@@ -227,9 +228,11 @@ const char *chat_http_conn_peer(const chat_http_conn *c) { return c->peer; }
 
 /* ---- closing ---- */
 
-/* A stopping server is done once its listener and its last connection are closed. */
+/* A stopping server is done once its listener is closed and its last connection freed:
+ * not merely closing, since a closing connection still owes its upgrade's on_close (a
+ * SockJS session ends there), which must run before on_closed tears the rest down. */
 static void finish_stop(chat_http_server *srv) {
-  if (!srv->stopping || srv->nconns > 0 || !srv->listener_closed || srv->on_closed == NULL) return;
+  if (!srv->stopping || srv->nalive > 0 || !srv->listener_closed || srv->on_closed == NULL) return;
   void (*cb)(void *) = srv->on_closed;
   srv->on_closed = NULL;
   uv_close((uv_handle_t *)&srv->flusher, NULL);
@@ -242,6 +245,7 @@ static void conn_free(chat_http_conn *c) {
   chat_http_request_free(c->req);
   free(c->pending);
   free(c);
+  srv->nalive--;
   finish_stop(srv);
 }
 
@@ -538,6 +542,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   srv->nconns++;
+  srv->nalive++;
   chat_metrics.http_connections_accepted++;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);

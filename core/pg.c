@@ -66,6 +66,7 @@ struct chat_pg_pool {
   op_list pins;   /* pin requests waiting for an idle connection */
   op_list failed; /* completed with an error, callbacks still to run */
   uv_timer_t kick;  /* runs dispatch on the next loop turn: callbacks are never synchronous */
+  uint64_t all_down_since; /* when the last connection went down; 0 while one is up */
   uv_timer_t watchdog;
   int closing;
   int handles_open;
@@ -173,6 +174,7 @@ static void conn_broken(chat_pg_conn *c, const char *why) {
   c->nsent = 0;
   if (c->pinned) c->pin_lost = 1;
   conn_teardown(c);
+  if (p->all_down_since == 0 && chat_pg_pool_connected(p) == 0) p->all_down_since = uv_now(p->loop);
   schedule_retry(c);
 }
 
@@ -182,6 +184,7 @@ static void conn_ready(chat_pg_conn *c) {
     return;
   }
   c->state = CONN_READY;
+  c->pool->all_down_since = 0;
   c->backoff_ms = BACKOFF_MIN_MS;
   if (c->logged_down) chat_log_info("pg", "connection %d restored", c->index);
   else chat_log_debug("pg", "connection %d ready", c->index);
@@ -404,6 +407,7 @@ chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size) 
   uv_timer_init(loop, &p->watchdog);
   p->watchdog.data = p;
   uv_timer_start(&p->watchdog, on_watchdog, 250, 250);
+  p->all_down_since = uv_now(loop); /* until the first connection is ready */
   uv_unref((uv_handle_t *)&p->watchdog);
   for (int i = 0; i < size; i++) {
     chat_pg_conn *c = &p->conns[i];
@@ -415,6 +419,11 @@ chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size) 
     conn_connect(c);
   }
   return p;
+}
+
+/* Every connection has been down for the whole grace period. */
+static int outage_confirmed(const chat_pg_pool *p) {
+  return p->all_down_since && uv_now(p->loop) - p->all_down_since >= UNAVAILABLE_AFTER_MS;
 }
 
 int chat_pg_query(chat_pg_pool *p, chat_pg_conn *conn, const char *sql, int nparams,
@@ -446,7 +455,10 @@ int chat_pg_query(chat_pg_pool *p, chat_pg_conn *conn, const char *sql, int npar
   op->target = conn;
   op->queued_at = uv_now(p->loop);
   if (conn == NULL) {
-    push(&p->queue, op);
+    /* Well into an outage, work fails at once: waiting the full delay for every statement
+     * would back up each session's frames behind it. */
+    if (outage_confirmed(p)) op_fail_later(p, op, "PostgreSQL is unavailable", "08006");
+    else push(&p->queue, op);
     kick(p);
     return 0;
   }
@@ -470,6 +482,10 @@ int chat_pg_pin(chat_pg_pool *p, chat_pg_pin_cb cb, void *ud) {
   op->pin_cb = cb;
   op->ud = ud;
   op->queued_at = uv_now(p->loop);
+  if (outage_confirmed(p)) {
+    op_fail_later(p, op, "PostgreSQL is unavailable", "08006");
+    return 0;
+  }
   push(&p->pins, op);
   kick(p);
   return 0;

@@ -43,6 +43,8 @@ struct chat_stomp_session {
   uint64_t last_sent_ms, last_received_ms, last_progress_ms;
   uint64_t frame_credit;   /* rate limit: thousandths of a frame the client may still send */
   uint64_t credit_at_ms;   /* when the credit was last topped up */
+  int paused;              /* reading stopped for backpressure, since paused_at_ms */
+  uint64_t paused_at_ms;
 };
 
 struct chat_stomp_hub {
@@ -206,6 +208,18 @@ static void subscribe_now(chat_stomp_session *s, const char *destination, const 
   s->subs = sub;
 }
 
+/* Frames that waited in the socket while we did not read arrive in one burst that the
+ * client did not send as one: the rate limit credits the time we were not reading. */
+static void resume_reading(chat_stomp_session *s) {
+  if (s->paused) {
+    uint64_t rate = s->hub->limits.max_frames_per_second, now = now_ms(s->hub);
+    s->frame_credit = rate * 1000 + (now - s->paused_at_ms) * rate;
+    s->credit_at_ms = now;
+    s->paused = 0;
+  }
+  s->ops->pause(s->transport, 0);
+}
+
 /* app.stomp_send / app.stomp_subscribe answer `true` or `nil, reason`. */
 static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
   (void)t;
@@ -236,7 +250,7 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
   free(c->sub_id);
   free(c);
   s->busy = 0;
-  if (s->pending_count == 0 && !s->gone && !s->draining) s->ops->pause(s->transport, 0);
+  if (s->pending_count == 0 && !s->gone && !s->draining) resume_reading(s);
   process_pending(s);
   finish_drain(s);
   session_release(s);
@@ -461,8 +475,12 @@ static void process_pending(chat_stomp_session *s) {
  * ERROR and is closed, and nobody else notices. Returns 0 when the frame may pass. */
 static int over_rate(chat_stomp_session *s) {
   uint64_t rate = s->hub->limits.max_frames_per_second, burst = rate * 1000, now = now_ms(s->hub);
-  s->frame_credit += (now - s->credit_at_ms) * rate;
-  if (s->frame_credit > burst) s->frame_credit = burst;
+  /* Credit above the burst is what a pause granted (see resume_reading): it is spent,
+   * never topped up. */
+  if (s->frame_credit < burst) {
+    s->frame_credit += (now - s->credit_at_ms) * rate;
+    if (s->frame_credit > burst) s->frame_credit = burst;
+  }
   s->credit_at_ms = now;
   if (s->frame_credit < 1000) return 1;
   s->frame_credit -= 1000;
@@ -494,6 +512,8 @@ static int on_parsed(const chat_stomp_frame *f, void *ud) {
     s->pending_tail = p;
     s->pending_count++;
     /* Backpressure: read no more until the application has caught up. */
+    if (!s->paused) s->paused_at_ms = now_ms(s->hub);
+    s->paused = 1;
     s->ops->pause(s->transport, 1);
     return 0;
   }

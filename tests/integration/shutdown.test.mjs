@@ -99,7 +99,7 @@ async function assertCleanEnd(chatd, room, clients, exited, termAt, goneAt) {
   const closes = await Promise.all(clients.map((c) => c.closed));
   assert.ok(await refused(chatd.port), 'no new connection once the sessions were told to go');
   const exit = await exited;
-  assert.equal(exit.code, 0, `exit code ${exit.code} (signal ${exit.signal})`);
+  assert.equal(exit.code, 0, `exit code ${exit.code} (signal ${exit.signal}):\n${chatd.logs.slice(-40).join('\n')}`);
   assert.ok(exit.at - termAt < TIMEOUT_MS, `exited ${exit.at - termAt} ms after SIGTERM`);
   assert.ok(exit.at >= goneAt, 'not before the drain window ended');
   for (const [i, c] of clients.entries()) {

@@ -1,0 +1,128 @@
+// Faults under traffic, each with a check that nothing was lost: PostgreSQL restarted while
+// members are sending, and one of two chatd instances killed with SIGKILL under load.
+// The rule in both: every message that got a RECEIPT is in PostgreSQL exactly once, and
+// nothing is delivered that was not stored.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { startChatd, api, sql, uniqueStudyId, sleep, REPO } from '../helpers/chatd.mjs';
+import { connectStomp } from '../helpers/stomp.mjs';
+
+const services = path.join(REPO, 'deploy', 'dev', 'services.sh');
+const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
+
+async function roomWith(inst, members) {
+  const studyId = uniqueStudyId();
+  let room;
+  for (const userId of members) {
+    const res = await api(inst.url, 'POST', '/api/chat/internal/rooms/member', { studyId, roomName: 'faults', userId, nickname: `u${userId}` });
+    assert.equal(res.status, 200, res.text);
+    room = res.json;
+  }
+  return room;
+}
+
+// Sends a message with a receipt every `everyMs` until stopped; records what was sent and
+// what was receipted. `client()` gives the connection to use now (it may change).
+function sendLoop(client, roomId, senderId, everyMs) {
+  const state = { sent: [], receipted: [], running: true, seq: 0 };
+  state.done = (async () => {
+    while (state.running) {
+      const c = client();
+      if (c && c.client.connected) {
+        const content = `s${senderId}-${state.seq++}`;
+        const receipt = `r-${content}`;
+        c.client.watchForReceipt(receipt, () => state.receipted.push(content));
+        state.sent.push(content);
+        c.send('/app/chat.sendMessage', { chatRoomId: roomId, senderId, senderNickname: `u${senderId}`, content, messageType: 'CHAT' },
+          { receipt });
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return state;
+}
+
+function storedContents(roomId) {
+  return sql(`SELECT content FROM chat_messages WHERE chat_room_id = ${roomId} AND message_type = 'CHAT'`).map((r) => r[0]);
+}
+
+function assertNothingLost(roomId, loops, delivered) {
+  const stored = storedContents(roomId);
+  const counts = new Map();
+  for (const c of stored) counts.set(c, (counts.get(c) ?? 0) + 1);
+  for (const [c, n] of counts) assert.equal(n, 1, `${c} stored ${n} times`);
+  const sent = new Set(loops.flatMap((l) => l.sent));
+  for (const c of stored) assert.ok(sent.has(c), `stored ${c} was sent`);
+  for (const l of loops) for (const c of l.receipted) assert.ok(counts.has(c), `receipted ${c} is stored`);
+  for (const c of delivered) assert.ok(counts.has(c), `delivered ${c} was stored`);
+  return stored;
+}
+
+test('PostgreSQL restarted while members send: refused meanwhile, nothing half-stored, then sending again', async () => {
+  const chatd = await startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } });
+  const room = await roomWith(chatd, [8101, 8102]);
+  const topic = `/topic/chatroom/${room.id}`;
+  const sender = await connectStomp(wsUrl(chatd));
+  const reader = await connectStomp(wsUrl(chatd));
+  sender.subscribe('/user/queue/errors');
+  reader.subscribe(topic);
+  await sleep(100);
+  const loop = sendLoop(() => sender, room.id, 8101, 20);
+  try {
+    await sleep(400);
+    execFileSync(services, ['stop-pg']);
+    await sleep(2500); // past the pool's 2 s: queued sends are refused, not left hanging
+  } finally {
+    execFileSync(services, ['start-pg']);
+  }
+  const before = loop.receipted.length;
+  for (let i = 0; i < 100 && loop.receipted.length < before + 10; i++) await sleep(100);
+  loop.running = false;
+  await loop.done;
+  await sleep(500);
+
+  assert.ok(loop.receipted.length >= before + 10,
+    `sends succeed again once PostgreSQL is back: ${loop.receipted.length - before} more receipts, closed ${JSON.stringify(sender.closed)}\n${chatd.logs.filter((l) => !l.includes('"DEBUG"')).slice(-25).join('\n')}`);
+  const errors = sender.received('/user/queue/errors').map((m) => m.body);
+  assert.ok(errors.length > 0 && errors.every((b) => /database unavailable|could not be stored/.test(b)),
+    `sends during the outage were refused with a reason: ${JSON.stringify(errors.slice(0, 3))}`);
+  const delivered = reader.received(topic).map((m) => JSON.parse(m.body).content);
+  const stored = assertNothingLost(room.id, [loop], delivered);
+  assert.ok(stored.length < loop.sent.length, 'some sends were refused during the outage');
+  assert.equal(sender.closed, null, 'the connection survived the outage');
+  await sender.close();
+  await reader.close();
+  assert.equal((await chatd.stop()).code, 0);
+});
+
+test('one of two instances killed with SIGKILL under load: clients move on, every receipted message is stored', async () => {
+  const [a, b] = await Promise.all([startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } }), startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } })]);
+  const members = [8201, 8202, 8203];
+  const room = await roomWith(b, members);
+  const topic = `/topic/chatroom/${room.id}`;
+  const reader = await connectStomp(wsUrl(b));
+  reader.subscribe(topic);
+  // Each member starts on A; when A dies it reconnects to B, as a client behind a Service would.
+  const current = new Map();
+  for (const m of members) current.set(m, await connectStomp(wsUrl(a)));
+  const loops = members.map((m) => sendLoop(() => current.get(m), room.id, m, 15));
+  await sleep(600);
+  a.signal('SIGKILL');
+  await sleep(200);
+  for (const m of members) current.set(m, await connectStomp(wsUrl(b)));
+  const atKill = loops.map((l) => l.receipted.length);
+  await sleep(800);
+  for (const l of loops) l.running = false;
+  await Promise.all(loops.map((l) => l.done));
+  await sleep(500);
+
+  loops.forEach((l, i) => assert.ok(l.receipted.length > atKill[i], 'the member carried on through B'));
+  assert.ok(atKill.every((n) => n > 0), 'the members were sending through A before the kill');
+  const delivered = reader.received(topic).map((m) => JSON.parse(m.body).content);
+  assertNothingLost(room.id, loops, delivered);
+  for (const c of current.values()) await c.close();
+  await reader.close();
+  assert.equal((await b.stop()).code, 0);
+});
