@@ -59,12 +59,23 @@ function M.gen_key(room_id) return fmt("chat:unread:gen:%d", room_id) end
 
 -- Call after a committed change to the room's messages, read marks or members: every
 -- cached count of the room is outdated from now on.
+--
+-- When Redis cannot take the INCR, the room is remembered here: this instance counts the
+-- room in PostgreSQL without the cache, and tries the INCR again on the room's next read or
+-- write, so a count cached before the outage is not served again when Redis comes back
+-- with its data (a restart that kept it, a network blip).
+local pending = {}
+
 function M.invalidate(room_id)
   local ok, err = chat.redis.call("INCR", M.gen_key(room_id))
   if not ok then
-    chat.log.warn("cannot invalidate the unread counts of chat room %d: %s", room_id, tostring(err))
+    if not pending[room_id] then
+      chat.log.warn("cannot invalidate the unread counts of chat room %d: %s", room_id, tostring(err))
+    end
+    pending[room_id] = true
     return false
   end
+  pending[room_id] = nil
   return true
 end
 
@@ -111,7 +122,12 @@ end
 
 -- Endpoint 8. The count, or nil and a failure.
 function M.unread(room_id, member_id)
-  local count, gen = cached(room_id, member_id)
+  local count, gen
+  if pending[room_id] and not M.invalidate(room_id) then
+    gen = nil -- still failing: count in PostgreSQL, cache nothing
+  else
+    count, gen = cached(room_id, member_id)
+  end
   if count then return count end
   local row, failure = db.one(COUNT_UNREAD, room_id, member_id)
   if row == nil then return nil, failure end

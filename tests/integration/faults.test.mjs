@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startChatd, api, sql, uniqueStudyId, sleep, REPO } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
@@ -125,4 +126,45 @@ test('one of two instances killed with SIGKILL under load: clients move on, ever
   for (const c of current.values()) await c.close();
   await reader.close();
   assert.equal((await b.stop()).code, 0);
+});
+
+test('Redis restarted with its data while a message is stored: the unread count is never served stale', async () => {
+  const chatd = await startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } });
+  const port = process.env.SPRING_DATA_REDIS_PORT;
+  const dump = path.join(REPO, '.dev', 'redis', 'dump.rdb');
+  try {
+    const room = await roomWith(chatd, [9101, 9102]);
+    const unread = async () => (await api(chatd.url, 'GET', `/api/chat/rooms/${room.id}/unread?memberId=9102`)).json.unreadCount;
+    const sender = await connectStomp(wsUrl(chatd));
+    const msg = (content) => ({ chatRoomId: room.id, senderId: 9101, senderNickname: 'u', content, messageType: 'CHAT' });
+    await sender.sendWithReceipt('/app/chat.sendMessage', msg('one'));
+    await sender.sendWithReceipt('/app/chat.sendMessage', msg('two'));
+    assert.equal(await unread(), 2);
+    assert.match(execFileSync('redis-cli', ['-p', port, 'GET', `chat:unread:${room.id}:9102`], { encoding: 'utf8' }), /^\d+:2$/m,
+      'the count is cached');
+
+    // Redis goes away keeping its data (the cached count included)...
+    try { execFileSync('redis-cli', ['-p', port, 'shutdown', 'save'], { stdio: 'ignore' }); } catch { /* closes on us */ }
+    await chatd.waitForLog(/connection to .* lost|Pub\/Sub link|link .* lost/i, 5000).catch(() => {});
+    // ...a message is stored meanwhile (its invalidation cannot reach Redis)...
+    await sender.sendWithReceipt('/app/chat.sendMessage', msg('three'));
+    // ...and Redis comes back with the old cached count.
+    execFileSync('redis-server', [path.join(REPO, '.dev', 'redis', 'redis.conf')]);
+    fs.rmSync(dump, { force: true }); // read at start only; later restarts start empty again
+    let health;
+    for (let i = 0; i < 100; i++) {
+      health = (await api(chatd.url, 'GET', '/actuator/health')).json;
+      if (health?.components?.redis?.status === 'UP') break;
+      await sleep(100);
+    }
+    assert.equal(health.components.redis.status, 'UP');
+    assert.equal(await unread(), 3, 'the count includes the message stored during the outage');
+    await sender.close();
+  } finally {
+    try { execFileSync('redis-cli', ['-p', port, 'ping'], { stdio: 'ignore' }); } catch {
+      execFileSync('redis-server', [path.join(REPO, '.dev', 'redis', 'redis.conf')]);
+    }
+    fs.rmSync(dump, { force: true });
+    assert.equal((await chatd.stop()).code, 0);
+  }
 });
