@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startChatd, api, sql, uniqueStudyId, sleep } from '../helpers/chatd.mjs';
+import { startChatd, api, sql, pgEnv, uniqueStudyId, sleep } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
 
 let chatd;
@@ -15,11 +15,8 @@ after(async () => { await chatd.stop(); });
 
 // Holds a lock that blocks inserts (reads go on) for `ms`, from a separate psql session.
 function lockMessages(ms) {
-  const m = /\/\/([^:/]+):(\d+)\/(\w+)/.exec(process.env.SPRING_DATASOURCE_URL);
-  const env = { ...process.env, PGHOST: m[1], PGPORT: m[2], PGDATABASE: m[3],
-    PGUSER: process.env.SPRING_DATASOURCE_USERNAME, PGPASSWORD: process.env.SPRING_DATASOURCE_PASSWORD };
   const psql = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c',
-    `BEGIN; LOCK TABLE chat_messages IN EXCLUSIVE MODE; SELECT pg_sleep(${ms / 1000}); COMMIT;`], { env });
+    `BEGIN; LOCK TABLE chat_messages IN EXCLUSIVE MODE; SELECT pg_sleep(${ms / 1000}); COMMIT;`], { env: pgEnv() });
   return new Promise((resolve, reject) => psql.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql ${code}`)))));
 }
 

@@ -96,7 +96,7 @@ export async function startChatd({ env = {}, luaDir, port } = {}) {
   };
 }
 
-function pgEnv() {
+export function pgEnv() {
   const m = /\/\/([^:/]+):(\d+)\/(\w+)/.exec(process.env.SPRING_DATASOURCE_URL ?? '');
   if (!m) throw new Error('SPRING_DATASOURCE_URL is not set: source .dev/env');
   return { ...process.env, PGHOST: m[1], PGPORT: m[2], PGDATABASE: m[3],
