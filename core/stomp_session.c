@@ -212,8 +212,11 @@ static void subscribe_now(chat_stomp_session *s, const char *destination, const 
  * client did not send as one: the rate limit credits the time we were not reading. */
 static void resume_reading(chat_stomp_session *s) {
   if (s->paused) {
+    enum { MAX_PAUSE_CREDIT_MS = 10000 }; /* a long stall must not license a flood */
     uint64_t rate = s->hub->limits.max_frames_per_second, now = now_ms(s->hub);
-    s->frame_credit = rate * 1000 + (now - s->paused_at_ms) * rate;
+    uint64_t paused_ms = now - s->paused_at_ms;
+    if (paused_ms > MAX_PAUSE_CREDIT_MS) paused_ms = MAX_PAUSE_CREDIT_MS;
+    s->frame_credit = rate * 1000 + paused_ms * rate;
     s->credit_at_ms = now;
     s->paused = 0;
   }
