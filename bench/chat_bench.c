@@ -8,6 +8,8 @@
  *       (persisted: members B+i of rooms FIRST + i % rooms send through /app/chat.sendMessage)
  *
  *   chat-bench connections --url ... -n 15000 --sources 4 --source-base 5 --hold 10
+ *   any fanout run: --timeline FILE writes one line per second of publishing: messages sent,
+ *       deliveries of the messages sent in that second, sends refused (by arrival second)
  *
  * connections: opens n connections (CONNECT + SUBSCRIBE each), reports the CONNECT rate
  *   and, with --pid, the server's resident memory per connection (VmRSS before/after);
@@ -43,7 +45,7 @@ typedef struct client {
 } client;
 
 static struct {
-  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario;
+  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario, *timeline;
   int port, port2, n, rate, seconds, sources, source_base, hold, setup_timeout, pid, publish_stomp, persist, rooms;
   long room, member_base;
 } opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
@@ -56,6 +58,19 @@ static uint64_t t_start_ns, t_all_subscribed_ns, deliveries, sent;
 static redisContext *redis;
 static client *publisher;
 static uv_timer_t pub_timer, stop_timer, end_timer;
+
+/* Per publishing second, for --timeline: a soak run shows where deliveries fell short. */
+typedef struct {
+  uint64_t sent, delivered, refused;
+} second_counts;
+static second_counts *timeline;
+static uint64_t t_publish_ns;
+
+static second_counts *timeline_at(uint64_t ns) {
+  if (timeline == NULL || ns < t_publish_ns) return NULL;
+  uint64_t s = (ns - t_publish_ns) / 1000000000u;
+  return s < (uint64_t)opt.seconds + 5 ? &timeline[s] : NULL;
+}
 
 /* Latency histogram: log-linear buckets from 1 µs to ~100 s, 1% resolution. */
 enum { BUCKETS = 2000 };
@@ -164,6 +179,8 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
     const char *d = chat_stomp_frame_header(f, "destination");
     if (d && strstr(d, "/queue/errors")) {
       if (rejected++ < 5) fprintf(stderr, "client %d: send refused: %.200s\n", c->index, f->body);
+      second_counts *sc = timeline_at(now_ns());
+      if (sc) sc->refused++;
       return 0;
     }
     deliveries++;
@@ -173,6 +190,8 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
       uint64_t sent_ns = strtoull(t + (t[1] == '=' ? 2 : 4), NULL, 10);
       uint64_t now = now_ns();
       if (now > sent_ns) hist[bucket_of((double)(now - sent_ns) / 1000.0)]++;
+      second_counts *sc = timeline_at(sent_ns);
+      if (sc) sc->delivered++;
     }
   } else if (strcmp(f->command, "ERROR") == 0) {
     const char *m = chat_stomp_frame_header(f, "message");
@@ -287,7 +306,9 @@ static client *open_client(int index, int is_publisher) {
   uv_ip4_addr(src, 0, &local);
   uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0);
   /* With a second server, clients alternate between the two (two pods sharing Redis). */
-  uv_ip4_addr(opt.host, opt.port2 && index % 2 ? opt.port2 : opt.port, &remote);
+  /* Two instances: a room's members (i, i + rooms, i + 2 rooms, ...) alternate between
+   * them, so every message crosses from one instance to the other through Redis. */
+  uv_ip4_addr(opt.host, opt.port2 && (index / opt.rooms) % 2 ? opt.port2 : opt.port, &remote);
   c->connect_req.data = c;
   uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&remote, on_connected);
   return c;
@@ -337,6 +358,8 @@ static void publish_one(uv_timer_t *t) {
     stomp_send(publisher, "SEND", h, body);
   }
   sent++;
+  second_counts *sc = timeline_at(ts);
+  if (sc) sc->sent++;
 }
 
 static void stop_publishing(uv_timer_t *t) {
@@ -358,6 +381,7 @@ static void maybe_start_publishing(void) {
   if (opt.rate <= 0) opt.rate = 1;
   uint64_t every_ms = opt.rate >= 1000 ? 1 : 1000 / (uint64_t)opt.rate;
   uv_timer_start(&pub_timer, publish_tick, 100, every_ms);
+  t_publish_ns = now_ns() + 100 * 1000000u;
   uv_timer_start(&stop_timer, stop_publishing, (uint64_t)opt.seconds * 1000 + 100, 0);
   /* Two more seconds for the last messages to arrive before counting. */
   uv_timer_start(&end_timer, finish, (uint64_t)opt.seconds * 1000 + 2100, 0);
@@ -443,6 +467,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--login")) opt.login = v, i++;
     else if (!strcmp(a, "--passcode")) opt.passcode = v, i++;
     else if (!strcmp(a, "--vhost")) opt.vhost = v, i++;
+    else if (!strcmp(a, "--timeline")) opt.timeline = v, i++;
     else return fprintf(stderr, "unknown option %s\n", a), 2;
   }
   static char dest[64];
@@ -450,6 +475,7 @@ int main(int argc, char **argv) {
     snprintf(dest, sizeof dest, "/topic/chatroom/%ld", opt.room);
     opt.dest = dest;
   }
+  if (opt.timeline) timeline = calloc((size_t)opt.seconds + 5, sizeof *timeline);
   loop = uv_default_loop();
   uv_timer_init(loop, &pub_timer);
   uv_timer_init(loop, &stop_timer);
@@ -490,6 +516,15 @@ int main(int argc, char **argv) {
            percentile(50), percentile(99), percentile(99.9));
   }
   fflush(stdout);
+  if (timeline) {
+    FILE *tf = fopen(opt.timeline, "w");
+    if (tf == NULL) return perror(opt.timeline), 1;
+    fprintf(tf, "second sent delivered refused\n");
+    for (int s = 0; s < opt.seconds + 5; s++)
+      fprintf(tf, "%d %llu %llu %llu\n", s, (unsigned long long)timeline[s].sent,
+              (unsigned long long)timeline[s].delivered, (unsigned long long)timeline[s].refused);
+    fclose(tf);
+  }
   /* Connections dropped while idle (a broker's idle timeout) are reported, not fatal,
    * in the connections scenario; in fan-out they are lost subscribers. */
   return failed || rejected || (dropped && strcmp(opt.scenario, "fanout") == 0) ? 1 : 0;

@@ -95,14 +95,26 @@ local function strip_class(payload)
 end
 
 -- Publishes a stored message to every instance; if Redis is down, this instance's own
--- subscribers still get it (the message is stored either way).
+-- subscribers still get it (the message is stored either way). An outage is logged when it
+-- starts and when it ends with the number of messages it affected, not once per message.
+local local_only = 0
+
 local function deliver(msg)
   local payload = publish_json(msg)
   local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, payload)
-  if not ok then
-    chat.log.warn("Redis publish failed (%s); delivering locally only", tostring(err))
-    chat.stomp.broadcast(fmt("/topic/chatroom/%d", msg.chatRoomId), strip_class(payload))
+  if ok then
+    if local_only > 0 then
+      chat.log.info("Redis publish works again; %d message(s) were delivered to this instance's subscribers only",
+        local_only)
+      local_only = 0
+    end
+    return
   end
+  if local_only == 0 then
+    chat.log.warn("Redis publish failed (%s); delivering locally only until it works again", tostring(err))
+  end
+  local_only = local_only + 1
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d", msg.chatRoomId), strip_class(payload))
 end
 
 local function store_and_deliver(room_id, sender_id, nickname, content, kind, member_check)
