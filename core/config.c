@@ -292,6 +292,42 @@ static char *path_or(chat_getenv_fn get, const char *name, const char *install_d
   return strdup(buf);
 }
 
+static char *dup_set(const char *v) { return v && *v ? strdup(v) : NULL; }
+
+/* CHAT_AUTH and what each mode needs; the rest is plain text for lua/chat/access.lua. */
+static int load_access(chat_config *cfg, chat_getenv_fn get, char *err, size_t errlen) {
+  cfg->auth = dup_or(get("CHAT_AUTH"), "none");
+  cfg->trusted_proxies = dup_or(get("CHAT_TRUSTED_PROXIES"), "127.0.0.1/32,::1/128");
+  cfg->jwt_secret = dup_set(get("CHAT_JWT_SECRET"));
+  cfg->jwt_public_key_file = dup_set(get("CHAT_JWT_PUBLIC_KEY_FILE"));
+  cfg->jwt_jwks_file = dup_set(get("CHAT_JWT_JWKS_FILE"));
+  cfg->jwt_issuer = dup_set(get("CHAT_JWT_ISSUER"));
+  cfg->jwt_audience = dup_set(get("CHAT_JWT_AUDIENCE"));
+  cfg->jwt_user_claim = dup_or(get("CHAT_JWT_USER_CLAIM"), "sub");
+  cfg->internal_networks = dup_or(get("CHAT_INTERNAL_NETWORKS"), "127.0.0.0/8,::1/128");
+  cfg->internal_token = dup_set(get("CHAT_INTERNAL_TOKEN"));
+  cfg->allowed_origins = dup_or(get("CHAT_ALLOWED_ORIGINS"), "*");
+  const char *leeway = get("CHAT_JWT_LEEWAY_SECONDS");
+  long n = 30;
+  if (leeway && *leeway && parse_int(leeway, 0, 3600, &n) < 0) {
+    set_err(err, errlen, "CHAT_JWT_LEEWAY_SECONDS must be an integer between 0 and 3600, got '%s'", leeway);
+    chat_config_free(cfg);
+    return -1;
+  }
+  cfg->jwt_leeway_s = (int)n;
+  if (strcmp(cfg->auth, "none") != 0 && strcmp(cfg->auth, "gateway") != 0 && strcmp(cfg->auth, "jwt") != 0) {
+    set_err(err, errlen, "CHAT_AUTH must be none, gateway or jwt, got '%s'", cfg->auth);
+    chat_config_free(cfg);
+    return -1;
+  }
+  if (strcmp(cfg->auth, "jwt") == 0 && !cfg->jwt_secret && !cfg->jwt_public_key_file && !cfg->jwt_jwks_file) {
+    set_err(err, errlen, "CHAT_AUTH=jwt needs CHAT_JWT_SECRET, CHAT_JWT_PUBLIC_KEY_FILE or CHAT_JWT_JWKS_FILE");
+    chat_config_free(cfg);
+    return -1;
+  }
+  return 0;
+}
+
 int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_dir, char *err,
                      size_t errlen) {
   memset(cfg, 0, sizeof *cfg);
@@ -452,10 +488,21 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->lua_dir = path_or(get, "CHAT_LUA_DIR", install_dir, "lua");
   cfg->migrations_dir = path_or(get, "CHAT_MIGRATIONS_DIR", install_dir, "migrations");
   cfg->static_dir = path_or(get, "CHAT_STATIC_DIR", install_dir, "web");
-  return 0;
+  return load_access(cfg, get, err, errlen);
 }
 
 void chat_config_free(chat_config *cfg) {
+  free(cfg->auth);
+  free(cfg->trusted_proxies);
+  free(cfg->jwt_secret);
+  free(cfg->jwt_public_key_file);
+  free(cfg->jwt_jwks_file);
+  free(cfg->jwt_issuer);
+  free(cfg->jwt_audience);
+  free(cfg->jwt_user_claim);
+  free(cfg->internal_networks);
+  free(cfg->internal_token);
+  free(cfg->allowed_origins);
   free(cfg->bind_address);
   free(cfg->pg_conninfo);
   free(cfg->redis_host);

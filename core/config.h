@@ -46,6 +46,20 @@ typedef struct chat_config {
   int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */
   int lua_watch;                /* CHAT_LUA_WATCH, default 1: reload when the scripts change */
   char *log_level;
+  /* Identity and access (README "Access control"). The CIDR lists and key files are read
+   * and checked by lua/chat/access.lua, on start and on every reload. */
+  char *auth;               /* CHAT_AUTH: none (default), gateway or jwt */
+  char *trusted_proxies;    /* CHAT_TRUSTED_PROXIES: whose X-User-Id is believed */
+  char *jwt_secret;         /* CHAT_JWT_SECRET: HS256 key; a secret, never logged */
+  char *jwt_public_key_file;/* CHAT_JWT_PUBLIC_KEY_FILE: RS256 PEM */
+  char *jwt_jwks_file;      /* CHAT_JWT_JWKS_FILE: RS256 key set */
+  char *jwt_issuer;         /* CHAT_JWT_ISSUER, NULL: any */
+  char *jwt_audience;       /* CHAT_JWT_AUDIENCE, NULL: any */
+  char *jwt_user_claim;     /* CHAT_JWT_USER_CLAIM, default sub */
+  int jwt_leeway_s;         /* CHAT_JWT_LEEWAY_SECONDS, default 30 */
+  char *internal_networks;  /* CHAT_INTERNAL_NETWORKS: who may call /api/chat/internal/... */
+  char *internal_token;     /* CHAT_INTERNAL_TOKEN: or anyone with it; a secret, never logged */
+  char *allowed_origins;    /* CHAT_ALLOWED_ORIGINS: browser origins, default * */
 } chat_config;
 
 typedef const char *(*chat_getenv_fn)(const char *name);

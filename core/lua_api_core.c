@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "handshake_credentials.h"
 #include "log.h"
 #include "lua_api.h"
 #include "lua_vm.h"
@@ -198,6 +199,13 @@ static int stopping(lua_State *L) {
   return 1;
 }
 
+/* chat.origin_allowed(origin): CHAT_ALLOWED_ORIGINS, the same check the WebSocket and
+ * SockJS handshakes make, for the REST API's CORS answers. */
+static int origin_allowed(lua_State *L) {
+  lua_pushboolean(L, chat_origin_allowed(runtime_of(L)->config.allowed_origins, luaL_optstring(L, 1, NULL)));
+  return 1;
+}
+
 static void push_config(lua_State *L, const chat_config *c) {
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, c->port);
@@ -218,6 +226,29 @@ static void push_config(lua_State *L, const chat_config *c) {
   lua_setfield(L, -2, "static_dir");
   lua_pushinteger(L, (lua_Integer)c->http_max_body_bytes);
   lua_setfield(L, -2, "http_max_body_bytes");
+  /* chat.config.access: read by lua/chat/access.lua (unset ones stay nil). */
+  const struct {
+    const char *name, *value;
+  } access[] = {{"auth", c->auth},
+                {"trusted_proxies", c->trusted_proxies},
+                {"jwt_secret", c->jwt_secret},
+                {"jwt_public_key_file", c->jwt_public_key_file},
+                {"jwt_jwks_file", c->jwt_jwks_file},
+                {"jwt_issuer", c->jwt_issuer},
+                {"jwt_audience", c->jwt_audience},
+                {"jwt_user_claim", c->jwt_user_claim},
+                {"internal_networks", c->internal_networks},
+                {"internal_token", c->internal_token},
+                {"allowed_origins", c->allowed_origins}};
+  lua_createtable(L, 0, (int)(sizeof access / sizeof access[0]) + 1);
+  for (size_t i = 0; i < sizeof access / sizeof access[0]; i++) {
+    if (access[i].value == NULL) continue;
+    lua_pushstring(L, access[i].value);
+    lua_setfield(L, -2, access[i].name);
+  }
+  lua_pushinteger(L, c->jwt_leeway_s);
+  lua_setfield(L, -2, "jwt_leeway_s");
+  lua_setfield(L, -2, "access");
 }
 
 void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt) {
@@ -226,7 +257,8 @@ void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"now", now},         {"localtime", localtime_iso},
                                  {"sleep", sleep_for}, {"health", health},
                                  {"stopping", stopping}, {"task_id", task_id},
-                                 {"wait", wait_for_wake}, {"wake", wake}, {NULL, NULL}};
+                                 {"wait", wait_for_wake}, {"wake", wake},
+                                 {"origin_allowed", origin_allowed}, {NULL, NULL}};
   luaL_newlib(L, log_fns);
   lua_setfield(L, -2, "log");
   lua_pushlightuserdata(L, rt);

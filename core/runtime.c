@@ -54,9 +54,11 @@ typedef struct {
 static int push_request(lua_State *co, void *ud) {
   const http_call *call = ud;
   const chat_http_request *req = call->req;
-  lua_createtable(co, 0, 6);
+  lua_createtable(co, 0, 7);
   lua_pushstring(co, req->method);
   lua_setfield(co, -2, "method");
+  lua_pushstring(co, chat_http_conn_peer(call->conn));
+  lua_setfield(co, -2, "remote_addr");
   lua_pushstring(co, req->path);
   lua_setfield(co, -2, "path");
   lua_pushstring(co, req->query ? req->query : "");

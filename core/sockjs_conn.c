@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "handshake_credentials.h"
 #include "hash.h"
 #include "http_server.h"
 #include "log.h"
@@ -42,6 +43,7 @@ typedef struct sockjs_session {
   int opened;       /* "o" was sent */
   int closing;      /* STOMP asked to close: send "c" once the queue is out */
   int closed;       /* ended: receivers get "c[3000,...]" until the session is freed */
+  unsigned char credentials[CHAT_CREDENTIALS_DIGEST_LEN]; /* of the request that opened it */
 } sockjs_session;
 
 static sockjs_session *registry[BUCKETS];
@@ -300,7 +302,8 @@ static const char *session_refused(chat_runtime *rt) {
   return "too many SockJS sessions";
 }
 
-static sockjs_session *session_new(chat_runtime *rt, const char *id) {
+static sockjs_session *session_new(chat_runtime *rt, const char *id, chat_http_conn *conn,
+                                   const chat_http_request *req) {
   sockjs_session *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   snprintf(s->id, sizeof s->id, "%s", id);
@@ -310,6 +313,8 @@ static sockjs_session *session_new(chat_runtime *rt, const char *id) {
     free(s);
     return NULL;
   }
+  chat_stomp_session_set_handshake(s->stomp, chat_handshake_new(req, chat_http_conn_peer(conn)));
+  chat_credentials_digest(req, s->credentials);
   uv_timer_init(rt->loop, &s->timer);
   s->timer.data = s;
   unsigned b = bucket_of(id);
@@ -349,6 +354,19 @@ static const char HTMLFILE_HEAD[] =
     "  <script>\n    document.domain = document.domain;\n    var c = parent.%s;\n    c.start();\n"
     "    function p(d) {c.message(d);};\n    window.onload = function() {c.stop();};\n  </script>";
 
+/* A session id travels in URLs and may leak (logs, a shared screen): every request of a
+ * session must carry the credentials of the one that opened it, or it may neither post
+ * into the session nor read from it. Answers 403 and returns 0 when it does not. */
+static int same_caller(sockjs_session *s, chat_http_conn *conn, const chat_http_request *req) {
+  unsigned char digest[CHAT_CREDENTIALS_DIGEST_LEN];
+  chat_credentials_digest(req, digest);
+  if (chat_credentials_equal(digest, s->credentials)) return 1;
+  static const char reason[] = "session belongs to another client";
+  chat_log_warn("sockjs", "%s: refused a request into another client's session", chat_http_conn_peer(conn));
+  respond_text(conn, req, 403, "text/plain;charset=UTF-8", reason, sizeof reason - 1);
+  return 0;
+}
+
 /* Attaches a receiving request, or answers it right away when it cannot be one. */
 static void attach_receiver(chat_runtime *rt, chat_http_conn *conn, const chat_http_request *req, const char *id,
                             recv_kind kind, const char *callback) {
@@ -356,13 +374,15 @@ static void attach_receiver(chat_runtime *rt, chat_http_conn *conn, const chat_h
   int fresh = 0;
   if (s == NULL) {
     const char *refused = session_refused(rt);
-    s = refused ? NULL : session_new(rt, id);
+    s = refused ? NULL : session_new(rt, id, conn, req);
     if (s == NULL) {
       if (refused == NULL) refused = "out of memory";
       respond_text(conn, req, 503, "text/plain;charset=UTF-8", refused, strlen(refused));
       return;
     }
     fresh = 1;
+  } else if (!same_caller(s, conn, req)) {
+    return;
   }
   if (kind == RECV_XHR) {
     if (s->recv != NULL) {
@@ -478,7 +498,7 @@ static void websocket_transport(chat_runtime *rt, chat_http_conn *conn, const ch
     return;
   }
   const char *refused = session_refused(rt);
-  sockjs_session *s = refused ? NULL : session_new(rt, id);
+  sockjs_session *s = refused ? NULL : session_new(rt, id, conn, req);
   if (s == NULL) {
     if (refused == NULL) refused = "out of memory";
     respond_text(conn, req, 503, "text/plain;charset=UTF-8", refused, strlen(refused));
@@ -564,6 +584,15 @@ int chat_sockjs_handle(chat_runtime *rt, chat_http_conn *conn, const chat_http_r
     chat_http_respond(conn, 200, headers, greeting, sizeof greeting - 1);
     return 1;
   }
+  /* CHAT_ALLOWED_ORIGINS, as Spring's setAllowedOriginPatterns checks every SockJS request. */
+  const char *origin = chat_http_request_header(req, "origin");
+  if (!chat_origin_allowed(rt->config.allowed_origins, origin)) {
+    static const char reason[] = "origin not allowed";
+    chat_log_info("sockjs", "%s: refused the origin %.100s", chat_http_conn_peer(conn), origin);
+    static const char *const headers[] = {"Content-Type", "text/plain;charset=UTF-8", NULL};
+    chat_http_respond(conn, 403, headers, reason, sizeof reason - 1);
+    return 1;
+  }
   if (strcmp(rest, "/info") == 0) {
     info(conn, req);
     return 1;
@@ -590,6 +619,7 @@ int chat_sockjs_handle(chat_runtime *rt, chat_http_conn *conn, const chat_http_r
       respond_text(conn, req, 404, "text/plain;charset=UTF-8", "session not found", 17);
       return 1;
     }
+    if (!same_caller(s, conn, req)) return 1;
     int rc = deliver_payload(s, req->body, req->body_len);
     if (rc == -2) respond_text(conn, req, 500, "text/plain;charset=UTF-8", "Payload expected.", 17);
     else if (rc < 0) respond_text(conn, req, 500, "text/plain;charset=UTF-8", "Broken JSON encoding.", 21);

@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "broker.h"
+#include "handshake_credentials.h"
 #include "log.h"
 #include "lua_vm.h"
 #include "metrics.h"
@@ -45,6 +46,9 @@ struct chat_stomp_session {
   uint64_t credit_at_ms;   /* when the credit was last topped up */
   int paused;              /* reading stopped for backpressure, since paused_at_ms */
   uint64_t paused_at_ms;
+  chat_handshake *handshake; /* the opening request's credentials, until CONNECT is answered */
+  char *user;                /* who lua/chat/access.lua says is speaking; NULL: nobody */
+  uint64_t offered_send_ms, offered_expect_ms; /* heart-beats, while CONNECT is with the app */
 };
 
 struct chat_stomp_hub {
@@ -112,7 +116,14 @@ static void session_release(chat_stomp_session *s) {
     p = n;
   }
   chat_stomp_parser_free(s->parser);
+  chat_handshake_free(s->handshake);
+  free(s->user);
   free(s);
+}
+
+void chat_stomp_session_set_handshake(chat_stomp_session *s, chat_handshake *h) {
+  chat_handshake_free(s->handshake);
+  s->handshake = h;
 }
 
 chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp_transport_ops *ops,
@@ -152,12 +163,12 @@ typedef struct {
   chat_stomp_session *s;
   const chat_stomp_frame *frame;
   char *receipt;
-  int kind; /* FRAME_SEND or FRAME_SUBSCRIBE */
+  int kind; /* FRAME_CONNECT, FRAME_SEND or FRAME_SUBSCRIBE */
   char *destination;
   char *sub_id;
 } frame_call;
 
-enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2 };
+enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2, FRAME_CONNECT = 3 };
 
 static void process_pending(chat_stomp_session *s);
 static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f);
@@ -170,19 +181,52 @@ static void finish_drain(chat_stomp_session *s) {
     send_error(s, "server shutting down", NULL, NULL);
 }
 
-static int push_send_args(lua_State *co, void *ud) {
-  frame_call *c = ud;
-  const chat_stomp_frame *f = c->frame;
-  lua_pushstring(co, c->s->id);
-  lua_pushstring(co, c->destination);
-  if (c->kind == FRAME_SUBSCRIBE) return 2;
+static void push_headers(lua_State *co, const chat_stomp_frame *f) {
   lua_createtable(co, 0, (int)f->header_count);
   for (size_t i = f->header_count; i-- > 0;) { /* reversed, so the first occurrence wins */
     lua_pushstring(co, f->headers[i].value);
     lua_setfield(co, -2, f->headers[i].name);
   }
+}
+
+static void push_optional(lua_State *co, const char *value, const char *name) {
+  if (value == NULL) return;
+  lua_pushstring(co, value);
+  lua_setfield(co, -2, name);
+}
+
+/* app.stomp_connect(session_id, headers, handshake)
+ * app.stomp_send(session_id, destination, headers, body, user)
+ * app.stomp_subscribe(session_id, destination, user)      user: nil when nobody */
+static int push_frame_args(lua_State *co, void *ud) {
+  frame_call *c = ud;
+  const chat_stomp_frame *f = c->frame;
+  chat_stomp_session *s = c->s;
+  lua_pushstring(co, s->id);
+  if (c->kind == FRAME_CONNECT) {
+    push_headers(co, f);
+    lua_createtable(co, 0, 5);
+    if (s->handshake) {
+      push_optional(co, s->handshake->authorization, "authorization");
+      push_optional(co, s->handshake->user_id, "user_id");
+      push_optional(co, s->handshake->access_token, "access_token");
+      push_optional(co, s->handshake->peer, "peer");
+      lua_pushboolean(co, s->handshake->forwarded);
+      lua_setfield(co, -2, "forwarded");
+    }
+    return 3;
+  }
+  lua_pushstring(co, c->destination);
+  if (c->kind == FRAME_SUBSCRIBE) {
+    if (s->user) lua_pushstring(co, s->user);
+    else lua_pushnil(co);
+    return 3;
+  }
+  push_headers(co, f);
   lua_pushlstring(co, f->body, f->body_len);
-  return 4;
+  if (s->user) lua_pushstring(co, s->user);
+  else lua_pushnil(co);
+  return 5;
 }
 
 /* /user/queue/... belongs to one session: the broker indexes it as "destination#session"
@@ -223,7 +267,10 @@ static void resume_reading(chat_stomp_session *s) {
   s->ops->pause(s->transport, 0);
 }
 
-/* app.stomp_send / app.stomp_subscribe answer `true` or `nil, reason`. */
+static void send_connected(chat_stomp_session *s, const char *receipt);
+
+/* app.stomp_connect answers `true, user` (user nil: nobody in particular) or `nil, reason`;
+ * app.stomp_send / app.stomp_subscribe answer `true` or `nil, reason`. */
 static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
   (void)t;
   frame_call *c = ud;
@@ -234,9 +281,20 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
     int base = lua_gettop(co) - nres + 1;
     accepted = lua_toboolean(co, base);
     if (!accepted && nres >= 2 && lua_isstring(co, base + 1)) reason = lua_tostring(co, base + 1);
+    if (accepted && c->kind == FRAME_CONNECT && nres >= 2 && lua_isstring(co, base + 1)) {
+      free(s->user);
+      s->user = strdup(lua_tostring(co, base + 1));
+    }
+  }
+  if (c->kind == FRAME_CONNECT) {
+    /* The credentials have done their job; tokens are not kept for the session's life. */
+    chat_stomp_session_set_handshake(s, NULL);
   }
   if (!s->gone && !s->closing) {
-    if (c->kind == FRAME_SUBSCRIBE) {
+    if (c->kind == FRAME_CONNECT) {
+      if (accepted) send_connected(s, c->receipt);
+      else send_error(s, reason, c->receipt, NULL);
+    } else if (c->kind == FRAME_SUBSCRIBE) {
       if (accepted) {
         subscribe_now(s, c->destination, c->sub_id);
         send_receipt(s, c->receipt);
@@ -261,7 +319,7 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
 
 static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, int kind,
                            const char *destination, const char *sub_id) {
-  static const char *const entries[] = {NULL, "stomp_send", "stomp_subscribe"};
+  static const char *const entries[] = {NULL, "stomp_send", "stomp_subscribe", "stomp_connect"};
   frame_call *c = calloc(1, sizeof *c);
   const char *receipt = chat_stomp_frame_header(f, "receipt");
   c->s = s;
@@ -272,7 +330,7 @@ static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, in
   c->sub_id = sub_id ? strdup(sub_id) : NULL;
   s->busy = 1;
   s->refs++;
-  if (chat_task_spawn(s->hub->rt->vm, entries[kind], push_send_args, c, frame_done, c) < 0) {
+  if (chat_task_spawn(s->hub->rt->vm, entries[kind], push_frame_args, c, frame_done, c) < 0) {
     chat_log_error("stomp", "the application has no %s handler", entries[kind]);
     free(c->receipt);
     free(c->destination);
@@ -328,16 +386,25 @@ static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
     return;
   }
   unsigned offer = s->hub->limits.heartbeat_ms;
-  s->send_every_ms = cy == 0 ? 0 : (cy > offer ? cy : offer);
-  s->expect_every_ms = cx == 0 ? 0 : (cx > offer ? cx : offer);
+  s->offered_send_ms = cy == 0 ? 0 : (cy > offer ? cy : offer);
+  s->offered_expect_ms = cx == 0 ? 0 : (cx > offer ? cx : offer);
+  /* Who is connecting is the application's call (lua/chat/access.lua); CONNECTED follows
+   * in frame_done, and frames sent meanwhile wait their turn. */
+  dispatch_to_app(s, f, FRAME_CONNECT, "", NULL);
+}
+
+static void send_connected(chat_stomp_session *s, const char *receipt) {
+  unsigned offer = s->hub->limits.heartbeat_ms;
+  s->send_every_ms = s->offered_send_ms;
+  s->expect_every_ms = s->offered_expect_ms;
   char hb_out[48];
   snprintf(hb_out, sizeof hb_out, "%u,%u", offer, offer);
   const char *versions[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "1.0", "1.1", "1.2"};
-  const char *headers[] = {"version", versions[v], "heart-beat", hb_out, "server", "chatd/0.1",
-                           "session", s->id, NULL};
+  const char *headers[] = {"version", versions[s->version], "heart-beat", hb_out, "server", "chatd/0.1",
+                           "session", s->id, s->user ? "user-name" : NULL, s->user, NULL};
   s->connected = 1;
   send_frame(s, "CONNECTED", headers, NULL, 0);
-  send_receipt(s, chat_stomp_frame_header(f, "receipt"));
+  send_receipt(s, receipt);
 }
 
 static void on_unsubscribe(chat_stomp_session *s, const chat_stomp_frame *f) {

@@ -53,6 +53,11 @@ size_t chat_stomp_hub_destinations(const chat_stomp_hub *hub);
 chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp_transport_ops *ops,
                                            void *transport);
 
+/* The credentials of the request that opened the session (owned by the session from now
+ * on), handed to app.stomp_connect with the CONNECT frame and freed once it answered. */
+struct chat_handshake;
+void chat_stomp_session_set_handshake(chat_stomp_session *s, struct chat_handshake *h);
+
 /* Bytes from the peer (one WebSocket message, or one SockJS message). */
 void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len);
 

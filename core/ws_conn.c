@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handshake_credentials.h"
 #include "http_server.h"
 #include "log.h"
 #include "metrics.h"
@@ -113,6 +114,14 @@ static void on_socket_closed(void *ud) {
 static const chat_http_upgrade_ops UPGRADE_OPS = {on_data, on_socket_closed};
 
 void chat_ws_conn_upgrade(chat_runtime *rt, chat_http_conn *conn, const chat_http_request *req) {
+  if (!chat_origin_allowed(rt->config.allowed_origins, chat_http_request_header(req, "origin"))) {
+    static const char *const headers[] = {"Content-Type", "text/plain;charset=UTF-8", NULL};
+    static const char reason[] = "origin not allowed";
+    chat_log_info("ws", "%s: refused the origin %.100s", chat_http_conn_peer(conn),
+                  chat_http_request_header(req, "origin"));
+    chat_http_respond(conn, 403, headers, reason, sizeof reason - 1);
+    return;
+  }
   char response[512];
   int status = 400;
   const char *reason = NULL;
@@ -139,6 +148,7 @@ void chat_ws_conn_upgrade(chat_runtime *rt, chat_http_conn *conn, const chat_htt
     chat_http_respond(conn, 503, headers, NULL, 0);
     return;
   }
+  chat_stomp_session_set_handshake(wc->stomp, chat_handshake_new(req, chat_http_conn_peer(conn)));
   chat_metrics.websocket_connections++;
   chat_http_conn_upgrade(conn, response, (size_t)n, &UPGRADE_OPS, wc);
 }

@@ -6,11 +6,12 @@ scripts use, and shared/DESIGN.md §2 for the model.
   app.http(req)                  -> status, body, headers, route   (one coroutine per request;
                                  route: the matched path pattern, the metrics' label)
       req = { method, path (raw), query (raw, "" when none), headers (lower-case names),
-              body ("" when none), remote_addr }
-  app.stomp_subscribe / stomp_send / stomp_disconnect       (chat/messaging.lua)
+              body ("" when none), remote_addr (the peer's address) }
+  app.stomp_connect / stomp_subscribe / stomp_send / stomp_disconnect   (chat/messaging.lua)
   app.redis_message(channel, payload), app.redis_channels
   app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics ]]
 
+local access = require "chat.access"
 local chat = require "chat.core"
 local errors = require "chat.errors"
 local events = require "chat.events"
@@ -24,7 +25,7 @@ local type, xpcall, traceback = type, xpcall, debug.traceback
 
 -- Route labels when no route pattern applies, as Micrometer names them: bounded words,
 -- never the raw path.
-local ROUTE_NOT_FOUND, ROUTE_UNKNOWN = "NOT_FOUND", "UNKNOWN"
+local ROUTE_NOT_FOUND, ROUTE_UNKNOWN, ROUTE_PREFLIGHT = "NOT_FOUND", "UNKNOWN", "CORS_PREFLIGHT"
 
 -- One route table per area, each keyed by path then method.
 local ROUTE_MODULES = { "chat.routes.rooms", "chat.routes.messages", "chat.routes.actuator" }
@@ -39,8 +40,8 @@ local compiled = router.compile(route_tables())
 
 local app = {}
 
-local ENTRY_POINTS = { "http", "stomp_send", "stomp_subscribe", "stomp_disconnect", "redis_message",
-                       "kafka_record" }
+local ENTRY_POINTS = { "http", "stomp_connect", "stomp_send", "stomp_subscribe", "stomp_disconnect",
+                       "redis_message", "kafka_record" }
 
 function app.validate()
   -- (tests/integration/reload.test.mjs edits the assert line below: keep its text.)
@@ -65,23 +66,46 @@ function app.validate()
   return true
 end
 
+-- A copy of `headers` with `extra` added (handlers may return shared header tables).
+local function with_headers(headers, extra)
+  if extra == nil or next(extra) == nil then return headers end
+  local out = {}
+  for k, v in pairs(headers or {}) do out[k] = v end
+  for k, v in pairs(extra) do out[k] = v end
+  return out
+end
+
+local PREFLIGHT_METHODS = "GET, POST, OPTIONS"
+
 local function dispatch(req)
   local path = req.path or "/"
+  req.headers = req.headers or {}
+  local cors, refused = access.cors_headers(req)
+  if not cors then return web.error_response(refused.status, refused.message, path) end
+  if req.method == "OPTIONS" and req.headers["access-control-request-method"] then
+    req.route = ROUTE_PREFLIGHT
+    return 200, "", with_headers(cors, {
+      ["Access-Control-Allow-Methods"] = PREFLIGHT_METHODS,
+      ["Access-Control-Allow-Headers"] = req.headers["access-control-request-headers"],
+      ["Access-Control-Max-Age"] = "1800",
+    })
+  end
   local handler, params, extra, route = router.match(compiled, req.method, path)
   req.route = route or ROUTE_NOT_FOUND
-  if not handler then return web.error_response(params.status, params.message, path, extra) end
+  if not handler then return web.error_response(params.status, params.message, path, with_headers(extra, cors)) end
+  local denied = access.check_request(req)
+  if denied then return web.error_response(denied.status, denied.message, path, with_headers(denied.headers, cors)) end
   req.path_params = params
   req.params = web.parse_query(req.query)
-  if not req.params then return web.error_response(400, errors.QUERY_MALFORMED, path) end
-  req.headers = req.headers or {}
+  if not req.params then return web.error_response(400, errors.QUERY_MALFORMED, path, cors) end
   local status, body, headers = handler(req)
-  if web.is_failure(status) then return web.error_response(status.status, status.message, path) end
+  if web.is_failure(status) then return web.error_response(status.status, status.message, path, cors) end
   if body == nil then body = "" end
   if type(body) ~= "string" then
     body = json.encode(body)
     headers = headers or web.JSON_HEADERS
   end
-  headers = headers or (body ~= "" and web.JSON_HEADERS or {})
+  headers = with_headers(headers or (body ~= "" and web.JSON_HEADERS or {}), cors)
   if req.method == "HEAD" then body = "" end
   return status, body, headers
 end
@@ -97,6 +121,7 @@ function app.http(req)
   return status, body, headers, req.route or ROUTE_UNKNOWN
 end
 
+app.stomp_connect = messaging.connect
 app.stomp_subscribe = messaging.subscribe
 app.stomp_send = messaging.send
 app.stomp_disconnect = messaging.disconnect

@@ -2,11 +2,15 @@
 subscriptions are allowed, delivery across instances through Redis, and the errors a
 sender sees. The C core calls these through the app table (see init.lua):
 
-  stomp_subscribe(session_id, destination)            -> true | nil, reason (ERROR frame)
-  stomp_send(session_id, destination, headers, body)  -> true once stored (RECEIPT) | nil, reason
+  stomp_connect(session_id, headers, handshake)        -> true, user | nil, reason (ERROR frame)
+  stomp_subscribe(session_id, destination, user)      -> true | nil, reason (ERROR frame)
+  stomp_send(session_id, destination, headers, body, user)
+                                                      -> true once stored (RECEIPT) | nil, reason
+      user: the session's identity from chat/access.lua (a decimal string), nil when none
   stomp_disconnect(session_id)                        presence clean-up
   redis_message(channel, payload)                     a message from any instance ]]
 
+local access = require "chat.access"
 local chat = require "chat.core"
 local json = require "chat.json"
 local messages = require "chat.messages"
@@ -37,9 +41,13 @@ local SUBSCRIBABLE = {
   "^/user/%d+/queue/errors$",
 }
 
-function M.subscribe(_session_id, destination)
+function M.connect(_session_id, headers, handshake)
+  return access.connect(headers, handshake)
+end
+
+function M.subscribe(_session_id, destination, user)
   for _, pattern in ipairs(SUBSCRIBABLE) do
-    if destination:match(pattern) then return true end
+    if destination:match(pattern) then return access.may_subscribe(user, destination) end
   end
   return nil, "unknown destination: " .. destination
 end
@@ -156,6 +164,10 @@ handlers["/app/chat.join"] = function(session_id, req)
 end
 
 handlers["/app/chat.leave"] = function(session_id, req)
+  -- Someone who left the room may still say goodbye from the session they were present in.
+  if not presence.is_present(session_id, req.chatRoomId, req.senderId) and not messages.is_active_member(req.chatRoomId, req.senderId) then
+    return nil, fmt(NOT_A_MEMBER, req.senderId, req.chatRoomId)
+  end
   local nick = req.senderNickname or tostring(req.senderId)
   local ok, err = presence.remove(req.chatRoomId, req.senderId, session_id)
   if not ok then chat.log.warn("presence remove failed: %s", tostring(err)) end
@@ -165,7 +177,7 @@ handlers["/app/chat.leave"] = function(session_id, req)
   return true
 end
 
-function M.send(session_id, destination, _headers, body)
+function M.send(session_id, destination, _headers, body, user)
   local handler = handlers[destination]
   if not handler then
     return report_failure(session_id, nil, "unknown destination " .. destination)
@@ -173,6 +185,11 @@ function M.send(session_id, destination, _headers, body)
   local req, err, partial = parse_request(body)
   if not req then
     return report_failure(session_id, partial and mtype(partial.senderId) == "integer" and partial.senderId or nil, err)
+  end
+  local forbidden = access.own_sender(user, req.senderId)
+  if forbidden then
+    chat.log.warn("STOMP %s refused: %s", destination, forbidden)
+    return report_failure(session_id, nil, forbidden)
   end
   -- A handler that raises (a bug in a script) fails this message only: logged with its
   -- traceback, reported to the sender like any failure, without the Lua error's text.

@@ -71,6 +71,12 @@ function M.list_json(room_id)
   return "[" .. table.concat(parts, ",") .. "]"
 end
 
+-- Whether this session made the member present in the room (and has not left it).
+function M.is_present(session_id, room_id, member_id)
+  local member = chat.redis.call("HGET", session_key(session_id), tostring(room_id))
+  return member ~= nil and member ~= chat.null and math.tointeger(tonumber(member)) == member_id
+end
+
 -- Rooms a session had joined, for clean-up when it drops: { [room_id] = member_id }.
 function M.session_rooms(session_id)
   local flat, err = chat.redis.call("HGETALL", session_key(session_id))

@@ -15,7 +15,7 @@ local char, tonumber, type, setmetatable, getmetatable = string.char, tonumber, 
 local M = {}
 
 M.REASONS = {
-  [200] = "OK", [400] = "Bad Request", [403] = "Forbidden", [404] = "Not Found",
+  [200] = "OK", [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
   [405] = "Method Not Allowed", [409] = "Conflict", [413] = "Payload Too Large",
   [415] = "Unsupported Media Type", [500] = "Internal Server Error", [503] = "Service Unavailable",
 }

@@ -18,7 +18,24 @@ function M.install()
     logs = {},
     clock = 1736400600.5,
   }
-  local chat = { null = fake.null, config = { app_name = "chat-service" } }
+  local chat = { null = fake.null, config = {
+    app_name = "chat-service",
+    access = { auth = "none", trusted_proxies = "127.0.0.1/32", internal_networks = "127.0.0.0/8",
+               allowed_origins = "*", jwt_user_claim = "sub", jwt_leeway_s = 30 },
+  } }
+  -- chat.crypto's address parsing, IPv4 and ::1 only (the rest needs the real C bindings,
+  -- tested in tests/c/test_lua_crypto.c and the e2e access suite).
+  chat.crypto = {
+    inet_pton = function(addr)
+      if addr == "::1" then return ("\0"):rep(15) .. "\1" end
+      local a, b, c, d = tostring(addr):match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+      if not a then return nil end
+      return string.char(tonumber(a), tonumber(b), tonumber(c), tonumber(d))
+    end,
+    equal = function(a, b) return a == b end,
+  }
+  fake.refused_origins = {}
+  function chat.origin_allowed(origin) return not fake.refused_origins[origin] end
   chat.log = {}
   for _, level in ipairs { "debug", "info", "warn", "error" } do
     chat.log[level] = function(fmt, ...) fake.logs[#fake.logs + 1] = { level, fmt:format(...) } end

@@ -1,5 +1,6 @@
 --[[ History (6), read marks (7) and unread counts (8) of CONTRACT §3. ]]
 
+local access = require "chat.access"
 local errors = require "chat.errors"
 local json = require "chat.json"
 local messages = require "chat.messages"
@@ -29,6 +30,8 @@ local function history(req)
   if is_failure(size) then return size end
   local orders, why = messages.parse_sort(req.params.sort)
   if not orders then return fail(400, why) end
+  local denied = access.may_read_room(req, req.path_params.chatRoomId)
+  if denied then return denied end
   local body, failure = messages.page(req.path_params.chatRoomId, page, size, orders)
   if not body then return failure end
   return 200, body
@@ -38,6 +41,8 @@ end
 local function mark_read(req)
   local member_id = web.long_param(req.params, "memberId")
   if is_failure(member_id) then return member_id end
+  local denied = access.own_id(req, member_id, "memberId")
+  if denied then return denied end
   local message_id = web.long_param(req.params, "lastMessageId")
   if is_failure(message_id) then return message_id end
   local ok, failure = read_marks.mark(req.path_params.chatRoomId, member_id, message_id)
@@ -49,6 +54,8 @@ end
 local function unread(req)
   local member_id = web.long_param(req.params, "memberId")
   if is_failure(member_id) then return member_id end
+  local denied = access.own_id(req, member_id, "memberId")
+  if denied then return denied end
   local room_id = req.path_params.chatRoomId
   local count, failure = read_marks.unread(room_id, member_id)
   if not count then return failure end

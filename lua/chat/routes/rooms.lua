@@ -2,6 +2,7 @@
 (4), leave (5), and the internal idempotent add (9). A handler returns status, body
 (a JSON value or a string) and headers, or a web failure. ]]
 
+local access = require "chat.access"
 local rooms = require "chat.rooms"
 local web = require "chat.web"
 
@@ -50,6 +51,8 @@ end
 local function add_member(req)
   local b = member_body(req, { "studyId", "roomId", "userId" }, false)
   if is_failure(b) then return b end
+  local denied = access.own_id(req, b.userId, "userId")
+  if denied then return denied end
   return room_result(rooms.add_member(b.roomId, b.userId, b.nickname, b.studyId))
 end
 
@@ -71,6 +74,8 @@ end
 local function join(req)
   local member_id = web.long_param(req.params, "memberId")
   if is_failure(member_id) then return member_id end
+  local denied = access.own_id(req, member_id, "memberId")
+  if denied then return denied end
   return room_result(rooms.add_member(req.path_params.chatRoomId, member_id, nil, nil))
 end
 
@@ -78,6 +83,8 @@ end
 local function leave(req)
   local member_id = web.long_param(req.params, "memberId")
   if is_failure(member_id) then return member_id end
+  local denied = access.own_id(req, member_id, "memberId")
+  if denied then return denied end
   local ok, failure = rooms.leave(req.path_params.chatRoomId, member_id)
   if not ok then return failure end
   return 200, ""

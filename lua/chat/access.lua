@@ -1,0 +1,289 @@
+--[[ Who is speaking and what they may do: every access rule of chatd, in one module that
+operators can change with a reload (README "Access control"). The C core only carries the
+credentials here (REST headers, the WebSocket/SockJS handshake, STOMP CONNECT headers) and
+keeps the identity this module gives a STOMP session.
+
+CHAT_AUTH (chat.config.access.auth):
+  none     no identity: senderId/memberId are taken as sent (the original's behaviour);
+           membership rules that need only those ids still hold
+  gateway  X-User-Id, believed only from CHAT_TRUSTED_PROXIES
+  jwt      a bearer token (Authorization header, STOMP CONNECT header, access_token on the
+           handshake URL) verified by chat/jwt.lua
+
+With an identity, ids in requests must be the caller's own, and only active members may
+read a room's history, post to it, or subscribe to its topic and presence.
+/api/chat/internal/** is for internal networks or CHAT_INTERNAL_TOKEN, in every mode.
+
+The configuration is read when the scripts load (start and every reload, so a rotated
+key file is picked up by SIGHUP); a malformed one raises, which rejects the scripts. ]]
+
+local chat = require "chat.core"
+local errors = require "chat.errors"
+local json = require "chat.json"
+local jwt = require "chat.jwt"
+local web = require "chat.web"
+
+local crypto = chat.crypto
+local fmt, type, tostring, tointeger = string.format, type, tostring, math.tointeger
+
+local M = {}
+
+-- ---- configuration ----
+
+local config = chat.config.access or {}
+
+M.MODE = config.auth or "none"
+
+-- "10.0.0.0/8,::1" -> { { bytes = "\10\0\0\0", bits = 8 }, { bytes = <16 bytes>, bits = 128 } }
+local function parse_networks(list, variable)
+  local nets = {}
+  for item in (list or ""):gmatch("[^,%s]+") do
+    local addr, bits = item:match("^([^/]+)/(%d+)$")
+    addr = addr or item
+    local bytes = crypto.inet_pton(addr)
+    bits = tointeger(tonumber(bits or (bytes and #bytes * 8)))
+    if not bytes or not bits or bits > #bytes * 8 then
+      error(fmt("%s: '%s' is not an address or address/prefix", variable, item), 0)
+    end
+    nets[#nets + 1] = { bytes = bytes, bits = bits }
+  end
+  return nets
+end
+
+local function in_network(bytes, net)
+  if #bytes ~= #net.bytes then return false end
+  local whole, rest = net.bits // 8, net.bits % 8
+  if bytes:sub(1, whole) ~= net.bytes:sub(1, whole) then return false end
+  if rest == 0 then return true end
+  local mask = (0xff << (8 - rest)) & 0xff
+  return (bytes:byte(whole + 1) & mask) == (net.bytes:byte(whole + 1) & mask)
+end
+
+function M.address_in(addr, nets)
+  local bytes = type(addr) == "string" and crypto.inet_pton(addr)
+  if not bytes then return false end
+  for _, net in ipairs(nets) do
+    if in_network(bytes, net) then return true end
+  end
+  return false
+end
+
+local function read_file(path, variable)
+  local f, err = io.open(path, "rb")
+  if not f then error(fmt("%s: cannot read %s", variable, tostring(err)), 0) end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- The keys tokens are checked with; raises naming the variable when one is unusable.
+local function load_keys()
+  local keys = { secret = config.jwt_secret, rsa = {} }
+  if config.jwt_public_key_file then
+    local key, why = crypto.public_key_pem(read_file(config.jwt_public_key_file, "CHAT_JWT_PUBLIC_KEY_FILE"))
+    if not key then error("CHAT_JWT_PUBLIC_KEY_FILE: " .. tostring(why), 0) end
+    keys.rsa_default = key
+  end
+  if config.jwt_jwks_file then
+    local set = json.decode(read_file(config.jwt_jwks_file, "CHAT_JWT_JWKS_FILE"))
+    if type(set) ~= "table" or type(set.keys) ~= "table" then
+      error("CHAT_JWT_JWKS_FILE: not a JSON Web Key Set (an object with \"keys\")", 0)
+    end
+    local count, only = 0, nil
+    for i, jwk in ipairs(set.keys) do
+      if type(jwk) == "table" and jwk.kty == "RSA" and (jwk.use == nil or jwk.use == "sig") then
+        local key, why = crypto.public_key_jwk(tostring(jwk.n), tostring(jwk.e))
+        if not key then error(fmt("CHAT_JWT_JWKS_FILE: key %d: %s", i, tostring(why)), 0) end
+        keys.rsa[type(jwk.kid) == "string" and jwk.kid or ("#" .. i)] = key
+        count, only = count + 1, key
+      end
+    end
+    if count == 0 then error("CHAT_JWT_JWKS_FILE: no RSA signing key in the set", 0) end
+    -- A token without a kid is fine while the set has one key.
+    if count == 1 and not keys.rsa_default then keys.rsa_default = only end
+  end
+  return keys
+end
+
+local TRUSTED_PROXIES = parse_networks(config.trusted_proxies, "CHAT_TRUSTED_PROXIES")
+local INTERNAL_NETWORKS = parse_networks(config.internal_networks, "CHAT_INTERNAL_NETWORKS")
+local KEYS = M.MODE == "jwt" and load_keys() or nil
+local TOKEN_OPTS = {
+  issuer = config.jwt_issuer, audience = config.jwt_audience, leeway = config.jwt_leeway_s or 30,
+}
+local USER_CLAIM = config.jwt_user_claim or "sub"
+
+-- ---- identities ----
+
+M.AUTH_REQUIRED = "authentication required"
+M.UNTRUSTED_GATEWAY = "X-User-Id is only accepted from a trusted proxy"
+M.BAD_USER_ID = "the user id must be a positive 64-bit integer"
+M.NO_USER_CLAIM = "token has no user id in its '%s' claim"
+
+-- A user id as the C core keeps it: decimal digits of a positive 64-bit integer.
+local function user_id(v)
+  if math.type(v) == "integer" and v > 0 then return tostring(v) end
+  if type(v) == "string" and v:match("^%d+$") and #v <= 19 then
+    local n = tointeger(tonumber(v))
+    if n and n > 0 then return tostring(n) end
+  end
+  return nil
+end
+
+local function bearer(authorization)
+  return type(authorization) == "string" and authorization:match("^[Bb]earer%s+(%S+)%s*$") or nil
+end
+
+local function from_token(token)
+  local claims, why = jwt.verify(token, KEYS, TOKEN_OPTS)
+  if not claims then return nil, why end
+  local user = user_id(claims[USER_CLAIM])
+  if not user then return nil, fmt(M.NO_USER_CLAIM, USER_CLAIM) end
+  return user
+end
+
+local function from_gateway(header, peer)
+  if not header then return nil, M.AUTH_REQUIRED end
+  if not M.address_in(peer, TRUSTED_PROXIES) then
+    chat.log.warn("X-User-Id from %s, which is not in CHAT_TRUSTED_PROXIES: refused", tostring(peer))
+    return nil, M.UNTRUSTED_GATEWAY
+  end
+  local user = user_id(header)
+  if not user then return nil, M.BAD_USER_ID end
+  return user
+end
+
+-- The caller of a REST request: user (a decimal string), or nil and the reason it has none.
+-- Never called in mode none.
+local function identify_request(req)
+  if M.MODE == "gateway" then return from_gateway(req.headers["x-user-id"], req.remote_addr) end
+  local token = bearer(req.headers.authorization)
+  if not token then return nil, M.AUTH_REQUIRED end
+  return from_token(token)
+end
+
+-- STOMP CONNECT (app.stomp_connect): true and the user (nil in mode none), or nil and the
+-- ERROR frame's message. `handshake`: what the opening HTTP request carried.
+function M.connect(headers, handshake)
+  if M.MODE == "none" then return true, nil end
+  local user, why
+  if M.MODE == "gateway" then
+    user, why = from_gateway(handshake.user_id, handshake.peer)
+  else
+    local token = bearer(headers.Authorization or headers.authorization)
+      or bearer(handshake.authorization) or handshake.access_token
+    if token then user, why = from_token(token) else why = M.AUTH_REQUIRED end
+  end
+  if not user then return nil, "unauthorized: " .. why end
+  return true, user
+end
+
+-- ---- REST ----
+
+local INTERNAL_PREFIX = "/api/chat/internal/"
+local API_PREFIX = "/api/chat/"
+M.INTERNAL_ONLY = "internal endpoint"
+
+local function internal_allowed(req)
+  local token = req.headers["x-internal-token"]
+  if config.internal_token and token then return crypto.equal(token, config.internal_token) end
+  -- Through an ingress or gateway the peer is the proxy, inside the cluster: a request it
+  -- forwarded came from outside, whatever the peer address says.
+  if req.headers["x-forwarded-for"] or req.headers.forwarded then return false end
+  return M.address_in(req.remote_addr, INTERNAL_NETWORKS)
+end
+
+local function unauthorized(why)
+  local failure = web.fail(401, why)
+  if M.MODE == "jwt" then failure.headers = { ["WWW-Authenticate"] = 'Bearer error="invalid_token"' } end
+  return failure
+end
+
+-- Before any /api/chat handler: nil when the request may go on (req.user set when there
+-- is an identity), or the failure to answer.
+function M.check_request(req)
+  local path = req.path or ""
+  if path:sub(1, #INTERNAL_PREFIX) == INTERNAL_PREFIX then
+    if internal_allowed(req) then return nil end
+    chat.log.warn("%s %s from %s refused: not an internal caller", tostring(req.method), path, tostring(req.remote_addr))
+    return web.fail(403, M.INTERNAL_ONLY)
+  end
+  if M.MODE == "none" or path:sub(1, #API_PREFIX) ~= API_PREFIX then return nil end
+  local user, why = identify_request(req)
+  if not user then return unauthorized(why) end
+  req.user = tointeger(tonumber(user))
+  return nil
+end
+
+M.NOT_YOU = "%s %d is not the authenticated user %d"
+
+-- An id a request names (memberId, userId) must be the caller's own: nil, or a 403 failure.
+function M.own_id(req, id, name)
+  if req.user == nil or id == req.user then return nil end
+  return web.fail(403, fmt(M.NOT_YOU, name, id, req.user))
+end
+
+M.NOT_A_MEMBER = "user %d is not an active member of chat room %d"
+
+local ROOM_AND_MEMBER = [[
+SELECT EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1) AS room,
+       EXISTS (SELECT 1 FROM chat_room_members
+                WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL) AS member]]
+
+-- A room's history is for its active members: nil, or a 404 (no such room) / 403 failure.
+function M.may_read_room(req, room_id)
+  if req.user == nil then return nil end
+  local rows, err, state = chat.pg.query(ROOM_AND_MEMBER, room_id, req.user)
+  if not rows then return web.db_failure(err, state) end
+  if not rows[1].room then return web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+  if not rows[1].member then return web.fail(403, fmt(M.NOT_A_MEMBER, req.user, room_id)) end
+  return nil
+end
+
+-- ---- CORS for the REST API (CHAT_ALLOWED_ORIGINS) ----
+
+M.CORS_REFUSED = "Invalid CORS request"
+
+-- Headers to add to a REST answer, or nil and a 403 failure for a refused origin.
+function M.cors_headers(req)
+  local origin = req.headers.origin
+  if origin == nil then return {} end
+  if not chat.origin_allowed(origin) then return nil, web.fail(403, M.CORS_REFUSED) end
+  return { ["Access-Control-Allow-Origin"] = origin, ["Vary"] = "Origin" }
+end
+
+-- ---- STOMP ----
+
+-- The id a STOMP frame names (senderId) must be the session's user: nil, or the reason.
+function M.own_sender(user, sender_id)
+  if user == nil or tostring(sender_id) == user then return nil end
+  return fmt("forbidden: senderId %s is not the authenticated user %s", tostring(sender_id), user)
+end
+
+-- true, false, or nil and a reason when the database cannot say.
+local function member_of(user, room_id)
+  local rows, err, state = chat.pg.query(ROOM_AND_MEMBER, room_id, tointeger(tonumber(user)))
+  if not rows then return nil, web.db_failure(err, state).message end
+  return rows[1].member == true
+end
+
+-- SUBSCRIBE: true, or nil and the ERROR frame's message. Without a user (mode none)
+-- every known destination is open, as in the original.
+function M.may_subscribe(user, destination)
+  if user == nil then return true end
+  local room = destination:match("^/topic/chatroom/(%d+)$") or destination:match("^/topic/chatroom/(%d+)/presence$")
+  if room then
+    room = tointeger(tonumber(room))
+    local member, why = member_of(user, room or 0)
+    if member then return true end
+    if member == nil then return nil, why end
+    return nil, fmt("forbidden: " .. M.NOT_A_MEMBER, tointeger(tonumber(user)), room or 0)
+  end
+  local other = destination:match("^/user/(%d+)/queue/errors$")
+  if other and other ~= user then
+    return nil, fmt("forbidden: user %s may not read the errors of user %s", user, other)
+  end
+  return true
+end
+
+return M
