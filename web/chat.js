@@ -3,6 +3,9 @@
 (function () {
   var stompClient = null;
   var room, userId, nickname;
+  // With CHAT_AUTH=jwt the page needs a token: ?token=... (a SockJS client cannot set
+  // headers, so it travels as access_token on the SockJS URL; REST gets a bearer header).
+  var token = new URLSearchParams(location.search).get('token');
   var $ = function (id) { return document.getElementById(id); };
 
   function showMessage(m) {
@@ -37,13 +40,14 @@
   }
 
   function loadHistory() {
-    return fetch('/api/chat/rooms/' + room + '/messages?size=50&sort=createdAt,asc')
+    var headers = token ? { Authorization: 'Bearer ' + token } : {};
+    return fetch('/api/chat/rooms/' + room + '/messages?size=50&sort=createdAt,asc', { headers: headers })
       .then(function (r) { return r.ok ? r.json() : { content: [] }; })
       .then(function (page) { page.content.forEach(showMessage); });
   }
 
   function connect() {
-    var socket = new SockJS('/ws-chat');
+    var socket = new SockJS(token ? '/ws-chat?access_token=' + encodeURIComponent(token) : '/ws-chat');
     stompClient = Stomp.over(socket);
     stompClient.debug = null;
     stompClient.connect({}, function (frame) {
@@ -82,7 +86,8 @@
     $('content').value = '';
   });
 
-  // ?room=1&user=2&nick=x fills the form (handy for links and for the browser test).
+  // ?room=1&user=2&nick=x fills the form (handy for links and for the browser test);
+  // &token=... for a server that verifies tokens.
   var q = new URLSearchParams(location.search);
   if (q.get('room')) $('roomId').value = q.get('room');
   if (q.get('user')) $('userId').value = q.get('user');

@@ -1,4 +1,4 @@
-// Identity and access control (issue 9, /work/notes/access-spec.md) against a real chatd,
+// Identity and access control (README "Access control") against a real chatd,
 // PostgreSQL and Redis. Covered, one describe block per chatd configuration:
 //  - CHAT_AUTH itself: an unknown mode and jwt without any key stop start-up, naming the variable.
 //  - none (default): the original behaviour (STOMP send stored and broadcast, history without
