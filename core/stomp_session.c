@@ -1,6 +1,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <uv.h>
 
@@ -48,6 +49,7 @@ struct chat_stomp_session {
   uint64_t paused_at_ms;
   chat_handshake *handshake; /* the opening request's credentials, until CONNECT is answered */
   char *user;                /* who lua/chat/access.lua says is speaking; NULL: nobody */
+  double expires_at;         /* wall-clock seconds when its credentials expire; 0: never */
   uint64_t offered_send_ms, offered_expect_ms; /* heart-beats, while CONNECT is with the app */
 };
 
@@ -269,7 +271,8 @@ static void resume_reading(chat_stomp_session *s) {
 
 static void send_connected(chat_stomp_session *s, const char *receipt);
 
-/* app.stomp_connect answers `true, user` (user nil: nobody in particular) or `nil, reason`;
+/* app.stomp_connect answers `true, user, expires_at` (user nil: nobody in particular;
+ * expires_at: when the session must end, in wall-clock seconds, nil: never) or `nil, reason`;
  * app.stomp_send / app.stomp_subscribe answer `true` or `nil, reason`. */
 static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) {
   (void)t;
@@ -284,6 +287,7 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
     if (accepted && c->kind == FRAME_CONNECT && nres >= 2 && lua_isstring(co, base + 1)) {
       free(s->user);
       s->user = strdup(lua_tostring(co, base + 1));
+      if (nres >= 3 && lua_isnumber(co, base + 2)) s->expires_at = lua_tonumber(co, base + 2);
     }
   }
   if (c->kind == FRAME_CONNECT) {
@@ -705,13 +709,20 @@ size_t chat_stomp_hub_send_to_session(chat_stomp_hub *hub, const char *session_i
   return fan_out(hub, key, destination, body, body_len, headers);
 }
 
-/* ---- the sweep: heart-beats and stalled writers, once a second for all sessions ---- */
+/* ---- the sweep: heart-beats, stalled writers and expired credentials, once a second ---- */
 
 static void sweep(uv_timer_t *t) {
   chat_stomp_hub *hub = t->data;
   uint64_t now = now_ms(hub);
+  double wall = (double)time(NULL);
   for (chat_stomp_session *s = hub->sessions; s; s = s->next) {
     if (s->closing || s->gone) continue;
+    /* A session lives no longer than the token it connected with: the client reconnects
+     * with a fresh one. */
+    if (s->expires_at > 0 && wall >= s->expires_at) {
+      send_error(s, "unauthorized: token expired", NULL, NULL);
+      continue;
+    }
     if (s->ops->queued(s->transport) > 0) {
       if (now - s->last_progress_ms > hub->limits.max_stall_ms) {
         chat_log_warn("stomp", "session %s: no write progress for %llu ms, dropping it", s->id,

@@ -134,12 +134,13 @@ local function bearer(authorization)
   return type(authorization) == "string" and authorization:match("^[Bb]earer%s+(%S+)%s*$") or nil
 end
 
+-- user, nil, expires_at (exp plus the leeway; nil when the token has no exp), or nil, reason
 local function from_token(token)
   local claims, why = jwt.verify(token, KEYS, TOKEN_OPTS)
   if not claims then return nil, why end
   local user = user_id(claims[USER_CLAIM])
   if not user then return nil, fmt(M.NO_USER_CLAIM, USER_CLAIM) end
-  return user
+  return user, nil, claims.exp and claims.exp + TOKEN_OPTS.leeway
 end
 
 local function from_gateway(header, peer)
@@ -162,20 +163,22 @@ local function identify_request(req)
   return from_token(token)
 end
 
--- STOMP CONNECT (app.stomp_connect): true and the user (nil in mode none), or nil and the
--- ERROR frame's message. `handshake`: what the opening HTTP request carried.
+-- STOMP CONNECT (app.stomp_connect): true, the user (nil in mode none) and when the
+-- session must end (a token's expiry: the core closes it then with ERROR "unauthorized:
+-- token expired"), or nil and the ERROR frame's message. `handshake`: what the opening
+-- HTTP request carried.
 function M.connect(headers, handshake)
   if M.MODE == "none" then return true, nil end
-  local user, why
+  local user, why, expires_at
   if M.MODE == "gateway" then
     user, why = from_gateway(handshake.user_id, handshake.peer)
   else
     local token = bearer(headers.Authorization or headers.authorization)
       or bearer(handshake.authorization) or handshake.access_token
-    if token then user, why = from_token(token) else why = M.AUTH_REQUIRED end
+    if token then user, why, expires_at = from_token(token) else why = M.AUTH_REQUIRED end
   end
   if not user then return nil, "unauthorized: " .. why end
-  return true, user
+  return true, user, expires_at
 end
 
 -- ---- REST ----

@@ -835,6 +835,25 @@ describe('mode jwt, HS256 with issuer and audience', () => {
 // ---------------------------------------------------------------------------------------
 // mode jwt, RS256
 
+describe('mode jwt, a STOMP session outlives its token by no more than the leeway', () => {
+  const SECRET = `exp-${randomBytes(16).toString('hex')}`;
+  const box = chatdFor({ CHAT_AUTH: 'jwt', CHAT_JWT_SECRET: SECRET, CHAT_JWT_LEEWAY_SECONDS: '0' });
+
+  test('the session is closed with ERROR "unauthorized: token expired" once exp passes', async () => {
+    const me = uid();
+    const room = seedRoom([me]);
+    const exp = now() + 2;
+    const conn = await stompSession(wsUrl(box.chatd), {
+      connectHeaders: { Authorization: `Bearer ${makeJwt(claimsFor(me, { exp }), { secret: SECRET })}` },
+    });
+    await subscribed(conn, `/topic/chatroom/${room.id}`);
+    const error = await conn.waitFor(isCommand('ERROR'), 6000);
+    assert.equal(error.headers.message, 'unauthorized: token expired');
+    assert.ok(Date.now() / 1000 >= exp, 'not before the token expired');
+    await conn.waitFor('closed');
+  });
+});
+
 describe('mode jwt, RS256 with CHAT_JWT_PUBLIC_KEY_FILE', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-access-'));
   const keys = rsaKeys();
