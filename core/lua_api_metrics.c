@@ -78,8 +78,16 @@ static int message_stored(lua_State *L) {
   return 0;
 }
 
+/* chat.metrics.access_denied(reason): "unauthenticated", "forbidden" or "internal" (the
+ * core counts origins and SockJS sessions itself). Another word is a script bug. */
+static int access_denied(lua_State *L) {
+  chat_metrics.access_denied[luaL_checkoption(L, 1, NULL, chat_access_denial_names)]++;
+  return 0;
+}
+
 void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt) {
-  static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored},
+                                 {"access_denied", access_denied}, {NULL, NULL}};
   lua_newtable(L);
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, fns, 1);

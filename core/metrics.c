@@ -79,6 +79,9 @@ static struct {
 } message_types[MAX_MESSAGE_TYPES];
 static size_t nmessage_types;
 
+const char *const chat_access_denial_names[] = {"unauthenticated", "forbidden", "internal", "origin", "session",
+                                                NULL};
+
 void chat_metrics_message_stored(const char *type) {
   if (type == NULL || strlen(type) >= MAX_TYPE_LEN) type = "OTHER";
   for (size_t i = 0; i < nmessage_types; i++) {
@@ -233,6 +236,10 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
           chat_metrics.sockjs_sessions_refused);
   counter(&t, "chatd_stomp_limit_errors_total", "STOMP sessions closed with an ERROR for a per-connection limit.",
           chat_metrics.stomp_limit_errors);
+  family(&t, "chatd_access_denied_total", "counter", "Requests and STOMP frames refused by access control, by reason.");
+  for (size_t i = 0; chat_access_denial_names[i]; i++)
+    appendf(&t, "chatd_access_denied_total{reason=\"%s\"} %llu\n", chat_access_denial_names[i],
+            (unsigned long long)chat_metrics.access_denied[i]);
   counter(&t, "chatd_http_received_bytes_total", "Bytes read from client sockets, all protocols.",
           chat_metrics.http_bytes_in);
   counter(&t, "chatd_http_sent_bytes_total", "Bytes written to client sockets, all protocols.",

@@ -14,6 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Why access was denied: the `reason` label of chatd_access_denied_total. */
+typedef enum {
+  CHAT_DENIED_UNAUTHENTICATED, /* no identity or a bad token: 401, STOMP CONNECT refused */
+  CHAT_DENIED_FORBIDDEN,       /* an identity asking for what is not its own: 403, ERROR */
+  CHAT_DENIED_INTERNAL,        /* the internal endpoint from outside */
+  CHAT_DENIED_ORIGIN,          /* a browser origin outside CHAT_ALLOWED_ORIGINS */
+  CHAT_DENIED_SESSION,         /* a request into another client's SockJS session */
+  CHAT_DENIED_REASONS
+} chat_access_denial;
+
 typedef struct chat_metrics_counters {
   uint64_t stomp_frames_in;    /* STOMP frames received (heart-beats excluded) */
   uint64_t stomp_frames_out;   /* STOMP frames sent, MESSAGE deliveries included */
@@ -27,6 +37,7 @@ typedef struct chat_metrics_counters {
   uint64_t http_connections_refused; /* over CHAT_MAX_CONNECTIONS: answered 503 and closed */
   uint64_t sockjs_sessions_refused;  /* over CHAT_SOCKJS_MAX_SESSIONS */
   uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
+  uint64_t access_denied[5];         /* by reason (chat_access_denial below) (README "Access control") */
   int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
   int64_t sockjs_sessions;       /* SockJS sessions not ended yet */
 } chat_metrics_counters;
@@ -37,6 +48,9 @@ extern chat_metrics_counters chat_metrics;
  * ("/api/chat/rooms/{chatRoomId}/messages"), never the raw path, or a fixed word such as
  * "NOT_FOUND" when nothing matched (as Micrometer tags it). */
 void chat_metrics_observe_request(const char *method, const char *route, int status, double seconds);
+
+/* The label of each denial; NULL-terminated, in enum order. */
+extern const char *const chat_access_denial_names[];
 
 /* One chat message stored, by its type ("CHAT", "JOIN", "LEAVE"). */
 void chat_metrics_message_stored(const char *type);

@@ -363,6 +363,7 @@ static int same_caller(sockjs_session *s, chat_http_conn *conn, const chat_http_
   if (chat_credentials_equal(digest, s->credentials)) return 1;
   static const char reason[] = "session belongs to another client";
   chat_log_warn("sockjs", "%s: refused a request into another client's session", chat_http_conn_peer(conn));
+  chat_metrics.access_denied[CHAT_DENIED_SESSION]++;
   respond_text(conn, req, 403, "text/plain;charset=UTF-8", reason, sizeof reason - 1);
   return 0;
 }
@@ -590,6 +591,7 @@ int chat_sockjs_handle(chat_runtime *rt, chat_http_conn *conn, const chat_http_r
     static const char reason[] = "origin not allowed";
     chat_log_info("sockjs", "%s: refused the origin %.100s", chat_http_conn_peer(conn), origin);
     static const char *const headers[] = {"Content-Type", "text/plain;charset=UTF-8", NULL};
+    chat_metrics.access_denied[CHAT_DENIED_ORIGIN]++;
     chat_http_respond(conn, 403, headers, reason, sizeof reason - 1);
     return 1;
   }

@@ -119,6 +119,7 @@ void chat_ws_conn_upgrade(chat_runtime *rt, chat_http_conn *conn, const chat_htt
     static const char reason[] = "origin not allowed";
     chat_log_info("ws", "%s: refused the origin %.100s", chat_http_conn_peer(conn),
                   chat_http_request_header(req, "origin"));
+    chat_metrics.access_denied[CHAT_DENIED_ORIGIN]++;
     chat_http_respond(conn, 403, headers, reason, sizeof reason - 1);
     return;
   }

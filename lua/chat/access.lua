@@ -113,6 +113,12 @@ local TOKEN_OPTS = {
 }
 local USER_CLAIM = config.jwt_user_claim or "sub"
 
+-- Every refusal is counted (chatd_access_denied_total{reason}); returns its arguments.
+local function denied(reason, ...)
+  chat.metrics.access_denied(reason)
+  return ...
+end
+
 -- ---- identities ----
 
 M.AUTH_REQUIRED = "authentication required"
@@ -177,7 +183,7 @@ function M.connect(headers, handshake)
       or bearer(handshake.authorization) or handshake.access_token
     if token then user, why, expires_at = from_token(token) else why = M.AUTH_REQUIRED end
   end
-  if not user then return nil, "unauthorized: " .. why end
+  if not user then return denied("unauthenticated", nil, "unauthorized: " .. why) end
   return true, user, expires_at
 end
 
@@ -209,11 +215,11 @@ function M.check_request(req)
   if path:sub(1, #INTERNAL_PREFIX) == INTERNAL_PREFIX then
     if internal_allowed(req) then return nil end
     chat.log.warn("%s %s from %s refused: not an internal caller", tostring(req.method), path, tostring(req.remote_addr))
-    return web.fail(403, M.INTERNAL_ONLY)
+    return denied("internal", web.fail(403, M.INTERNAL_ONLY))
   end
   if M.MODE == "none" or path:sub(1, #API_PREFIX) ~= API_PREFIX then return nil end
   local user, why = identify_request(req)
-  if not user then return unauthorized(why) end
+  if not user then return denied("unauthenticated", unauthorized(why)) end
   req.user = tointeger(tonumber(user))
   return nil
 end
@@ -223,7 +229,7 @@ M.NOT_YOU = "%s %d is not the authenticated user %d"
 -- An id a request names (memberId, userId) must be the caller's own: nil, or a 403 failure.
 function M.own_id(req, id, name)
   if req.user == nil or id == req.user then return nil end
-  return web.fail(403, fmt(M.NOT_YOU, name, id, req.user))
+  return denied("forbidden", web.fail(403, fmt(M.NOT_YOU, name, id, req.user)))
 end
 
 M.NOT_A_MEMBER = "user %d is not an active member of chat room %d"
@@ -239,7 +245,7 @@ function M.may_read_room(req, room_id)
   local rows, err, state = chat.pg.query(ROOM_AND_MEMBER, room_id, req.user)
   if not rows then return web.db_failure(err, state) end
   if not rows[1].room then return web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
-  if not rows[1].member then return web.fail(403, fmt(M.NOT_A_MEMBER, req.user, room_id)) end
+  if not rows[1].member then return denied("forbidden", web.fail(403, fmt(M.NOT_A_MEMBER, req.user, room_id))) end
   return nil
 end
 
@@ -251,7 +257,7 @@ M.CORS_REFUSED = "Invalid CORS request"
 function M.cors_headers(req)
   local origin = req.headers.origin
   if origin == nil then return {} end
-  if not chat.origin_allowed(origin) then return nil, web.fail(403, M.CORS_REFUSED) end
+  if not chat.origin_allowed(origin) then return denied("origin", nil, web.fail(403, M.CORS_REFUSED)) end
   return { ["Access-Control-Allow-Origin"] = origin, ["Vary"] = "Origin" }
 end
 
@@ -260,7 +266,7 @@ end
 -- The id a STOMP frame names (senderId) must be the session's user: nil, or the reason.
 function M.own_sender(user, sender_id)
   if user == nil or tostring(sender_id) == user then return nil end
-  return fmt("forbidden: senderId %s is not the authenticated user %s", tostring(sender_id), user)
+  return denied("forbidden", fmt("forbidden: senderId %s is not the authenticated user %s", tostring(sender_id), user))
 end
 
 -- true, false, or nil and a reason when the database cannot say.
@@ -280,11 +286,11 @@ function M.may_subscribe(user, destination)
     local member, why = member_of(user, room or 0)
     if member then return true end
     if member == nil then return nil, why end
-    return nil, fmt("forbidden: " .. M.NOT_A_MEMBER, tointeger(tonumber(user)), room or 0)
+    return denied("forbidden", nil, fmt("forbidden: " .. M.NOT_A_MEMBER, tointeger(tonumber(user)), room or 0))
   end
   local other = destination:match("^/user/(%d+)/queue/errors$")
   if other and other ~= user then
-    return nil, fmt("forbidden: user %s may not read the errors of user %s", user, other)
+    return denied("forbidden", nil, fmt("forbidden: user %s may not read the errors of user %s", user, other))
   end
   return true
 end

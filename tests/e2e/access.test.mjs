@@ -31,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startChatd, freePort, api, sql, uniqueStudyId, REPO } from '../helpers/chatd.mjs';
 import { connectStomp, WebSocket } from '../helpers/stomp.mjs';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus.mjs';
 
 const require = createRequire(import.meta.url);
 const SockJS = require('sockjs-client');
@@ -483,6 +484,25 @@ describe('internal endpoint, narrowed networks and a token', () => {
 
 describe('mode gateway', () => {
   const box = chatdFor({ CHAT_AUTH: 'gateway' });
+
+  test('each refusal is counted in chatd_access_denied_total by reason', async () => {
+    const denials = async () => {
+      const m = parsePrometheus((await api(box.chatd.url, 'GET', '/actuator/prometheus')).text);
+      return Object.fromEntries(['unauthenticated', 'forbidden', 'internal'].map(
+        (reason) => [reason, sampleValue(m, 'chatd_access_denied_total', { reason })]));
+    };
+    const before = await denials();
+    const me = uid();
+    const room = seedRoom([me]);
+    assert.equal((await api(box.chatd.url, 'GET', `/api/chat/rooms/${room.id}/messages`)).status, 401);
+    assert.equal((await api(box.chatd.url, 'GET', `/api/chat/rooms/${room.id}/unread?memberId=${me + 1}`,
+      undefined, { 'X-User-Id': String(me) })).status, 403);
+    assert.equal((await api(box.chatd.url, 'POST', '/api/chat/internal/rooms/member',
+      { studyId: uniqueStudyId(), roomName: 'x', userId: me }, { 'X-Forwarded-For': '203.0.113.5' })).status, 403);
+    assert.deepEqual(await denials(), {
+      unauthenticated: before.unauthenticated + 1, forbidden: before.forbidden + 1, internal: before.internal + 1,
+    });
+  });
 
   test('REST with X-User-Id from the trusted proxy (127.0.0.1): allowed for one\'s own memberId', async () => {
     const me = uid();

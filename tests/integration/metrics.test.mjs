@@ -52,7 +52,7 @@ test('every family is well formed, typed and documented', async () => {
     chatd_stomp_frames_received_total: 'counter', chatd_stomp_frames_sent_total: 'counter',
     chatd_stomp_received_bytes_total: 'counter', chatd_stomp_sent_bytes_total: 'counter',
     chatd_stomp_deliveries_total: 'counter', chatd_stomp_slow_consumers_dropped_total: 'counter',
-    chatd_messages_stored_total: 'counter',
+    chatd_messages_stored_total: 'counter', chatd_access_denied_total: 'counter',
     chatd_pg_pool_size: 'gauge', chatd_pg_pool_connected: 'gauge', chatd_pg_statements_queued: 'gauge',
     chatd_pg_statements_in_flight: 'gauge', chatd_pg_pool_pinned: 'gauge', chatd_redis_connected: 'gauge',
     chatd_lua_tasks: 'gauge', chatd_lua_reloads_total: 'counter', chatd_lua_reloads_failed_total: 'counter',

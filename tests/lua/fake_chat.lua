@@ -53,9 +53,11 @@ function M.install()
   function chat.health() return { pg = { connected = 1, size = 4 }, redis = { connected = not fake.redis_down } } end
   function chat.sleep() end
   fake.stored = {}
+  fake.denied = {}
   chat.metrics = {
     render = function() return "# fake metrics\n" end,
     message_stored = function(kind) fake.stored[#fake.stored + 1] = kind end,
+    access_denied = function(reason) fake.denied[#fake.denied + 1] = reason end,
   }
 
   chat.pg = {}
