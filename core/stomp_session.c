@@ -1,8 +1,8 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "broker.h"

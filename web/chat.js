@@ -58,7 +58,7 @@
       stompClient.subscribe('/topic/chatroom/' + room + '/presence', function (message) {
         showPresence(JSON.parse(message.body));
       });
-      stompClient.subscribe('/user/' + userId + '/queue/errors', function (message) {
+      stompClient.subscribe('/user/queue/errors', function (message) {
         showError(message.body);
       });
       stompClient.send('/app/chat.join', {}, JSON.stringify({

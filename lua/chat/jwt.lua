@@ -67,7 +67,7 @@ end
 
 local function claims_ok(claims, opts)
   local now, leeway = opts.now or chat.now(), opts.leeway or 0
-  if claims.exp ~= nil and (not is_time(claims.exp) or now > claims.exp + leeway) then
+  if claims.exp ~= nil and (not is_time(claims.exp) or now - leeway > claims.exp) then
     return nil, is_time(claims.exp) and M.EXPIRED or M.MALFORMED
   end
   if claims.nbf ~= nil and (not is_time(claims.nbf) or now + leeway < claims.nbf) then
