@@ -30,8 +30,12 @@ local function responses(schema, ...)
       or { description = "OK (empty body)" },
     ["400"] = { description = "Bad Request: a missing, mistyped or invalid parameter", content = ERROR_CONTENT },
     ["503"] = { description = "Service Unavailable: PostgreSQL is unavailable", content = ERROR_CONTENT },
+    ["401"] = { description = "Unauthorized: no identity or a bad token (CHAT_AUTH gateway or jwt)",
+                content = ERROR_CONTENT },
   }
-  local texts = { ["404"] = "Not Found", ["409"] = "Conflict", ["415"] = "Unsupported Media Type" }
+  local texts = { ["403"] = "Forbidden: not the caller's own id, not an active member of the room, or "
+                    .. "the internal endpoint from outside", ["404"] = "Not Found", ["409"] = "Conflict",
+                  ["415"] = "Unsupported Media Type" }
   for _, code in ipairs { ... } do out[code] = { description = texts[code], content = ERROR_CONTENT } end
   return out
 end
@@ -56,17 +60,17 @@ local DOC = {
     ["/api/chat/rooms/member"] = { post = { tags = TAGS, operationId = "addMember",
       summary = "Adds (or reactivates) a member of a study's chat room",
       requestBody = json_body("AddMemberRequest"),
-      responses = responses(ref("ChatRoomResponse"), "404", "415") } },
+      responses = responses(ref("ChatRoomResponse"), "403", "404", "415") } },
     ["/api/chat/rooms/study/{studyId}"] = { get = { tags = TAGS, operationId = "getChatRoomByStudyId",
       summary = "The chat room of a study",
       parameters = { path_id("studyId") }, responses = responses(ref("ChatRoomResponse"), "404") } },
     ["/api/chat/rooms/{chatRoomId}/join"] = { post = { tags = TAGS, operationId = "joinChatRoom",
       summary = "Joins a chat room (a former member is reactivated)",
       parameters = { path_id("chatRoomId"), query_id("memberId") },
-      responses = responses(ref("ChatRoomResponse"), "404") } },
+      responses = responses(ref("ChatRoomResponse"), "403", "404") } },
     ["/api/chat/rooms/{chatRoomId}/leave"] = { post = { tags = TAGS, operationId = "leaveChatRoom",
       summary = "Leaves a chat room",
-      parameters = { path_id("chatRoomId"), query_id("memberId") }, responses = responses(nil, "404") } },
+      parameters = { path_id("chatRoomId"), query_id("memberId") }, responses = responses(nil, "403", "404") } },
     ["/api/chat/rooms/{chatRoomId}/messages"] = { get = { tags = TAGS, operationId = "getChatMessages",
       summary = "A page of a chat room's messages",
       parameters = { path_id("chatRoomId"),
@@ -76,21 +80,34 @@ local DOC = {
               false, "Page size; larger values are served with 2000"),
         param("sort", "query", { type = "array", items = str, default = { "createdAt,desc" } }, false,
               "property(,asc|desc); properties id and createdAt; repeatable") },
-      responses = responses(ref("PageChatMessageResponse"), "404") } },
+      responses = responses(ref("PageChatMessageResponse"), "403", "404") } },
     ["/api/chat/rooms/{chatRoomId}/read"] = { post = { tags = TAGS, operationId = "markAsRead",
       summary = "Moves a member's read mark forward to a message of the room",
       parameters = { path_id("chatRoomId"), query_id("memberId"), query_id("lastMessageId") },
-      responses = responses(nil, "404") } },
+      responses = responses(nil, "403", "404") } },
     ["/api/chat/rooms/{chatRoomId}/unread"] = { get = { tags = TAGS, operationId = "getUnreadCount",
       summary = "How many chat messages by others an active member has not read",
       parameters = { path_id("chatRoomId"), query_id("memberId") },
-      responses = responses(ref("UnreadCountResponse"), "404") } },
+      responses = responses(ref("UnreadCountResponse"), "403", "404") } },
     ["/api/chat/internal/rooms/member"] = { post = { tags = TAGS, operationId = "addMemberInternal",
       summary = "Idempotent: finds or creates the study's room and adds (or reactivates) the member",
       requestBody = json_body("InternalAddMemberRequest"),
-      responses = responses(ref("ChatRoomResponse"), "415") } },
+      security = { {}, { internalToken = {} } },
+      responses = responses(ref("ChatRoomResponse"), "403", "415") } },
   },
-  components = { schemas = {
+  -- Which scheme applies is the server's CHAT_AUTH (README "Access control"); with none,
+  -- no credentials are needed, hence the empty requirement.
+  security = { {}, { bearerAuth = {} }, { gatewayUser = {} } },
+  components = {
+  securitySchemes = {
+    bearerAuth = { type = "http", scheme = "bearer", bearerFormat = "JWT",
+                   description = "CHAT_AUTH=jwt: HS256 or RS256, user id in CHAT_JWT_USER_CLAIM (sub)" },
+    gatewayUser = { type = "apiKey", ["in"] = "header", name = "X-User-Id",
+                    description = "CHAT_AUTH=gateway: set by the API gateway, believed from CHAT_TRUSTED_PROXIES" },
+    internalToken = { type = "apiKey", ["in"] = "header", name = "X-Internal-Token",
+                      description = "CHAT_INTERNAL_TOKEN, for callers outside CHAT_INTERNAL_NETWORKS" },
+  },
+  schemas = {
     ChatRoomResponse = { type = "object", properties = { id = int64, studyId = int64, name = str,
       isActive = bool, memberCount = int64, createdAt = datetime } },
     ChatMessageResponse = { type = "object", properties = { id = int64, chatRoomId = int64, senderId = int64,

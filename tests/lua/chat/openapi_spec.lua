@@ -41,6 +41,23 @@ describe("chat.openapi", function()
     assert.equal(9, operations)
   end)
 
+  it("names only security schemes it defines, and documents 401 everywhere (CHAT_AUTH)", function()
+    local schemes = openapi.DOC.components.securitySchemes
+    local function check(requirements)
+      for _, req in ipairs(requirements or {}) do
+        for name in pairs(req) do assert.is_table(schemes[name], "scheme " .. name) end
+      end
+    end
+    check(openapi.DOC.security)
+    for path, item in pairs(openapi.DOC.paths) do
+      for _, op in pairs(item) do
+        check(op.security)
+        assert.is_table(op.responses["401"], path)
+      end
+    end
+    assert.equal("X-Internal-Token", schemes.internalToken.name)
+  end)
+
   it("is encoded once and deterministically", function()
     assert.equal(openapi.document(), openapi.document())
     assert.equal(json.encode(openapi.DOC), openapi.document())
