@@ -301,6 +301,7 @@ static int load_access(chat_config *cfg, chat_getenv_fn get, char *err, size_t e
   cfg->jwt_secret = dup_set(get("CHAT_JWT_SECRET"));
   cfg->jwt_public_key_file = dup_set(get("CHAT_JWT_PUBLIC_KEY_FILE"));
   cfg->jwt_jwks_file = dup_set(get("CHAT_JWT_JWKS_FILE"));
+  cfg->jwt_jwks_url = dup_set(get("CHAT_JWT_JWKS_URL"));
   cfg->jwt_issuer = dup_set(get("CHAT_JWT_ISSUER"));
   cfg->jwt_audience = dup_set(get("CHAT_JWT_AUDIENCE"));
   cfg->jwt_user_claim = dup_or(get("CHAT_JWT_USER_CLAIM"), "sub");
@@ -315,13 +316,29 @@ static int load_access(chat_config *cfg, chat_getenv_fn get, char *err, size_t e
     return -1;
   }
   cfg->jwt_leeway_s = (int)n;
+  const char *refresh = get("CHAT_JWT_JWKS_REFRESH_SECONDS");
+  n = 300;
+  if (refresh && *refresh && parse_int(refresh, 10, 86400, &n) < 0) {
+    set_err(err, errlen, "CHAT_JWT_JWKS_REFRESH_SECONDS must be an integer between 10 and 86400, got '%s'", refresh);
+    chat_config_free(cfg);
+    return -1;
+  }
+  cfg->jwt_jwks_refresh_s = (int)n;
+  if (cfg->jwt_jwks_url && strncmp(cfg->jwt_jwks_url, "https://", 8) != 0 &&
+      strncmp(cfg->jwt_jwks_url, "http://", 7) != 0) {
+    set_err(err, errlen, "CHAT_JWT_JWKS_URL must be an http:// or https:// URL, got '%s'", cfg->jwt_jwks_url);
+    chat_config_free(cfg);
+    return -1;
+  }
   if (strcmp(cfg->auth, "none") != 0 && strcmp(cfg->auth, "gateway") != 0 && strcmp(cfg->auth, "jwt") != 0) {
     set_err(err, errlen, "CHAT_AUTH must be none, gateway or jwt, got '%s'", cfg->auth);
     chat_config_free(cfg);
     return -1;
   }
-  if (strcmp(cfg->auth, "jwt") == 0 && !cfg->jwt_secret && !cfg->jwt_public_key_file && !cfg->jwt_jwks_file) {
-    set_err(err, errlen, "CHAT_AUTH=jwt needs CHAT_JWT_SECRET, CHAT_JWT_PUBLIC_KEY_FILE or CHAT_JWT_JWKS_FILE");
+  if (strcmp(cfg->auth, "jwt") == 0 && !cfg->jwt_secret && !cfg->jwt_public_key_file && !cfg->jwt_jwks_file &&
+      !cfg->jwt_jwks_url) {
+    set_err(err, errlen,
+            "CHAT_AUTH=jwt needs CHAT_JWT_SECRET, CHAT_JWT_PUBLIC_KEY_FILE, CHAT_JWT_JWKS_FILE or CHAT_JWT_JWKS_URL");
     chat_config_free(cfg);
     return -1;
   }
@@ -497,6 +514,7 @@ void chat_config_free(chat_config *cfg) {
   free(cfg->jwt_secret);
   free(cfg->jwt_public_key_file);
   free(cfg->jwt_jwks_file);
+  free(cfg->jwt_jwks_url);
   free(cfg->jwt_issuer);
   free(cfg->jwt_audience);
   free(cfg->jwt_user_claim);

@@ -53,6 +53,8 @@ typedef struct chat_config {
   char *jwt_secret;         /* CHAT_JWT_SECRET: HS256 key; a secret, never logged */
   char *jwt_public_key_file;/* CHAT_JWT_PUBLIC_KEY_FILE: RS256 PEM */
   char *jwt_jwks_file;      /* CHAT_JWT_JWKS_FILE: RS256 key set */
+  char *jwt_jwks_url;       /* CHAT_JWT_JWKS_URL: the same, fetched from the identity provider */
+  int jwt_jwks_refresh_s;   /* CHAT_JWT_JWKS_REFRESH_SECONDS, default 300 */
   char *jwt_issuer;         /* CHAT_JWT_ISSUER, NULL: any */
   char *jwt_audience;       /* CHAT_JWT_AUDIENCE, NULL: any */
   char *jwt_user_claim;     /* CHAT_JWT_USER_CLAIM, default sub */

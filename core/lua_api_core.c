@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "handshake_credentials.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "lua_api.h"
 #include "lua_vm.h"
@@ -206,6 +207,22 @@ static int origin_allowed(lua_State *L) {
   return 1;
 }
 
+/* chat.jwks() -> the text of CHAT_JWT_JWKS_URL's key set and its version, or nil before
+ * the first fetch; chat.jwks_refresh(): fetch again soon (a token named an unknown key). */
+static int jwks_text(lua_State *L) {
+  uint64_t version = 0;
+  const char *text = chat_jwks_text(runtime_of(L)->jwks, &version);
+  if (text == NULL) return 0;
+  lua_pushstring(L, text);
+  lua_pushinteger(L, (lua_Integer)version);
+  return 2;
+}
+
+static int jwks_refresh(lua_State *L) {
+  chat_jwks_refresh_soon(runtime_of(L)->jwks);
+  return 0;
+}
+
 static void push_config(lua_State *L, const chat_config *c) {
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, c->port);
@@ -234,6 +251,7 @@ static void push_config(lua_State *L, const chat_config *c) {
                 {"jwt_secret", c->jwt_secret},
                 {"jwt_public_key_file", c->jwt_public_key_file},
                 {"jwt_jwks_file", c->jwt_jwks_file},
+                {"jwt_jwks_url", c->jwt_jwks_url},
                 {"jwt_issuer", c->jwt_issuer},
                 {"jwt_audience", c->jwt_audience},
                 {"jwt_user_claim", c->jwt_user_claim},
@@ -258,7 +276,8 @@ void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt) {
                                  {"sleep", sleep_for}, {"health", health},
                                  {"stopping", stopping}, {"task_id", task_id},
                                  {"wait", wait_for_wake}, {"wake", wake},
-                                 {"origin_allowed", origin_allowed}, {NULL, NULL}};
+                                 {"origin_allowed", origin_allowed}, {"jwks", jwks_text},
+                                 {"jwks_refresh", jwks_refresh}, {NULL, NULL}};
   luaL_newlib(L, log_fns);
   lua_setfield(L, -2, "log");
   lua_pushlightuserdata(L, rt);

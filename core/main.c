@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "eureka.h"
+#include "jwks_fetch.h"
 #include "http_server.h"
 #include "kafka.h"
 #include "log.h"
@@ -145,6 +146,12 @@ static void on_eureka_stopped(void *ud) {
   stop_loop_when_done();
 }
 
+static void on_jwks_stopped(void *ud) {
+  (void)ud;
+  rt.jwks = NULL;
+  stop_loop_when_done();
+}
+
 static void on_deadline(uv_timer_t *t) {
   (void)t;
   chat_log_error("main", "graceful stop did not finish within %d ms; exiting",
@@ -174,7 +181,8 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   rt.script_watch = NULL;
   uv_timer_start(&shutdown_deadline, on_deadline, (uint64_t)rt.config.shutdown_timeout_ms, 0);
   uv_unref((uv_handle_t *)&shutdown_deadline);
-  pending_closes = 3 + (rt.eureka != NULL);
+  pending_closes = 3 + (rt.eureka != NULL) + (rt.jwks != NULL);
+  if (rt.jwks) chat_jwks_stop(rt.jwks, on_jwks_stopped, NULL);
   /* Out of the registry first, as Spring does at context close, so clients stop being
    * sent here while the connections drain; the DELETE has its own short timeout. */
   if (rt.eureka) chat_eureka_stop(rt.eureka, on_eureka_stopped, NULL);
@@ -250,6 +258,8 @@ int main(void) {
                 rt.config.port, (int)getpid());
   /* Registered only once it serves: discovery never hands out a pod that refuses. */
   rt.eureka = chat_eureka_start(rt.loop, &rt.config);
+  if (strcmp(rt.config.auth, "jwt") == 0)
+    rt.jwks = chat_jwks_start(rt.loop, rt.config.jwt_jwks_url, rt.config.jwt_jwks_refresh_s);
   uv_run(rt.loop, UV_RUN_DEFAULT);
 
   chat_vm_retire(rt.vm);

@@ -16,6 +16,7 @@ struct chat_stomp_hub;
 struct chat_kafka;
 struct chat_script_watch;
 struct chat_eureka;
+struct chat_jwks;
 
 typedef struct chat_runtime {
   uv_loop_t *loop;
@@ -27,6 +28,7 @@ typedef struct chat_runtime {
   struct chat_kafka *kafka;        /* NULL when CHAT_KAFKA_ENABLED=0 */
   struct chat_redis *redis_sub;     /* the Pub/Sub connection */
   struct chat_eureka *eureka;       /* NULL unless EUREKA_CLIENT_SERVICE_URL_DEFAULTZONE is set */
+  struct chat_jwks *jwks;           /* NULL unless CHAT_AUTH=jwt with CHAT_JWT_JWKS_URL */
   struct chat_vm *vm; /* the current generation: new tasks start here */
   int stopping;       /* set on SIGTERM: readiness reports DOWN */
   uint64_t started_ms;

@@ -76,38 +76,68 @@ local function read_file(path, variable)
   return text
 end
 
--- The keys tokens are checked with; raises naming the variable when one is unusable.
-local function load_keys()
-  local keys = { secret = config.jwt_secret, rsa = {} }
+-- The RSA signing keys of a JSON Web Key Set's text: { [kid] = key }, and the key when
+-- there is only one. Raises, naming `source`, when the set is unusable.
+local function parse_key_set(text, source)
+  local set = json.decode(text)
+  if type(set) ~= "table" or type(set.keys) ~= "table" then
+    error(source .. ": not a JSON Web Key Set (an object with \"keys\")", 0)
+  end
+  local rsa, count, only = {}, 0, nil
+  for i, jwk in ipairs(set.keys) do
+    if type(jwk) == "table" and jwk.kty == "RSA" and (jwk.use == nil or jwk.use == "sig") then
+      local key, why = crypto.public_key_jwk(tostring(jwk.n), tostring(jwk.e))
+      if not key then error(fmt("%s: key %d: %s", source, i, tostring(why)), 0) end
+      rsa[type(jwk.kid) == "string" and jwk.kid or ("#" .. i)] = key
+      count, only = count + 1, key
+    end
+  end
+  if count == 0 then error(source .. ": no RSA signing key in the set", 0) end
+  return rsa, count == 1 and only or nil
+end
+
+-- The keys tokens are checked with, from the configuration's secret and files (read now)
+-- and a key set fetched from CHAT_JWT_JWKS_URL (`remote`, nil until it arrives). Raises
+-- naming the variable when a file is unusable.
+local function build_keys(remote_rsa, remote_only)
+  local keys = { secret = config.jwt_secret, rsa = {}, rsa_pending = config.jwt_jwks_url ~= nil }
   if config.jwt_public_key_file then
     local key, why = crypto.public_key_pem(read_file(config.jwt_public_key_file, "CHAT_JWT_PUBLIC_KEY_FILE"))
     if not key then error("CHAT_JWT_PUBLIC_KEY_FILE: " .. tostring(why), 0) end
-    keys.rsa_default = key
+    keys.pem, keys.rsa_default = key, key
   end
+  local sets = {}
   if config.jwt_jwks_file then
-    local set = json.decode(read_file(config.jwt_jwks_file, "CHAT_JWT_JWKS_FILE"))
-    if type(set) ~= "table" or type(set.keys) ~= "table" then
-      error("CHAT_JWT_JWKS_FILE: not a JSON Web Key Set (an object with \"keys\")", 0)
-    end
-    local count, only = 0, nil
-    for i, jwk in ipairs(set.keys) do
-      if type(jwk) == "table" and jwk.kty == "RSA" and (jwk.use == nil or jwk.use == "sig") then
-        local key, why = crypto.public_key_jwk(tostring(jwk.n), tostring(jwk.e))
-        if not key then error(fmt("CHAT_JWT_JWKS_FILE: key %d: %s", i, tostring(why)), 0) end
-        keys.rsa[type(jwk.kid) == "string" and jwk.kid or ("#" .. i)] = key
-        count, only = count + 1, key
-      end
-    end
-    if count == 0 then error("CHAT_JWT_JWKS_FILE: no RSA signing key in the set", 0) end
-    -- A token without a kid is fine while the set has one key.
-    if count == 1 and not keys.rsa_default then keys.rsa_default = only end
+    local rsa, only = parse_key_set(read_file(config.jwt_jwks_file, "CHAT_JWT_JWKS_FILE"), "CHAT_JWT_JWKS_FILE")
+    sets[#sets + 1] = { rsa = rsa, only = only }
   end
+  if remote_rsa then sets[#sets + 1] = { rsa = remote_rsa, only = remote_only } end
+  local total, only = 0, nil
+  for _, set in ipairs(sets) do
+    for kid, key in pairs(set.rsa) do keys.rsa[kid], total, only = key, total + 1, key end
+  end
+  -- A token without a kid is fine while there is one key in all.
+  if total == 1 and not keys.rsa_default then keys.rsa_default = only end
   return keys
 end
 
 local TRUSTED_PROXIES = parse_networks(config.trusted_proxies, "CHAT_TRUSTED_PROXIES")
 local INTERNAL_NETWORKS = parse_networks(config.internal_networks, "CHAT_INTERNAL_NETWORKS")
-local KEYS = M.MODE == "jwt" and load_keys() or nil
+local KEYS = M.MODE == "jwt" and build_keys() or nil
+local remote_version -- of the CHAT_JWT_JWKS_URL text KEYS was built with
+
+-- The keys, rebuilt when a new key set arrived from CHAT_JWT_JWKS_URL; a set that does not
+-- parse is logged and the previous keys stay.
+local function current_keys()
+  if not config.jwt_jwks_url then return KEYS end
+  local text, version = chat.jwks()
+  if text and version ~= remote_version then
+    remote_version = version
+    local ok, rsa, only = pcall(parse_key_set, text, "CHAT_JWT_JWKS_URL")
+    if ok then KEYS = build_keys(rsa, only) else chat.log.warn("%s; keeping the previous keys", rsa) end
+  end
+  return KEYS
+end
 local TOKEN_OPTS = {
   issuer = config.jwt_issuer, audience = config.jwt_audience, leeway = config.jwt_leeway_s or 30,
 }
@@ -142,7 +172,9 @@ end
 
 -- user, nil, expires_at (exp plus the leeway; nil when the token has no exp), or nil, reason
 local function from_token(token)
-  local claims, why = jwt.verify(token, KEYS, TOKEN_OPTS)
+  local claims, why = jwt.verify(token, current_keys(), TOKEN_OPTS)
+  -- A key the set does not have yet may have been published since the last fetch.
+  if why == jwt.UNKNOWN_KEY and config.jwt_jwks_url then chat.jwks_refresh() end
   if not claims then return nil, why end
   local user = user_id(claims[USER_CLAIM])
   if not user then return nil, fmt(M.NO_USER_CLAIM, USER_CLAIM) end
@@ -203,6 +235,8 @@ local function internal_allowed(req)
 end
 
 local function unauthorized(why)
+  -- Not the client's fault: the provider's keys have not been fetched yet.
+  if why == jwt.KEYS_UNAVAILABLE then return web.fail(503, why) end
   local failure = web.fail(401, why)
   if M.MODE == "jwt" then failure.headers = { ["WWW-Authenticate"] = 'Bearer error="invalid_token"' } end
   return failure

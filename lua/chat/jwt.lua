@@ -3,7 +3,9 @@ checks before it believes one. The crypto is C's (chat.crypto); this module deci
 a valid token is, so operators can read and change it.
 
   claims, reason = jwt.verify(token, keys, opts)
-      keys = { secret = "..." (HS256), rsa = { [kid] = key, ... }, rsa_default = key }
+      keys = { secret = "..." (HS256), rsa = { [kid] = key, ... } (a key set),
+               pem = key (a key without a kid), rsa_default = key (for tokens without a kid),
+               rsa_pending = true (keys are expected from a URL but none arrived yet) }
       opts = { issuer = "...", audience = "...", leeway = seconds, now = seconds }
   Refused: any alg but the two (never "none"), HS256 without a secret, RS256 without a
   matching RSA key (so an RSA public key can never be used as an HMAC secret), a bad
@@ -25,6 +27,7 @@ M.EXPIRED = "token expired"
 M.NOT_YET = "token not valid yet"
 M.ISSUER = "token issuer is not accepted"
 M.AUDIENCE = "token audience is not accepted"
+M.KEYS_UNAVAILABLE = "token signing keys are not available yet"
 
 -- Tokens are small; a huge one is an attack on the decoder, refused before any work.
 local MAX_TOKEN_BYTES = 8192
@@ -37,9 +40,11 @@ local function decode_part(part)
   return value
 end
 
+-- A token's kid must name a key of the set; a PEM key has no kid and serves any token;
+-- a token without a kid gets the default (the PEM key, or a set's only key).
 local function rsa_key(keys, kid)
-  if type(kid) == "string" and keys.rsa and keys.rsa[kid] then return keys.rsa[kid] end
-  return keys.rsa_default
+  if kid == nil then return keys.rsa_default end
+  return type(kid) == "string" and keys.rsa and keys.rsa[kid] or keys.pem
 end
 
 local function signature_ok(header, signed, signature, keys)
@@ -47,7 +52,9 @@ local function signature_ok(header, signed, signature, keys)
     if not keys.secret then return nil, M.ALGORITHM end
     return crypto.equal(crypto.hmac_sha256(keys.secret, signed), signature) or nil, M.SIGNATURE
   elseif header.alg == "RS256" then
-    if not keys.rsa_default and not next(keys.rsa or {}) then return nil, M.ALGORITHM end
+    if not keys.rsa_default and not keys.pem and not next(keys.rsa or {}) then
+      return nil, keys.rsa_pending and M.KEYS_UNAVAILABLE or M.ALGORITHM
+    end
     local key = rsa_key(keys, header.kid)
     if not key then return nil, M.UNKNOWN_KEY end
     return crypto.verify_rs256(key, signed, signature) or nil, M.SIGNATURE

@@ -976,6 +976,77 @@ test('mode jwt, a one-key CHAT_JWT_JWKS_FILE: a token without kid works', async 
 // ---------------------------------------------------------------------------------------
 // origins
 
+describe('mode jwt, RS256 with CHAT_JWT_JWKS_URL (fetched, rotated, provider down)', () => {
+  const k1 = rsaKeys();
+  const k2 = rsaKeys();
+  // The identity provider: serves `served` (a JSON text) and counts the fetches.
+  const provider = { served: JSON.stringify({ keys: [jwk(k1.publicKey, 'k1')] }), fetches: 0 };
+  const server = http.createServer((req, res) => {
+    provider.fetches++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(provider.served);
+  });
+  const box = {};
+  before(async () => {
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    box.chatd = await startChatd({ env: { ...ENV, CHAT_AUTH: 'jwt',
+      CHAT_JWT_JWKS_URL: `http://127.0.0.1:${server.address().port}/.well-known/jwks.json` } });
+  });
+  after(async () => { await box.chatd?.stop(); server.close(); });
+  const history = (roomId, t) => api(box.chatd.url, 'GET', `/api/chat/rooms/${roomId}/messages`, undefined, bearer(t));
+  const signed = (k, kid, userId) => makeJwt(claimsFor(userId), { alg: 'RS256', privateKey: k.privateKey, kid });
+  // Polls until the request answers 200 (the fetch is asynchronous), at most 5 s.
+  async function eventually200(request) {
+    let res;
+    for (let i = 0; i < 50; i++) {
+      res = await request();
+      if (res.status === 200) return res;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`never 200: ${res.status} ${res.text}`);
+  }
+
+  test('keys from the provider verify tokens; a new kid is fetched at once, garbage keeps the keys', async () => {
+    const me = uid();
+    const room = seedRoom([me]);
+    await eventually200(() => history(room.id, signed(k1, 'k1', me)));
+    // Rotation: the provider publishes k2; the first token with kid k2 triggers a fetch.
+    provider.served = JSON.stringify({ keys: [jwk(k1.publicKey, 'k1'), jwk(k2.publicKey, 'k2')] });
+    const before = provider.fetches;
+    const first = await history(room.id, signed(k2, 'k2', me));
+    assert.equal(first.status, 401, first.text);
+    assert.equal(first.json.message, 'token key is unknown');
+    await eventually200(() => history(room.id, signed(k2, 'k2', me)));
+    assert.equal(provider.fetches, before + 1, 'one fetch for the new kid');
+    // Unknown kids again right away: no second fetch within 30 s.
+    for (let i = 0; i < 5; i++) assert.equal((await history(room.id, signed(k2, `nope${i}`, me))).status, 401);
+    assert.equal(provider.fetches, before + 1, 'bad tokens cannot make chatd hammer the provider');
+    // STOMP with a provider key.
+    const conn = await stompSession(`${wsUrl(box.chatd)}?access_token=${signed(k2, 'k2', me)}`);
+    conn.close();
+  });
+
+  test('a provider that is down at start: 503 on REST and ERROR on STOMP, not a client error', async () => {
+    const port = await freePort(); // nothing listens there
+    await withChatd({ CHAT_AUTH: 'jwt', CHAT_JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks` }, async (chatd) => {
+      const me = uid();
+      const room = seedRoom([me]);
+      const res = await api(chatd.url, 'GET', `/api/chat/rooms/${room.id}/messages`, undefined, bearer(signed(k1, 'k1', me)));
+      assert.equal(res.status, 503, res.text);
+      assert.equal(res.json.message, 'token signing keys are not available yet');
+      await assertConnectRefused(`${wsUrl(chatd)}?access_token=${signed(k1, 'k1', me)}`, {},
+        'token signing keys are not available yet');
+      await chatd.waitForLog(/cannot fetch http:\/\/127\.0\.0\.1:\d+\/jwks .*RS256 tokens are refused until it works/, 5000);
+    });
+  });
+
+  test('CHAT_JWT_JWKS_URL must be an http(s) URL', async () => {
+    const run = spawnSync(BIN, [], { env: { ...process.env, ...ENV, CHAT_AUTH: 'jwt', CHAT_JWT_JWKS_URL: 'file:///etc/passwd',
+      SERVER_PORT: String(await freePort()) }, encoding: 'utf8', timeout: 15000 });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /CHAT_JWT_JWKS_URL must be an http:\/\/ or https:\/\/ URL/);
+  });
+});
+
 describe('CHAT_ALLOWED_ORIGINS', () => {
   const box = chatdFor({ CHAT_ALLOWED_ORIGINS: 'https://app.example.com,https://*.example.org' });
   const GOOD = ['https://app.example.com', 'https://chat.example.org'];
