@@ -51,7 +51,7 @@ static void on_fetched(int status, const char *body, size_t body_len, const char
     uv_timer_start(&j->timer, on_timer, j->refresh_ms, 0);
     return;
   }
-  char why[64];
+  char why[192];
   if (status) snprintf(why, sizeof why, "HTTP %d", status);
   else snprintf(why, sizeof why, "%s", error ? error : "no response");
   chat_log_warn("jwks", "cannot fetch %s (%s); %s, retrying in %llu ms", j->url, why,
