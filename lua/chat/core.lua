@@ -42,9 +42,22 @@ Misc
   chat.health()             {pg = {connected=n, size=n}, redis = {connected=bool}}
   chat.stopping()           true once a graceful stop began (readiness goes DOWN)
 
+Access control (README "Access control"; the rules are lua/chat/access.lua's)
+  chat.origin_allowed(origin)         CHAT_ALLOWED_ORIGINS, as the handshakes check it
+  text, version = chat.jwks()         CHAT_JWT_JWKS_URL's key set as last fetched (nil before)
+  chat.jwks_refresh()                 fetch it again now (at most once per 30 s)
+  chat.crypto.hmac_sha256(key, data)  -> 32 raw bytes
+  chat.crypto.b64url_decode(s)        -> bytes | nil, reason
+  chat.crypto.public_key_pem(pem)     -> key | nil, reason   (RSA, 2048 to 16384 bits)
+  chat.crypto.public_key_jwk(n, e)    -> key | nil, reason
+  chat.crypto.verify_rs256(key, data, signature) -> boolean
+  chat.crypto.equal(a, b)             constant-time comparison
+  chat.crypto.inet_pton(addr)         -> 4 or 16 bytes | nil (IPv4-mapped IPv6 as 4)
+
 Metrics (kept in C, core/metrics.c; README "Metrics")
   chat.metrics.render()               the Prometheus text for /actuator/prometheus
   chat.metrics.message_stored(type)   one chat message of that type was stored
+  chat.metrics.access_denied(reason)  a refusal: "unauthenticated", "forbidden", "internal", ...
   HTTP requests are observed by the core: app.http returns the route pattern as its
   fourth value (see chat/init.lua).
 ]]

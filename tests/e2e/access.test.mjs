@@ -630,6 +630,42 @@ describe('mode gateway', () => {
   });
 });
 
+describe('the rules are a script: changed by a reload, sessions keep their identity', () => {
+  test('a rule edited in lua/chat/access.lua takes effect on SIGHUP; a connected user stays who they are', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-access-lua-'));
+    fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
+    const chatd = await startChatd({ luaDir: dir, env: { ...ENV, CHAT_AUTH: 'gateway', CHAT_LUA_WATCH: '0' } });
+    try {
+      const [me, other] = [uid(), uid()];
+      const mine = seedRoom([me, other]);
+      const theirs = seedRoom([other]);
+      const history = () => api(chatd.url, 'GET', `/api/chat/rooms/${theirs.id}/messages`, undefined, user(me));
+      assert.equal((await history()).status, 403);
+      const conn = await stompSession(wsUrl(chatd), { headers: user(me) });
+      await subscribed(conn, '/user/queue/errors');
+      await subscribed(conn, `/topic/chatroom/${mine.id}`);
+
+      // An operator opens history to every authenticated user: one line in access.lua.
+      const file = path.join(dir, 'chat', 'access.lua');
+      const rules = fs.readFileSync(file, 'utf8');
+      const edited = rules.replace('function M.may_read_room(req, room_id)\n',
+        'function M.may_read_room(req, room_id)\n  if true then return nil end\n');
+      assert.notEqual(edited, rules, 'the edit applies');
+      fs.writeFileSync(file, edited);
+      chatd.signal('SIGHUP');
+      await chatd.waitForLog(/"logger":"reload".*replacing/);
+      assert.equal((await history()).status, 200, 'the new rule serves');
+
+      // The session connected before the reload is still user `me`, on the same socket.
+      await assertSendAsOtherRefused(conn, mine, me, other);
+      conn.close();
+    } finally {
+      await chatd.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('mode gateway, CHAT_TRUSTED_PROXIES=127.0.0.2/32', () => {
   const box = chatdFor({ CHAT_AUTH: 'gateway', CHAT_TRUSTED_PROXIES: '127.0.0.2/32' });
 
