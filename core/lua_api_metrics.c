@@ -13,6 +13,7 @@
 #include "process_stats.h"
 #include "redis.h"
 #include "runtime.h"
+#include "sockjs_conn.h"
 #include "stomp_session.h"
 
 #ifndef CHAT_VERSION
@@ -29,6 +30,7 @@ static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
   s->stopping = rt->stopping;
   if (rt->http)
     s->connections_http = chat_http_server_connections(rt->http) - chat_http_server_upgraded(rt->http);
+  s->sockjs_sessions = chat_sockjs_sessions();
   if (rt->stomp) {
     s->stomp_sessions = chat_stomp_hub_sessions(rt->stomp);
     s->stomp_subscriptions = chat_stomp_hub_subscriptions(rt->stomp);

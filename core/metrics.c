@@ -226,7 +226,7 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   family(&t, "chatd_connections", "gauge",
          "Open client connections by transport: raw WebSocket, SockJS sessions, and plain HTTP connections.");
   appendf(&t, "chatd_connections{transport=\"websocket\"} %lld\n", (long long)chat_metrics.websocket_connections);
-  appendf(&t, "chatd_connections{transport=\"sockjs\"} %lld\n", (long long)chat_metrics.sockjs_sessions);
+  appendf(&t, "chatd_connections{transport=\"sockjs\"} %zu\n", s->sockjs_sessions);
   appendf(&t, "chatd_connections{transport=\"http\"} %zu\n", s->connections_http);
   counter(&t, "chatd_http_connections_accepted_total", "TCP connections accepted.",
           chat_metrics.http_connections_accepted);

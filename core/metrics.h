@@ -39,7 +39,6 @@ typedef struct chat_metrics_counters {
   uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
   uint64_t access_denied[5];         /* by reason (chat_access_denial below) (README "Access control") */
   int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
-  int64_t sockjs_sessions;       /* SockJS sessions not ended yet */
 } chat_metrics_counters;
 
 extern chat_metrics_counters chat_metrics;
@@ -62,6 +61,7 @@ typedef struct chat_metrics_snapshot {
   const char *app_name;         /* SPRING_APPLICATION_NAME */
   int stopping;                 /* a graceful stop has begun */
   size_t connections_http;      /* TCP connections not upgraded (REST, SockJS polling) */
+  size_t sockjs_sessions;       /* SockJS sessions not ended yet */
   size_t stomp_sessions;
   size_t stomp_subscriptions;
   size_t stomp_destinations;

@@ -47,6 +47,9 @@ typedef struct sockjs_session {
 } sockjs_session;
 
 static sockjs_session *registry[BUCKETS];
+static size_t live_sessions; /* created and not ended */
+
+size_t chat_sockjs_sessions(void) { return live_sessions; }
 
 static unsigned bucket_of(const char *id) { return (unsigned)(chat_hash_str(id) % BUCKETS); }
 
@@ -189,7 +192,7 @@ static void session_free_cb(uv_handle_t *h) {
 static void session_end(sockjs_session *s) {
   if (s->closed) return;
   s->closed = 1;
-  chat_metrics.sockjs_sessions--;
+  live_sessions--;
   if (s->stomp) {
     chat_stomp_session *stomp = s->stomp;
     s->stomp = NULL;
@@ -297,7 +300,7 @@ static const chat_stomp_transport_ops STOMP_OPS = {stomp_send, stomp_close, stom
 /* A new session is refused over CHAT_SOCKJS_MAX_SESSIONS (each holds a STOMP session and
  * up to 5 s of queued frames without any open connection), or when memory is out. */
 static const char *session_refused(chat_runtime *rt) {
-  if ((size_t)chat_metrics.sockjs_sessions < rt->config.sockjs_max_sessions) return NULL;
+  if (live_sessions < rt->config.sockjs_max_sessions) return NULL;
   chat_metrics.sockjs_sessions_refused++;
   return "too many SockJS sessions";
 }
@@ -320,7 +323,7 @@ static sockjs_session *session_new(chat_runtime *rt, const char *id, chat_http_c
   unsigned b = bucket_of(id);
   s->next = registry[b];
   registry[b] = s;
-  chat_metrics.sockjs_sessions++;
+  live_sessions++;
   return s;
 }
 

@@ -15,6 +15,9 @@ struct chat_http_conn;
 int chat_sockjs_handle(struct chat_runtime *rt, struct chat_http_conn *conn, const chat_http_request *req,
                        const char *rest);
 
+/* SockJS sessions not ended yet: the CHAT_SOCKJS_MAX_SESSIONS count, and a metric. */
+size_t chat_sockjs_sessions(void);
+
 /* Graceful stop, once no client connection is left: ends every session now instead of
  * after its 5 s disconnect delay (no client can come back for it). */
 void chat_sockjs_stop_all(void);
