@@ -1,7 +1,8 @@
 # Shared by bench/run, bench/smoke and bench/leakcheck (sourced after .dev/env).
 
-# The first port from $1 up that nothing listens on.
-free_port() { local p=$1; while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done; echo "$p"; }
+# free_port PORT: the first port from PORT up that nothing listens on.
+# shellcheck source=deploy/dev/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../deploy/dev/lib.sh"
 
 # The value of key=value in a chat-bench result line read from stdin.
 kv() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p"; }

@@ -8,11 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DIR="$ROOT/.dev/kafka"
 LIBS="$DIR/libs"
 
-free_port() {
-  local p=$1
-  while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done
-  echo "$p"
-}
+# shellcheck source=deploy/dev/lib.sh
+. "$ROOT/deploy/dev/lib.sh"
 
 running() { [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null; }
 

@@ -14,11 +14,8 @@ REDIS_DIR="$DEV/redis"
 # PostgreSQL refuses to run as root; a dedicated system user owns the private cluster.
 PGUSER_OS=chatd-dev
 
-free_port() { # first port from $1 upwards that nothing listens on
-  local p=$1
-  while ss -Hltn "sport = :$p" | grep -q .; do p=$((p + 1)); done
-  echo "$p"
-}
+# shellcheck source=deploy/dev/lib.sh
+. "$ROOT/deploy/dev/lib.sh"
 
 as_pg() { runuser -u "$PGUSER_OS" -- "$@"; }
 
