@@ -1,18 +1,17 @@
 /* Lua generations and the coroutine scheduler (see lua_vm.h for the model). */
-#include <dirent.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hash.h"
 #include "log.h"
 #include "lua_api.h"
 #include "lua_vm.h"
 #include "runtime.h"
+#include "script_tree.h"
 
 struct chat_vm {
   lua_State *L;
@@ -47,29 +46,14 @@ typedef struct {
   size_t n, cap;
 } path_list;
 
-static void collect_lua_files(const char *dir, path_list *out) {
-  DIR *d = opendir(dir);
-  if (d == NULL) return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    /* Skips ".", "..", and the kubelet's "..data"/"..2024_..." links, whose files are
-     * reachable through the top-level symlinks too. */
-    if (e->d_name[0] == '.') continue;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    struct stat st;
-    if (stat(path, &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      collect_lua_files(path, out);
-    } else if (S_ISREG(st.st_mode) && strstr(e->d_name, ".lua") != NULL) {
-      if (out->n == out->cap) {
-        out->cap = out->cap ? out->cap * 2 : 32;
-        out->paths = realloc(out->paths, out->cap * sizeof *out->paths);
-      }
-      out->paths[out->n++] = strdup(path);
-    }
+static void collect_script(const char *path, int is_dir, void *ud) {
+  path_list *out = ud;
+  if (is_dir) return;
+  if (out->n == out->cap) {
+    out->cap = out->cap ? out->cap * 2 : 32;
+    out->paths = realloc(out->paths, out->cap * sizeof *out->paths);
   }
-  closedir(d);
+  out->paths[out->n++] = strdup(path);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -78,7 +62,7 @@ static int cmp_str(const void *a, const void *b) {
 
 void chat_vm_scripts_version(const char *dir, char out[17]) {
   path_list files = {0};
-  collect_lua_files(dir, &files);
+  chat_script_tree_walk(dir, collect_script, &files);
   qsort(files.paths, files.n, sizeof *files.paths, cmp_str);
   uint64_t h = CHAT_HASH_SEED;
   size_t skip = strlen(dir);

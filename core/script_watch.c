@@ -1,20 +1,17 @@
 /* Watches the scripts' folder and reloads on a change (see script_watch.h for the model). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "log.h"
 #include "lua_vm.h"
 #include "runtime.h"
+#include "script_tree.h"
 #include "script_watch.h"
 
 /* Long enough to cover an editor's save or the kubelet's write-link-rename-delete
  * sequence (a few milliseconds), short enough that a reload feels immediate. */
 enum { DEBOUNCE_MS = 250 };
-/* Bounds the walk in case a symlink points back up the tree. */
-enum { MAX_DEPTH = 16 };
 
 struct chat_script_watch {
   chat_runtime *rt;
@@ -82,24 +79,13 @@ static void watch_folder(chat_script_watch *w, const char *path) {
   w->events[w->n++] = h;
 }
 
-/* Watches `dir` and every folder below it, following symlinks (the kubelet's entries are
- * symlinks through ..data) but skipping dot-names: "..data" and "..<timestamp>" are
- * reached through the visible symlinks already, and hidden folders hold no scripts. */
-static void watch_tree(chat_script_watch *w, const char *dir, int depth) {
-  watch_folder(w, dir);
-  if (depth >= MAX_DEPTH) return;
-  DIR *d = opendir(dir);
-  if (d == NULL) return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    char path[4096];
-    int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    if (n < 0 || (size_t)n >= sizeof path) continue;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) watch_tree(w, path, depth + 1);
-  }
-  closedir(d);
+static void watch_if_folder(const char *path, int is_dir, void *ud) {
+  if (is_dir) watch_folder(ud, path);
+}
+
+/* Watches CHAT_LUA_DIR and every folder below it (core/script_tree.h says which). */
+static void watch_tree(chat_script_watch *w, const char *dir) {
+  chat_script_tree_walk(dir, watch_if_folder, w);
 }
 
 static void unwatch_all(chat_script_watch *w) {
@@ -114,7 +100,7 @@ static void on_settled(uv_timer_t *t) {
   chat_runtime *rt = w->rt;
   if (w->stopping || rt->stopping) return;
   unwatch_all(w);
-  watch_tree(w, rt->config.lua_dir, 0);
+  watch_tree(w, rt->config.lua_dir);
 
   char version[17];
   chat_vm_scripts_version(rt->config.lua_dir, version);
@@ -138,7 +124,7 @@ chat_script_watch *chat_script_watch_start(chat_runtime *rt) {
   uv_timer_init(rt->loop, &w->debounce);
   w->debounce.data = w;
   w->open_handles = 1;
-  watch_tree(w, rt->config.lua_dir, 0);
+  watch_tree(w, rt->config.lua_dir);
   if (w->n == 0) {
     chat_log_warn("reload", "not watching %s: reload with SIGHUP", rt->config.lua_dir);
     chat_script_watch_stop(w);
