@@ -8,6 +8,7 @@
  *       (persisted: members B+i of rooms FIRST + i % rooms send through /app/chat.sendMessage)
  *
  *   chat-bench connections --url ... -n 15000 --sources 4 --source-base 5 --hold 10
+ *   any run: --token JWT sends "Authorization: Bearer JWT" with every CONNECT (CHAT_AUTH=jwt)
  *   any fanout run: --timeline FILE writes one line per second of publishing: messages sent,
  *       deliveries of the messages sent in that second, sends refused (by arrival second)
  *
@@ -45,7 +46,7 @@ typedef struct client {
 } client;
 
 static struct {
-  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario, *timeline;
+  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario, *timeline, *token;
   int port, port2, n, rate, seconds, sources, source_base, hold, setup_timeout, pid, publish_stomp, persist, rooms;
   long room, member_base;
 } opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
@@ -263,8 +264,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->in_len -= used;
     c->state = 2;
     connected++;
-    const char *h[] = {"accept-version", "1.2", "host", opt.vhost, "heart-beat", "0,0",
-                       opt.login ? "login" : NULL, opt.login, "passcode", opt.passcode, NULL};
+    static char bearer[8192];
+    if (opt.token && bearer[0] == '\0') snprintf(bearer, sizeof bearer, "Bearer %s", opt.token);
+    const char *h[16] = {"accept-version", "1.2", "host", opt.vhost, "heart-beat", "0,0"}, **next = h + 6;
+    if (opt.token) *next++ = "Authorization", *next++ = bearer;
+    if (opt.login) *next++ = "login", *next++ = opt.login, *next++ = "passcode", *next++ = opt.passcode;
     stomp_send(c, "CONNECT", h, NULL);
   }
   consume_frames(c);
@@ -466,6 +470,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--redis")) opt.redis = v, i++;
     else if (!strcmp(a, "--login")) opt.login = v, i++;
     else if (!strcmp(a, "--passcode")) opt.passcode = v, i++;
+    else if (!strcmp(a, "--token")) opt.token = v, i++;
     else if (!strcmp(a, "--vhost")) opt.vhost = v, i++;
     else if (!strcmp(a, "--timeline")) opt.timeline = v, i++;
     else return fprintf(stderr, "unknown option %s\n", a), 2;
