@@ -124,7 +124,8 @@ end
 local TRUSTED_PROXIES = parse_networks(config.trusted_proxies, "CHAT_TRUSTED_PROXIES")
 local INTERNAL_NETWORKS = parse_networks(config.internal_networks, "CHAT_INTERNAL_NETWORKS")
 local KEYS = M.MODE == "jwt" and build_keys() or nil
-local remote_version -- of the CHAT_JWT_JWKS_URL text KEYS was built with
+local remote_version -- of the CHAT_JWT_JWKS_URL text last looked at
+local remote_keys = 0 -- keys in the last set from the URL that parsed
 
 -- The keys, rebuilt when a new key set arrived from CHAT_JWT_JWKS_URL; a set that does not
 -- parse is logged and the previous keys stay.
@@ -134,7 +135,13 @@ local function current_keys()
   if text and version ~= remote_version then
     remote_version = version
     local ok, rsa, only = pcall(parse_key_set, text, "CHAT_JWT_JWKS_URL")
-    if ok then KEYS = build_keys(rsa, only) else chat.log.warn("%s; keeping the previous keys", rsa) end
+    if ok then
+      KEYS = build_keys(rsa, only)
+      remote_keys = 0
+      for _ in pairs(rsa) do remote_keys = remote_keys + 1 end
+    else
+      chat.log.warn("%s; keeping the previous keys", rsa)
+    end
   end
   return KEYS
 end
@@ -147,6 +154,16 @@ local USER_CLAIM = config.jwt_user_claim or "sub"
 local function denied(reason, ...)
   chat.metrics.access_denied(reason)
   return ...
+end
+
+-- CHAT_JWT_JWKS_URL's state for /actuator/health: nil when no URL is configured, else
+-- up (a key set has been fetched and parsed) and the component's details.
+function M.jwks_health()
+  if M.MODE ~= "jwt" or not config.jwt_jwks_url then return nil end
+  current_keys()
+  local details = json.object { "url", config.jwt_jwks_url, "keys", remote_keys }
+  if remote_keys == 0 then json.put(details, "error", "no usable key set fetched yet") end
+  return remote_keys > 0, details
 end
 
 -- ---- identities ----

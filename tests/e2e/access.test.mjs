@@ -1045,6 +1045,10 @@ describe('mode jwt, RS256 with CHAT_JWT_JWKS_URL (fetched, rotated, provider dow
     const me = uid();
     const room = seedRoom([me]);
     await eventually200(() => history(room.id, signed(k1, 'k1', me)));
+    const health = (await api(box.chatd.url, 'GET', '/actuator/health')).json;
+    assert.equal(health.status, 'UP');
+    assert.equal(health.components.jwks.status, 'UP');
+    assert.equal(health.components.jwks.details.keys, 1);
     // Rotation: the provider publishes k2; the first token with kid k2 triggers a fetch.
     provider.served = JSON.stringify({ keys: [jwk(k1.publicKey, 'k1'), jwk(k2.publicKey, 'k2')] });
     const before = provider.fetches;
@@ -1069,6 +1073,11 @@ describe('mode jwt, RS256 with CHAT_JWT_JWKS_URL (fetched, rotated, provider dow
       const res = await api(chatd.url, 'GET', `/api/chat/rooms/${room.id}/messages`, undefined, bearer(signed(k1, 'k1', me)));
       assert.equal(res.status, 503, res.text);
       assert.equal(res.json.message, 'token signing keys are not available yet');
+      const health = await api(chatd.url, 'GET', '/actuator/health');
+      assert.equal(health.status, 503, 'a component is DOWN');
+      assert.equal(health.json.components.jwks.status, 'DOWN');
+      assert.equal((await api(chatd.url, 'GET', '/actuator/health/readiness')).status, 200,
+        'still ready: HS256 and the rest of the API do not need the provider');
       await assertConnectRefused(`${wsUrl(chatd)}?access_token=${signed(k1, 'k1', me)}`, {},
         'token signing keys are not available yet');
       await chatd.waitForLog(/cannot fetch http:\/\/127\.0\.0\.1:\d+\/jwks .*RS256 tokens are refused until it works/, 5000);

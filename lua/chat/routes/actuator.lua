@@ -1,6 +1,7 @@
 --[[ Spring Boot Actuator's health endpoints with the real state of the dependencies, the
 Prometheus scrape endpoint, and the OpenAPI description (CONTRACT §3, operations). ]]
 
+local access = require "chat.access"
 local chat = require "chat.core"
 local json = require "chat.json"
 local openapi = require "chat.openapi"
@@ -36,13 +37,23 @@ local function kafka_health()
   return up, json.object { "status", up and "UP" or "DOWN", "details", details }
 end
 
+-- The identity provider's key set (CHAT_JWT_JWKS_URL), when one is configured: DOWN until
+-- a set has arrived, since RS256 tokens are refused until then.
+local function jwks_health()
+  local up, details = access.jwks_health()
+  if up == nil then return true, nil end
+  return up, json.object { "status", up and "UP" or "DOWN", "details", details }
+end
+
 local function health()
   local db_up, db = db_health()
   local redis_up, redis = redis_health()
   local kafka_up, kafka = kafka_health()
-  local up = db_up and redis_up and kafka_up
+  local jwks_up, jwks = jwks_health()
+  local up = db_up and redis_up and kafka_up and jwks_up
   local components = json.object { "db", db, "redis", redis }
   if kafka then components[#components + 1] = "kafka"; components[#components + 1] = kafka end
+  if jwks then components[#components + 1] = "jwks"; components[#components + 1] = jwks end
   return up and 200 or 503, json.object { "status", up and "UP" or "DOWN", "components", components }
 end
 
