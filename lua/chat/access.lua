@@ -14,13 +14,14 @@ With an identity, ids in requests must be the caller's own, and only active memb
 read a room's history, post to it, or subscribe to its topic and presence.
 /api/chat/internal/** is for internal networks or CHAT_INTERNAL_TOKEN, in every mode.
 
-The configuration is read when the scripts load (start and every reload, so a rotated
-key file is picked up by SIGHUP); a malformed one raises, which rejects the scripts. ]]
+The configuration is read when the scripts load (start and every reload); a malformed one
+raises, which rejects the scripts. Keys: chat/jwt_keys.lua; address lists: chat/networks.lua. ]]
 
 local chat = require "chat.core"
 local errors = require "chat.errors"
-local json = require "chat.json"
 local jwt = require "chat.jwt"
+local jwt_keys = require "chat.jwt_keys"
+local networks = require "chat.networks"
 local web = require "chat.web"
 
 local crypto = chat.crypto
@@ -34,117 +35,8 @@ local config = chat.config.access or {}
 
 M.MODE = config.auth or "none"
 
--- "10.0.0.0/8,::1" -> { { bytes = "\10\0\0\0", bits = 8 }, { bytes = <16 bytes>, bits = 128 } }
-local function parse_networks(list, variable)
-  local nets = {}
-  for item in (list or ""):gmatch("[^,%s]+") do
-    local addr, bits = item:match("^([^/]+)/(%d+)$")
-    addr = addr or item
-    local bytes = crypto.inet_pton(addr)
-    bits = tointeger(tonumber(bits or (bytes and #bytes * 8)))
-    if not bytes or not bits or bits > #bytes * 8 then
-      error(fmt("%s: '%s' is not an address or address/prefix", variable, item), 0)
-    end
-    nets[#nets + 1] = { bytes = bytes, bits = bits }
-  end
-  return nets
-end
-
-local function in_network(bytes, net)
-  if #bytes ~= #net.bytes then return false end
-  local whole, rest = net.bits // 8, net.bits % 8
-  if bytes:sub(1, whole) ~= net.bytes:sub(1, whole) then return false end
-  if rest == 0 then return true end
-  local mask = (0xff << (8 - rest)) & 0xff
-  return (bytes:byte(whole + 1) & mask) == (net.bytes:byte(whole + 1) & mask)
-end
-
-function M.address_in(addr, nets)
-  local bytes = type(addr) == "string" and crypto.inet_pton(addr)
-  if not bytes then return false end
-  for _, net in ipairs(nets) do
-    if in_network(bytes, net) then return true end
-  end
-  return false
-end
-
-local function read_file(path, variable)
-  local f, err = io.open(path, "rb")
-  if not f then error(fmt("%s: cannot read %s", variable, tostring(err)), 0) end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
--- The RSA signing keys of a JSON Web Key Set's text: { [kid] = key }, and the key when
--- there is only one. Raises, naming `source`, when the set is unusable.
-local function parse_key_set(text, source)
-  local set = json.decode(text)
-  if type(set) ~= "table" or type(set.keys) ~= "table" then
-    error(source .. ": not a JSON Web Key Set (an object with \"keys\")", 0)
-  end
-  local rsa, count, only = {}, 0, nil
-  for i, jwk in ipairs(set.keys) do
-    if type(jwk) == "table" and jwk.kty == "RSA" and (jwk.use == nil or jwk.use == "sig") then
-      local key, why = crypto.public_key_jwk(tostring(jwk.n), tostring(jwk.e))
-      if not key then error(fmt("%s: key %d: %s", source, i, tostring(why)), 0) end
-      rsa[type(jwk.kid) == "string" and jwk.kid or ("#" .. i)] = key
-      count, only = count + 1, key
-    end
-  end
-  if count == 0 then error(source .. ": no RSA signing key in the set", 0) end
-  return rsa, count == 1 and only or nil
-end
-
--- The keys tokens are checked with, from the configuration's secret and files (read now)
--- and a key set fetched from CHAT_JWT_JWKS_URL (`remote`, nil until it arrives). Raises
--- naming the variable when a file is unusable.
-local function build_keys(remote_rsa, remote_only)
-  local keys = { secret = config.jwt_secret, rsa = {}, rsa_pending = config.jwt_jwks_url ~= nil }
-  if config.jwt_public_key_file then
-    local key, why = crypto.public_key_pem(read_file(config.jwt_public_key_file, "CHAT_JWT_PUBLIC_KEY_FILE"))
-    if not key then error("CHAT_JWT_PUBLIC_KEY_FILE: " .. tostring(why), 0) end
-    keys.pem, keys.rsa_default = key, key
-  end
-  local sets = {}
-  if config.jwt_jwks_file then
-    local rsa, only = parse_key_set(read_file(config.jwt_jwks_file, "CHAT_JWT_JWKS_FILE"), "CHAT_JWT_JWKS_FILE")
-    sets[#sets + 1] = { rsa = rsa, only = only }
-  end
-  if remote_rsa then sets[#sets + 1] = { rsa = remote_rsa, only = remote_only } end
-  local total, only = 0, nil
-  for _, set in ipairs(sets) do
-    for kid, key in pairs(set.rsa) do keys.rsa[kid], total, only = key, total + 1, key end
-  end
-  -- A token without a kid is fine while there is one key in all.
-  if total == 1 and not keys.rsa_default then keys.rsa_default = only end
-  return keys
-end
-
-local TRUSTED_PROXIES = parse_networks(config.trusted_proxies, "CHAT_TRUSTED_PROXIES")
-local INTERNAL_NETWORKS = parse_networks(config.internal_networks, "CHAT_INTERNAL_NETWORKS")
-local KEYS = M.MODE == "jwt" and build_keys() or nil
-local remote_version -- of the CHAT_JWT_JWKS_URL text last looked at
-local remote_keys = 0 -- keys in the last set from the URL that parsed
-
--- The keys, rebuilt when a new key set arrived from CHAT_JWT_JWKS_URL; a set that does not
--- parse is logged and the previous keys stay.
-local function current_keys()
-  if not config.jwt_jwks_url then return KEYS end
-  local text, version = chat.jwks()
-  if text and version ~= remote_version then
-    remote_version = version
-    local ok, rsa, only = pcall(parse_key_set, text, "CHAT_JWT_JWKS_URL")
-    if ok then
-      KEYS = build_keys(rsa, only)
-      remote_keys = 0
-      for _ in pairs(rsa) do remote_keys = remote_keys + 1 end
-    else
-      chat.log.warn("%s; keeping the previous keys", rsa)
-    end
-  end
-  return KEYS
-end
+local TRUSTED_PROXIES = networks.parse(config.trusted_proxies, "CHAT_TRUSTED_PROXIES")
+local INTERNAL_NETWORKS = networks.parse(config.internal_networks, "CHAT_INTERNAL_NETWORKS")
 local TOKEN_OPTS = {
   issuer = config.jwt_issuer, audience = config.jwt_audience, leeway = config.jwt_leeway_s or 30,
 }
@@ -154,16 +46,6 @@ local USER_CLAIM = config.jwt_user_claim or "sub"
 local function denied(reason, ...)
   chat.metrics.access_denied(reason)
   return ...
-end
-
--- CHAT_JWT_JWKS_URL's state for /actuator/health: nil when no URL is configured, else
--- up (a key set has been fetched and parsed) and the component's details.
-function M.jwks_health()
-  if M.MODE ~= "jwt" or not config.jwt_jwks_url then return nil end
-  current_keys()
-  local details = json.object { "url", config.jwt_jwks_url, "keys", remote_keys }
-  if remote_keys == 0 then json.put(details, "error", "no usable key set fetched yet") end
-  return remote_keys > 0, details
 end
 
 -- ---- identities ----
@@ -189,7 +71,7 @@ end
 
 -- user, nil, expires_at (exp plus the leeway; nil when the token has no exp), or nil, reason
 local function from_token(token)
-  local claims, why = jwt.verify(token, current_keys(), TOKEN_OPTS)
+  local claims, why = jwt.verify(token, jwt_keys.current(), TOKEN_OPTS)
   -- A key the set does not have yet may have been published since the last fetch.
   if why == jwt.UNKNOWN_KEY and config.jwt_jwks_url then chat.jwks_refresh() end
   if not claims then return nil, why end
@@ -200,7 +82,7 @@ end
 
 local function from_gateway(header, peer)
   if not header then return nil, M.AUTH_REQUIRED end
-  if not M.address_in(peer, TRUSTED_PROXIES) then
+  if not networks.contains(TRUSTED_PROXIES, peer) then
     chat.log.warn("X-User-Id from %s, which is not in CHAT_TRUSTED_PROXIES: refused", tostring(peer))
     return nil, M.UNTRUSTED_GATEWAY
   end
@@ -248,7 +130,7 @@ local function internal_allowed(req)
   -- Through an ingress or gateway the peer is the proxy, inside the cluster: a request it
   -- forwarded came from outside, whatever the peer address says.
   if req.headers["x-forwarded-for"] or req.headers.forwarded then return false end
-  return M.address_in(req.remote_addr, INTERNAL_NETWORKS)
+  return networks.contains(INTERNAL_NETWORKS, req.remote_addr)
 end
 
 local function unauthorized(why)

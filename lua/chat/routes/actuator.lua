@@ -1,9 +1,9 @@
 --[[ Spring Boot Actuator's health endpoints with the real state of the dependencies, the
 Prometheus scrape endpoint, and the OpenAPI description (CONTRACT §3, operations). ]]
 
-local access = require "chat.access"
 local chat = require "chat.core"
 local json = require "chat.json"
+local jwt_keys = require "chat.jwt_keys"
 local openapi = require "chat.openapi"
 
 -- A real round trip to PostgreSQL (as Spring's DataSourceHealthIndicator validates a
@@ -40,7 +40,7 @@ end
 -- The identity provider's key set (CHAT_JWT_JWKS_URL), when one is configured: DOWN until
 -- a set has arrived, since RS256 tokens are refused until then.
 local function jwks_health()
-  local up, details = access.jwks_health()
+  local up, details = jwt_keys.health()
   if up == nil then return true, nil end
   return up, json.object { "status", up and "UP" or "DOWN", "details", details }
 end
