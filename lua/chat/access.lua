@@ -147,7 +147,6 @@ function M.check_request(req)
   local path = req.path or ""
   if path:sub(1, #INTERNAL_PREFIX) == INTERNAL_PREFIX then
     if internal_allowed(req) then return nil end
-    chat.log.warn("%s %s from %s refused: not an internal caller", tostring(req.method), path, tostring(req.remote_addr))
     return denied("internal", web.fail(403, M.INTERNAL_ONLY))
   end
   if M.MODE == "none" or path:sub(1, #API_PREFIX) ~= API_PREFIX then return nil end

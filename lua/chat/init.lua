@@ -77,11 +77,19 @@ end
 
 local PREFLIGHT_METHODS = "GET, POST, OPTIONS"
 
+-- A refusal by access control (401, 403) leaves a line for whoever audits access: the
+-- method, the path (never the query, which may carry a token), the peer and the reason.
+local function refusal(req, failure, extra_headers)
+  chat.log.info("%s %s from %s refused: %d %s", tostring(req.method), tostring(req.path),
+    tostring(req.remote_addr), failure.status, failure.message)
+  return web.error_response(failure.status, failure.message, req.path or "/", extra_headers)
+end
+
 local function dispatch(req)
   local path = req.path or "/"
   req.headers = req.headers or {}
   local cors, refused = access.cors_headers(req)
-  if not cors then return web.error_response(refused.status, refused.message, path) end
+  if not cors then return refusal(req, refused) end
   if req.method == "OPTIONS" and req.headers["access-control-request-method"] then
     req.route = ROUTE_PREFLIGHT
     return 200, "", with_headers(cors, {
@@ -94,12 +102,15 @@ local function dispatch(req)
   req.route = route or ROUTE_NOT_FOUND
   if not handler then return web.error_response(params.status, params.message, path, with_headers(extra, cors)) end
   local denied = access.check_request(req)
-  if denied then return web.error_response(denied.status, denied.message, path, with_headers(denied.headers, cors)) end
+  if denied then return refusal(req, denied, with_headers(denied.headers, cors)) end
   req.path_params = params
   req.params = web.parse_query(req.query)
   if not req.params then return web.error_response(400, errors.QUERY_MALFORMED, path, cors) end
   local status, body, headers = handler(req)
-  if web.is_failure(status) then return web.error_response(status.status, status.message, path, cors) end
+  if web.is_failure(status) then
+    if status.status == 401 or status.status == 403 then return refusal(req, status, cors) end
+    return web.error_response(status.status, status.message, path, cors)
+  end
   if body == nil then body = "" end
   if type(body) ~= "string" then
     body = json.encode(body)

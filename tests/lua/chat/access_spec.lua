@@ -70,6 +70,8 @@ describe("chat.access", function()
       assert.equal(401, status)
       assert.equal("authentication required", body.message)
       assert.same({ "unauthenticated" }, fake.denied)
+      assert.same({ "info", "GET /api/chat/rooms/7/unread from 127.0.0.1 refused: 401 authentication required" },
+        fake.logs[#fake.logs], "logged without the query")
       assert.equal(200, (request("GET", "/actuator/health/liveness")))
     end)
 
