@@ -29,6 +29,17 @@ static const char CHECKER[] =
     "  if again == nil then error('encoded text does not decode: ' .. tostring(err2) .. ' in ' .. text1, 0) end\n"
     "  local text2 = json.encode(again)\n"
     "  local text3 = json.encode(json.decode(text2))\n"
+    "  local flat = json.decode_flat(text)\n"
+    "  if flat then\n"
+    "    local general = json.decode_general(text)\n"
+    "    if type(general) ~= 'table' then error('decode_flat took what dkjson refuses', 0) end\n"
+    "    for k, v in pairs(general) do\n"
+    "      if flat[k] ~= v or math.type(flat[k]) ~= math.type(v) then error('decode_flat differs at ' .. tostring(k), 0) end\n"
+    "    end\n"
+    "    for k in pairs(flat) do if general[k] == nil then error('decode_flat has an extra ' .. tostring(k), 0) end end\n"
+    "    local kind = function(t) return (getmetatable(t) or {}).__jsontype end\n"
+    "    if kind(flat) ~= kind(general) then error('decode_flat marks its object otherwise', 0) end\n"
+    "  end\n"
     "  if text2 ~= text3 then error('encoding is not stable: ' .. text2 .. ' then ' .. text3, 0) end\n"
     "end\n";
 
