@@ -8,41 +8,12 @@
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = tolower(c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The decoded value of `name` in a query string (malloc'ed), NULL when absent. */
-static char *query_param(const char *query, const char *name) {
-  size_t nlen = strlen(name);
-  for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-    if (strncmp(p, name, nlen) != 0 || p[nlen] != '=') continue;
-    const char *v = p + nlen + 1;
-    size_t vlen = strcspn(v, "&");
-    char *out = malloc(vlen + 1), *o = out;
-    if (out == NULL) return NULL;
-    for (size_t i = 0; i < vlen; i++) {
-      if (v[i] == '%' && i + 2 < vlen && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-        *o++ = (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2]));
-        i += 2;
-      } else {
-        *o++ = v[i] == '+' ? ' ' : v[i];
-      }
-    }
-    *o = '\0';
-    return out;
-  }
-  return NULL;
-}
-
 chat_handshake *chat_handshake_new(const chat_http_request *req, const char *peer) {
   chat_handshake *h = calloc(1, sizeof *h);
   if (h == NULL) return NULL;
   h->authorization = dup_or_null(chat_http_request_header(req, "authorization"));
   h->user_id = dup_or_null(chat_http_request_header(req, "x-user-id"));
-  h->access_token = query_param(req->query, "access_token");
+  h->access_token = chat_http_request_query_param(req, "access_token");
   h->forwarded = chat_http_request_header(req, "x-forwarded-for") != NULL ||
                  chat_http_request_header(req, "forwarded") != NULL;
   snprintf(h->peer, sizeof h->peer, "%s", peer ? peer : "");
@@ -69,7 +40,7 @@ static void digest_field(EVP_MD_CTX *md, const char *value) {
 }
 
 void chat_credentials_digest(const chat_http_request *req, unsigned char out[CHAT_CREDENTIALS_DIGEST_LEN]) {
-  char *token = query_param(req->query, "access_token");
+  char *token = chat_http_request_query_param(req, "access_token");
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   memset(out, 0, CHAT_CREDENTIALS_DIGEST_LEN);
   if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {

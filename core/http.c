@@ -231,6 +231,38 @@ const char *chat_http_request_header(const chat_http_request *req, const char *n
   return NULL;
 }
 
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = tolower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+char *chat_http_request_query_param(const chat_http_request *req, const char *name) {
+  size_t nlen = strlen(name);
+  for (const char *p = req->query; p && *p;) {
+    size_t plen = strcspn(p, "&");
+    if (plen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+      const char *v = p + nlen + 1;
+      size_t vlen = plen - nlen - 1;
+      char *out = malloc(vlen + 1), *o = out;
+      if (out == NULL) return NULL;
+      for (size_t i = 0; i < vlen; i++) {
+        if (v[i] == '%' && i + 2 < vlen && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
+          *o++ = (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2]));
+          i += 2;
+        } else {
+          *o++ = v[i] == '+' ? ' ' : v[i];
+        }
+      }
+      *o = '\0';
+      return out;
+    }
+    p += plen;
+    if (*p == '&') p++;
+  }
+  return NULL;
+}
+
 const char *chat_http_status_text(int status) {
   switch (status) {
     case 101: return "Switching Protocols";

@@ -53,6 +53,10 @@ void chat_http_request_free(chat_http_request *req);
 /* Case-insensitive header lookup; NULL when absent. */
 const char *chat_http_request_header(const chat_http_request *req, const char *name);
 
+/* The first `name=value` of the query, percent-decoded ('+' is a space; a broken escape
+ * stays as sent), malloc'ed; NULL when absent (or out of memory). */
+char *chat_http_request_query_param(const chat_http_request *req, const char *name);
+
 const char *chat_http_status_text(int status);
 
 #endif

@@ -645,14 +645,9 @@ int chat_sockjs_handle(chat_runtime *rt, chat_http_conn *conn, const chat_http_r
   }
   if (strcmp(transport, "htmlfile") == 0 && is_get) {
     char cb[64] = "";
-    const char *q = strstr(req->query, "c=");
-    if (q && (q == req->query || q[-1] == '&')) {
-      size_t n = strcspn(q + 2, "&");
-      if (n < sizeof cb) {
-        memcpy(cb, q + 2, n);
-        cb[n] = '\0';
-      }
-    }
+    char *c = chat_http_request_query_param(req, "c");
+    if (c && strlen(c) < sizeof cb) strcpy(cb, c);
+    free(c);
     if (!valid_callback(cb)) {
       respond_text(conn, req, 500, "text/plain;charset=UTF-8", "\"callback\" parameter required", 30);
       return 1;

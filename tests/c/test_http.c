@@ -147,8 +147,28 @@ static void test_upgrade(void) {
   chat_http_parser_free(p);
 }
 
+#define CHECK_PARAM(text, name, want)                                       \
+  do {                                                                       \
+    chat_http_request q_ = {.query = (char *)(text)};                        \
+    char *v_ = chat_http_request_query_param(&q_, name);                     \
+    CHECK_STR(v_, want);                                                     \
+    free(v_);                                                                \
+  } while (0)
+
+static void test_query_params(void) {
+  CHECK_PARAM("access_token=ey%2Ej.x+y&z=2", "access_token", "ey.j.x y");
+  CHECK_PARAM("abc=1&c=cb", "c", "cb");           /* a name that ends another is not it */
+  CHECK_PARAM("xaccess_token=no&access_token", "access_token", NULL); /* no '=' */
+  CHECK_PARAM("c=&d=1", "c", "");
+  CHECK_PARAM("c=1&c=2", "c", "1");               /* the first one */
+  CHECK_PARAM("t=%4&u=%zz", "t", "%4");           /* broken escapes stay as sent */
+  CHECK_PARAM("t=%4&u=%zz", "u", "%zz");
+  CHECK_PARAM("", "c", NULL);
+}
+
 int main(void) {
   test_get_with_query();
+  test_query_params();
   test_pipelined();
   test_byte_by_byte_chunked();
   test_trailers_stay_in_their_request();
