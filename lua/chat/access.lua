@@ -21,6 +21,7 @@ local chat = require "chat.core"
 local errors = require "chat.errors"
 local jwt = require "chat.jwt"
 local jwt_keys = require "chat.jwt_keys"
+local membership = require "chat.membership"
 local networks = require "chat.networks"
 local web = require "chat.web"
 
@@ -166,18 +167,13 @@ end
 
 M.NOT_A_MEMBER = "user %d is not an active member of chat room %d"
 
-local ROOM_AND_MEMBER = [[
-SELECT EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1) AS room,
-       EXISTS (SELECT 1 FROM chat_room_members
-                WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL) AS member]]
-
 -- A room's history is for its active members: nil, or a 404 (no such room) / 403 failure.
 function M.may_read_room(req, room_id)
   if req.user == nil then return nil end
-  local rows, err, state = chat.pg.query(ROOM_AND_MEMBER, room_id, req.user)
-  if not rows then return web.db_failure(err, state) end
-  if not rows[1].room then return web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
-  if not rows[1].member then return denied("forbidden", web.fail(403, fmt(M.NOT_A_MEMBER, req.user, room_id))) end
+  local row, failure = membership.of(room_id, req.user)
+  if not row then return failure end
+  if not row.room then return web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
+  if not row.member then return denied("forbidden", web.fail(403, fmt(M.NOT_A_MEMBER, req.user, room_id))) end
   return nil
 end
 
@@ -201,13 +197,6 @@ function M.own_sender(user, sender_id)
   return denied("forbidden", fmt("forbidden: senderId %s is not the authenticated user %s", tostring(sender_id), user))
 end
 
--- true, false, or nil and a reason when the database cannot say.
-local function member_of(user, room_id)
-  local rows, err, state = chat.pg.query(ROOM_AND_MEMBER, room_id, tointeger(tonumber(user)))
-  if not rows then return nil, web.db_failure(err, state).message end
-  return rows[1].member == true
-end
-
 -- SUBSCRIBE: true, or nil and the ERROR frame's message. Without a user (mode none)
 -- every known destination is open, as in the original.
 function M.may_subscribe(user, destination)
@@ -215,9 +204,9 @@ function M.may_subscribe(user, destination)
   local room = destination:match("^/topic/chatroom/(%d+)$") or destination:match("^/topic/chatroom/(%d+)/presence$")
   if room then
     room = tointeger(tonumber(room))
-    local member, why = member_of(user, room or 0)
-    if member then return true end
-    if member == nil then return nil, why end
+    local row, failure = membership.of(room or 0, tointeger(tonumber(user)))
+    if not row then return nil, failure.message end
+    if row.member then return true end
     return denied("forbidden", nil, fmt("forbidden: " .. M.NOT_A_MEMBER, tointeger(tonumber(user)), room or 0))
   end
   local other = destination:match("^/user/(%d+)/queue/errors$")

@@ -167,8 +167,9 @@ end
 
 handlers["/app/chat.leave"] = function(session_id, req)
   -- Someone who left the room may still say goodbye from the session they were present in.
-  if not presence.is_present(session_id, req.chatRoomId, req.senderId) and not messages.is_active_member(req.chatRoomId, req.senderId) then
-    return nil, fmt(NOT_A_MEMBER, req.senderId, req.chatRoomId)
+  local room, member = req.chatRoomId, req.senderId
+  if not presence.is_present(session_id, room, member) and not messages.is_active_member(room, member) then
+    return nil, fmt(NOT_A_MEMBER, member, room)
   end
   local nick = req.senderNickname or tostring(req.senderId)
   local ok, err = presence.remove(req.chatRoomId, req.senderId, session_id)

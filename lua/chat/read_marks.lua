@@ -22,6 +22,7 @@ PostgreSQL and a warning is logged. ]]
 local chat = require "chat.core"
 local db = require "chat.db"
 local errors = require "chat.errors"
+local membership = require "chat.membership"
 local web = require "chat.web"
 
 local fmt, tointeger, tonumber = string.format, math.tointeger, tonumber
@@ -48,11 +49,6 @@ WHERE m.chat_room_id = $1 AND m.member_id = $2 AND m.left_at IS NULL
   AND EXISTS (SELECT 1 FROM chat_messages c WHERE c.id = $3 AND c.chat_room_id = $1)
 RETURNING m.last_read_message_id]]
 
--- Why a statement above touched no row; one round trip, only on the failure path.
-local DIAGNOSE = [[
-SELECT EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1) AS room,
-       EXISTS (SELECT 1 FROM chat_room_members
-                WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL) AS member]]
 
 function M.cache_key(room_id, member_id) return fmt("chat:unread:%d:%d", room_id, member_id) end
 function M.gen_key(room_id) return fmt("chat:unread:gen:%d", room_id) end
@@ -82,7 +78,7 @@ end
 -- The 404 for a room/member pair that matched nothing: no such room, or not an active
 -- member. Returns the failure (or a 503/500 failure).
 local function membership_failure(room_id, member_id)
-  local row, failure = db.one(DIAGNOSE, room_id, member_id)
+  local row, failure = membership.of(room_id, member_id)
   if row == nil then return failure end
   if not row.room then return web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
   return web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id))
@@ -93,7 +89,7 @@ function M.mark(room_id, member_id, message_id)
   local rows, failure = db.query(MARK_READ, room_id, member_id, message_id)
   if not rows then return nil, failure end
   if not rows[1] then
-    local row, dfailure = db.one(DIAGNOSE, room_id, member_id)
+    local row, dfailure = membership.of(room_id, member_id)
     if row == nil then return nil, dfailure end
     if not row.room then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
     if not row.member then return nil, web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id)) end

@@ -1,0 +1,22 @@
+--[[ Whether a room exists and a user is one of its active members, in one round trip:
+for the answers that must tell "no such room" (404) from "not a member" (404 or 403),
+in read marks (chat/read_marks.lua) and access control (chat/access.lua).
+
+  row, failure = membership.of(room_id, member_id)
+      row = { room = boolean, member = boolean }; nil and a 503/500 failure when the
+      database cannot say ]]
+
+local db = require "chat.db"
+
+local M = {}
+
+local ROOM_AND_MEMBER = [[
+SELECT EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1) AS room,
+       EXISTS (SELECT 1 FROM chat_room_members
+                WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL) AS member]]
+
+function M.of(room_id, member_id)
+  return db.one(ROOM_AND_MEMBER, room_id, member_id)
+end
+
+return M
