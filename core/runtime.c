@@ -20,9 +20,14 @@ int chat_runtime_reload(chat_runtime *rt) {
   char err[512] = "";
   chat_vm *vm = chat_vm_new(rt, rt->config.lua_dir, err, sizeof err);
   if (vm == NULL) {
+    if (rt->vm == NULL) {
+      /* At start there is nothing to keep serving: main says so and exits. */
+      chat_log_error("reload", "cannot load the scripts from %s: %s", rt->config.lua_dir, err);
+      return -1;
+    }
     chat_log_error("reload", "reload of %s rejected, the previous scripts keep serving: %s",
                    rt->config.lua_dir, err);
-    if (rt->vm) rt->reloads_failed++;
+    rt->reloads_failed++;
     return -1;
   }
   chat_vm *old = rt->vm;

@@ -47,19 +47,25 @@ local function rsa_key(keys, kid)
   return type(kid) == "string" and keys.rsa and keys.rsa[kid] or keys.pem
 end
 
+-- true, or nil and why the signature does not hold.
 local function signature_ok(header, signed, signature, keys)
+  local valid
   if header.alg == "HS256" then
     if not keys.secret then return nil, M.ALGORITHM end
-    return crypto.equal(crypto.hmac_sha256(keys.secret, signed), signature) or nil, M.SIGNATURE
+    valid = crypto.equal(crypto.hmac_sha256(keys.secret, signed), signature)
   elseif header.alg == "RS256" then
-    if not keys.rsa_default and not keys.pem and not next(keys.rsa or {}) then
+    -- (rsa_default is set whenever there is a PEM key or a set of one.)
+    if not keys.rsa_default and not next(keys.rsa or {}) then
       return nil, keys.rsa_pending and M.KEYS_UNAVAILABLE or M.ALGORITHM
     end
     local key = rsa_key(keys, header.kid)
     if not key then return nil, M.UNKNOWN_KEY end
-    return crypto.verify_rs256(key, signed, signature) or nil, M.SIGNATURE
+    valid = crypto.verify_rs256(key, signed, signature)
+  else
+    return nil, M.ALGORITHM
   end
-  return nil, M.ALGORITHM
+  if valid then return true end
+  return nil, M.SIGNATURE
 end
 
 local function is_time(v) return mtype(v) ~= nil end

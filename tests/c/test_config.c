@@ -88,6 +88,11 @@ static void test_defaults(void) {
   CHECK(cfg.lua_watch == 1);
   CHECK(cfg.shutdown_timeout_ms == 20000);
   CHECK(cfg.shutdown_drain_ms == 0);
+  CHECK_STR(cfg.auth, "none");
+  CHECK_STR(cfg.internal_networks, "127.0.0.0/8,::1/128");
+  CHECK_STR(cfg.allowed_origins, "*");
+  CHECK(cfg.jwt_secret == NULL && cfg.internal_token == NULL);
+  CHECK(cfg.jwt_leeway_s == 30 && cfg.jwt_jwks_refresh_s == 300);
   chat_config_free(&cfg);
 }
 
@@ -163,6 +168,20 @@ static void test_errors_name_the_variable(void) {
   static const char *const drain[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_SHUTDOWN_DRAIN_MS",
                                       "20000", NULL};
   expect_error(drain, "CHAT_SHUTDOWN_DRAIN_MS");
+  /* Access control: the mode, a key source for jwt, and its numbers and URL. */
+  static const char *const mode[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_AUTH", "ldap", NULL};
+  expect_error(mode, "CHAT_AUTH");
+  static const char *const keyless[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_AUTH", "jwt", NULL};
+  expect_error(keyless, "CHAT_JWT_JWKS_URL");
+  static const char *const leeway[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_JWT_LEEWAY_SECONDS",
+                                       "-5", NULL};
+  expect_error(leeway, "CHAT_JWT_LEEWAY_SECONDS");
+  static const char *const refresh[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                        "CHAT_JWT_JWKS_REFRESH_SECONDS", "1", NULL};
+  expect_error(refresh, "CHAT_JWT_JWKS_REFRESH_SECONDS");
+  static const char *const jwks_url[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_JWT_JWKS_URL",
+                                         "ftp://idp/jwks", NULL};
+  expect_error(jwks_url, "CHAT_JWT_JWKS_URL");
 }
 
 /* The Eureka instance knobs: defaults, both spellings (Spring's relaxed-binding name and

@@ -358,6 +358,33 @@ describe('CHAT_AUTH configuration', () => {
     assert.match(r.stderr, /CHAT_AUTH/);
   });
 
+  test('an unusable key file or address list stops start-up with a line naming the variable', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-access-bad-'));
+    try {
+      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' });
+      fs.writeFileSync(path.join(dir, 'weak.pem'), weak);
+      fs.writeFileSync(path.join(dir, 'not-a-set.json'), '{"kty":"RSA"}');
+      const cases = [
+        [{ CHAT_AUTH: 'jwt', CHAT_JWT_PUBLIC_KEY_FILE: path.join(dir, 'missing.pem') },
+          /cannot load the scripts .*CHAT_JWT_PUBLIC_KEY_FILE: cannot read .*missing\.pem/],
+        [{ CHAT_AUTH: 'jwt', CHAT_JWT_PUBLIC_KEY_FILE: path.join(dir, 'weak.pem') },
+          /CHAT_JWT_PUBLIC_KEY_FILE: RSA key of 1024 bits/],
+        [{ CHAT_AUTH: 'jwt', CHAT_JWT_JWKS_FILE: path.join(dir, 'not-a-set.json') },
+          /CHAT_JWT_JWKS_FILE: not a JSON Web Key Set/],
+        [{ CHAT_AUTH: 'gateway', CHAT_TRUSTED_PROXIES: '10.0.0.0/8,gateway.internal' },
+          /CHAT_TRUSTED_PROXIES: 'gateway\.internal' is not an address/],
+      ];
+      for (const [env, line] of cases) {
+        const r = runChatdBriefly({ SERVER_PORT: String(await freePort()), ...env });
+        assert.notEqual(r.status, 0, `${JSON.stringify(env)} must not start`);
+        assert.match(r.stderr, line, JSON.stringify(env));
+        assert.doesNotMatch(r.stderr, /previous scripts keep serving/, 'at start nothing else serves');
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('jwt mode without a secret, a key file or a JWKS file stops start-up', async () => {
     const r = runChatdBriefly({ SERVER_PORT: String(await freePort()), CHAT_AUTH: 'jwt' });
     assert.equal(r.status, 2, `exit status (signal ${r.signal})\n${r.stderr}`);
