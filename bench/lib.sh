@@ -1,8 +1,15 @@
-# Shared by bench/run, bench/smoke and bench/leakcheck (sourced after .dev/env).
+# Shared by the bench/ scripts (sourced after .dev/env).
 
 # free_port PORT: the first port from PORT up that nothing listens on.
 # shellcheck source=deploy/dev/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../deploy/dev/lib.sh"
+
+# wait_ready PORT: returns once chatd on PORT reports ready; after 10 s says so and fails.
+wait_ready() {
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$1/actuator/health/readiness" >/dev/null && return 0; sleep 0.1; done
+  echo "chatd on port $1 did not become ready" >&2
+  return 1
+}
 
 # The value of key=value in a chat-bench result line read from stdin.
 kv() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p"; }

@@ -11,7 +11,7 @@ LIBS="$DIR/libs"
 # shellcheck source=deploy/dev/lib.sh
 . "$ROOT/deploy/dev/lib.sh"
 
-running() { [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null; }
+running() { pid_alive "$DIR/pid"; }
 
 start() {
   mkdir -p "$DIR"
@@ -69,10 +69,7 @@ PROPS
 }
 
 stop() {
-  if running; then
-    kill "$(cat "$DIR/pid")"
-    for _ in $(seq 40); do running || break; sleep 0.25; done
-  fi
+  stop_pid "$DIR/pid"
   rm -f "$DIR/pid" "$DIR/env"
 }
 
