@@ -1,11 +1,13 @@
---[[ Whether a room exists and a user is one of its active members, in one round trip:
-for the answers that must tell "no such room" (404) from "not a member" (404 or 403),
-in read marks (chat/read_marks.lua) and access control (chat/access.lua).
+--[[ Whether a user is an active member of a room.
 
+  membership.is_active(room_id, member_id) -> boolean (false too when the database cannot say)
   row, failure = membership.of(room_id, member_id)
-      row = { room = boolean, member = boolean }; nil and a 503/500 failure when the
-      database cannot say ]]
+      row = { room = boolean, member = boolean }, in one round trip, for the answers that
+      must tell "no such room" (404) from "not a member" (404 or 403): read marks
+      (chat/read_marks.lua) and access control (chat/access.lua); nil and a 503/500
+      failure when the database cannot say ]]
 
+local chat = require "chat.core"
 local db = require "chat.db"
 
 local M = {}
@@ -14,6 +16,15 @@ local ROOM_AND_MEMBER = [[
 SELECT EXISTS (SELECT 1 FROM chat_rooms WHERE id = $1) AS room,
        EXISTS (SELECT 1 FROM chat_room_members
                 WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL) AS member]]
+
+local ACTIVE_MEMBER = [[
+SELECT 1 AS ok FROM chat_room_members
+WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL]]
+
+function M.is_active(room_id, member_id)
+  local rows = chat.pg.query(ACTIVE_MEMBER, room_id, member_id)
+  return rows ~= nil and rows[1] ~= nil
+end
 
 function M.of(room_id, member_id)
   return db.one(ROOM_AND_MEMBER, room_id, member_id)

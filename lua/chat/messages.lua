@@ -32,10 +32,6 @@ WHERE $7::bigint IS NULL OR EXISTS (
   WHERE chat_room_id = $1 AND member_id = $7 AND left_at IS NULL)
 RETURNING id, ]] .. db.timestamp("created_at", "created_at")
 
-local ACTIVE_MEMBER = [[
-SELECT 1 AS ok FROM chat_room_members
-WHERE chat_room_id = $1 AND member_id = $2 AND left_at IS NULL]]
-
 -- Many messages in one statement (group commit, see chat/group_commit.lua): the same
 -- insert and membership check as INSERT_MESSAGE, row by row, with each stored row's id
 -- tied back to its place in the batch (ids are drawn first, so the join is exact).
@@ -141,11 +137,6 @@ function M.store(room_id, sender_id, nickname, content, kind, member_check)
     room_id = room_id, sender_id = sender_id, nickname = nickname, content = content,
     kind = kind or "CHAT", created_at = db.now(), member_check = member_check,
   })
-end
-
-function M.is_active_member(room_id, member_id)
-  local rows = chat.pg.query(ACTIVE_MEMBER, room_id, member_id)
-  return rows ~= nil and rows[1] ~= nil
 end
 
 -- ---- sorting, as Spring's `sort` parameters ----

@@ -13,6 +13,7 @@ sender sees. The C core calls these through the app table (see init.lua):
 local access = require "chat.access"
 local chat = require "chat.core"
 local json = require "chat.json"
+local membership = require "chat.membership"
 local messages = require "chat.messages"
 local presence = require "chat.presence"
 
@@ -152,7 +153,7 @@ handlers["/app/chat.sendMessage"] = function(session_id, req)
 end
 
 handlers["/app/chat.join"] = function(session_id, req)
-  if not messages.is_active_member(req.chatRoomId, req.senderId) then
+  if not membership.is_active(req.chatRoomId, req.senderId) then
     return nil, fmt(NOT_A_MEMBER, req.senderId, req.chatRoomId)
   end
   local nick = req.senderNickname or tostring(req.senderId)
@@ -168,7 +169,7 @@ end
 handlers["/app/chat.leave"] = function(session_id, req)
   -- Someone who left the room may still say goodbye from the session they were present in.
   local room, member = req.chatRoomId, req.senderId
-  if not presence.is_present(session_id, room, member) and not messages.is_active_member(room, member) then
+  if not presence.is_present(session_id, room, member) and not membership.is_active(room, member) then
     return nil, fmt(NOT_A_MEMBER, member, room)
   end
   local nick = req.senderNickname or tostring(req.senderId)
