@@ -83,10 +83,7 @@ end
 
 local function from_gateway(header, peer)
   if not header then return nil, M.AUTH_REQUIRED end
-  if not networks.contains(TRUSTED_PROXIES, peer) then
-    chat.log.warn("X-User-Id from %s, which is not in CHAT_TRUSTED_PROXIES: refused", tostring(peer))
-    return nil, M.UNTRUSTED_GATEWAY
-  end
+  if not networks.contains(TRUSTED_PROXIES, peer) then return nil, M.UNTRUSTED_GATEWAY end
   local user = user_id(header)
   if not user then return nil, M.BAD_USER_ID end
   return user
@@ -115,7 +112,11 @@ function M.connect(headers, handshake)
       or bearer(handshake.authorization) or handshake.access_token
     if token then user, why, expires_at = from_token(token) else why = M.AUTH_REQUIRED end
   end
-  if not user then return denied("unauthenticated", nil, "unauthorized: " .. why) end
+  if not user then
+    -- REST refusals are logged by init.lua; a CONNECT's here, with the peer it came from.
+    chat.log.info("STOMP CONNECT from %s refused: %s", tostring(handshake.peer), why)
+    return denied("unauthenticated", nil, "unauthorized: " .. why)
+  end
   return true, user, expires_at
 end
 
