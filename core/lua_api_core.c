@@ -207,12 +207,14 @@ static int origin_allowed(lua_State *L) {
   return 1;
 }
 
-/* chat.jwks() -> the text of CHAT_JWT_JWKS_URL's key set and its version, or nil before
- * the first fetch; chat.jwks_refresh(): fetch again soon (a token named an unknown key). */
+/* chat.jwks(known) -> the text of CHAT_JWT_JWKS_URL's key set and its version; nil before
+ * the first fetch, and when the version is still `known` (asked on every token, so the
+ * text is copied into Lua only when it changed); chat.jwks_refresh(): fetch again soon
+ * (a token named an unknown key). */
 static int jwks_text(lua_State *L) {
   uint64_t version = 0;
   const char *text = chat_jwks_text(runtime_of(L)->jwks, &version);
-  if (text == NULL) return 0;
+  if (text == NULL || (lua_isinteger(L, 1) && (uint64_t)lua_tointeger(L, 1) == version)) return 0;
   lua_pushstring(L, text);
   lua_pushinteger(L, (lua_Integer)version);
   return 2;

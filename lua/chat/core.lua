@@ -44,7 +44,8 @@ Misc
 
 Access control (README "Access control"; the rules are lua/chat/access.lua's)
   chat.origin_allowed(origin)         CHAT_ALLOWED_ORIGINS, as the handshakes check it
-  text, version = chat.jwks()         CHAT_JWT_JWKS_URL's key set as last fetched (nil before)
+  text, version = chat.jwks(known)    CHAT_JWT_JWKS_URL's key set as last fetched (nil before
+                                      the first fetch, and while the version is `known`)
   chat.jwks_refresh()                 fetch it again now (at most once per 30 s)
   chat.crypto.hmac_sha256(key, data)  -> 32 raw bytes
   chat.crypto.b64url_decode(s)        -> bytes | nil, reason

@@ -75,8 +75,8 @@ local remote_keys = 0 -- keys in the last set from the URL that parsed
 
 function M.current()
   if not config.jwt_jwks_url then return keys end
-  local text, version = chat.jwks()
-  if text and version ~= remote_version then
+  local text, version = chat.jwks(remote_version)
+  if text then
     remote_version = version
     local ok, rsa, count = pcall(parse_key_set, text, "CHAT_JWT_JWKS_URL")
     if ok then
