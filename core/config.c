@@ -9,6 +9,7 @@
 
 #include "bytes.h"
 #include "config.h"
+#include "time_zone.h"
 
 /* Appends ` key='value'` with libpq's quoting rules (backslash escapes ' and \). */
 static int put_keyword(chat_bytes *s, const char *key, const char *value, size_t vlen) {
@@ -345,6 +346,20 @@ static int load_access(chat_config *cfg, chat_getenv_fn get, char *err, size_t e
   return 0;
 }
 
+/* true/false (any case) or 1/0; unset or empty is the default. */
+static int parse_bool(const char *v, int def, int *out) {
+  if (v == NULL || *v == '\0') {
+    *out = def;
+  } else if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+    *out = 1;
+  } else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+    *out = 0;
+  } else {
+    return -1;
+  }
+  return 0;
+}
+
 int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_dir, char *err,
                      size_t errlen) {
   memset(cfg, 0, sizeof *cfg);
@@ -474,11 +489,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   v = first_set(get, eu_id, NULL);
   cfg->eureka_instance_id = v ? strdup(v) : NULL;
   v = first_set(get, eu_prefer, &which);
-  if (v == NULL || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
-    cfg->eureka_prefer_ip_address = 0;
-  } else if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
-    cfg->eureka_prefer_ip_address = 1;
-  } else {
+  if (parse_bool(v, 0, &cfg->eureka_prefer_ip_address) < 0) {
     set_err(err, errlen, "%s must be true or false, got '%s'", which, v);
     chat_config_free(cfg);
     return -1;
@@ -499,6 +510,29 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
     }
     *eu_ints[i].out = (int)n;
   }
+  v = get("CHAT_MIXED_FLEET");
+  if (parse_bool(v, 1, &cfg->mixed_fleet) < 0) {
+    set_err(err, errlen, "CHAT_MIXED_FLEET must be true or false, got '%s'", v);
+    chat_config_free(cfg);
+    return -1;
+  }
+  /* The original's zones: Hibernate's jdbc.time_zone and spring.jackson.time-zone (both
+   * Asia/Seoul in its application.yml), under the names Spring's relaxed binding gives them. */
+  struct {
+    const char *name;
+    char **out;
+  } zones[] = {{"SPRING_JPA_PROPERTIES_HIBERNATE_JDBC_TIME_ZONE", &cfg->db_time_zone},
+               {"SPRING_JACKSON_TIME_ZONE", &cfg->json_time_zone}};
+  for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++) {
+    *zones[i].out = dup_or(get(zones[i].name), "Asia/Seoul");
+    chat_time_zone zone;
+    char why_zone[256];
+    if (chat_time_zone_init(&zone, *zones[i].out, why_zone, sizeof why_zone) < 0) {
+      set_err(err, errlen, "%s: %s", zones[i].name, why_zone);
+      chat_config_free(cfg);
+      return -1;
+    }
+  }
   cfg->app_name = dup_or(get("SPRING_APPLICATION_NAME"), "chat-service");
   cfg->bind_address = dup_or(get("CHAT_BIND_ADDRESS"), "0.0.0.0");
   cfg->log_level = dup_or(get("CHAT_LOG_LEVEL"), "info");
@@ -510,6 +544,8 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
 
 void chat_config_free(chat_config *cfg) {
   free(cfg->auth);
+  free(cfg->db_time_zone);
+  free(cfg->json_time_zone);
   free(cfg->trusted_proxies);
   free(cfg->jwt_secret);
   free(cfg->jwt_public_key_file);

@@ -23,6 +23,9 @@ typedef struct chat_config {
   int eureka_renewal_interval_s;  /* EUREKA_INSTANCE_LEASE_RENEWAL_INTERVAL_IN_SECONDS, 30 */
   int eureka_lease_duration_s;    /* EUREKA_INSTANCE_LEASE_EXPIRATION_DURATION_IN_SECONDS, 90 */
   char *app_name;
+  int mixed_fleet;       /* CHAT_MIXED_FLEET, default true: original pods may share Redis */
+  char *db_time_zone;    /* SPRING_JPA_PROPERTIES_HIBERNATE_JDBC_TIME_ZONE, default Asia/Seoul */
+  char *json_time_zone;  /* SPRING_JACKSON_TIME_ZONE (error timestamps), default Asia/Seoul */
   char *lua_dir;
   char *migrations_dir; /* CHAT_MIGRATIONS_DIR */
   char *static_dir;     /* CHAT_STATIC_DIR */

@@ -1,6 +1,7 @@
-/* chat.log, chat.now, chat.localtime, chat.sleep, chat.task_id/wait/wake, chat.config, chat.health, chat.stopping
+/* chat.log, chat.now, chat.localtime, chat.offsettime, chat.sleep, chat.task_id/wait/wake, chat.config, chat.health, chat.stopping
  * and chat.null: the small primitives every handler needs. */
 #include <lauxlib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -14,6 +15,7 @@
 #include "pg.h"
 #include "redis.h"
 #include "runtime.h"
+#include "time_zone.h"
 
 static chat_runtime *runtime_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
 
@@ -44,24 +46,58 @@ static int now(lua_State *L) {
   return 1;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the process's zone, the way Jackson writes a
- * LocalDateTime: the fraction keeps only the digits it needs. */
-static int localtime_iso(lua_State *L) {
-  lua_Number secs = luaL_checknumber(L, 1);
-  time_t whole = (time_t)secs;
-  long micros = (long)((secs - (lua_Number)whole) * 1e6 + 0.5);
-  if (micros >= 1000000) {
+/* The zones scripts name (the database's and the error timestamps'), each prepared once:
+ * a zone caches its current offset (time_zone.c), so it must outlive the call. Names come
+ * from the configuration, so a handful of slots is plenty; an unknown name is a
+ * programmer error and raises. */
+static chat_time_zone *zone_arg(lua_State *L, int idx) {
+  static chat_time_zone zones[8];
+  static size_t nzones;
+  const char *name = luaL_checkstring(L, idx);
+  for (size_t i = 0; i < nzones; i++) {
+    if (strcmp(zones[i].name, name) == 0) return &zones[i];
+  }
+  if (nzones == sizeof zones / sizeof zones[0]) luaL_error(L, "too many time zones in use");
+  char err[256];
+  if (chat_time_zone_init(&zones[nzones], name, err, sizeof err) < 0) luaL_error(L, "%s", err);
+  return &zones[nzones++];
+}
+
+/* Whole seconds and a fraction rounded to `scale` (1e6: microseconds, 1e3: ms). Rounded,
+ * not truncated: an epoch read from PostgreSQL as a double is within 0.2 us of its value. */
+static time_t split_seconds(lua_Number secs, lua_Number scale, long *frac) {
+  time_t whole = (time_t)floor(secs);
+  long f = (long)((secs - (lua_Number)whole) * scale + 0.5);
+  if (f >= (long)scale) {
     whole += 1;
-    micros -= 1000000;
+    f -= (long)scale;
   }
-  struct tm tm;
-  localtime_r(&whole, &tm);
+  *frac = f;
+  return whole;
+}
+
+/* chat.localtime(seconds [, zone]): "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the zone, or in the
+ * process's zone (TZ) without one, the way Jackson writes a LocalDateTime. */
+static int localtime_iso(lua_State *L) {
+  long micros;
+  time_t whole = split_seconds(luaL_checknumber(L, 1), 1e6, &micros);
+  chat_time_zone *zone = lua_isnoneornil(L, 2) ? NULL : zone_arg(L, 2);
   char buf[48];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (micros > 0) {
-    n += (size_t)snprintf(buf + n, sizeof buf - n, ".%06ld", micros);
-    while (buf[n - 1] == '0') n--;
-  }
+  size_t n = chat_time_local_iso(buf, sizeof buf, whole, micros, zone);
+  lua_pushlstring(L, buf, n);
+  return 1;
+}
+
+/* chat.offsettime(seconds, zone): "YYYY-MM-DDTHH:MM:SS.mmm+09:00", an instant with its
+ * offset as Jackson writes a java.util.Date (Spring Boot's error timestamps). Milliseconds
+ * are truncated, as Date holds them. */
+static int offsettime_iso(lua_State *L) {
+  lua_Number secs = luaL_checknumber(L, 1);
+  time_t whole = (time_t)floor(secs);
+  long millis = (long)((secs - (lua_Number)whole) * 1e3);
+  if (millis > 999) millis = 999;
+  char buf[64];
+  size_t n = chat_time_offset_iso(buf, sizeof buf, whole, millis, zone_arg(L, 2));
   lua_pushlstring(L, buf, n);
   return 1;
 }
@@ -245,6 +281,12 @@ static void push_config(lua_State *L, const chat_config *c) {
   lua_setfield(L, -2, "static_dir");
   lua_pushinteger(L, (lua_Integer)c->http_max_body_bytes);
   lua_setfield(L, -2, "http_max_body_bytes");
+  lua_pushboolean(L, c->mixed_fleet);
+  lua_setfield(L, -2, "mixed_fleet");
+  lua_pushstring(L, c->db_time_zone);
+  lua_setfield(L, -2, "db_time_zone");
+  lua_pushstring(L, c->json_time_zone);
+  lua_setfield(L, -2, "json_time_zone");
   /* chat.config.access: read by lua/chat/access.lua (unset ones stay nil). */
   const struct {
     const char *name, *value;
@@ -275,6 +317,7 @@ void chat_lua_api_core_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg log_fns[] = {
       {"debug", log_debug}, {"info", log_info}, {"warn", log_warn}, {"error", log_error}, {NULL, NULL}};
   static const luaL_Reg fns[] = {{"now", now},         {"localtime", localtime_iso},
+                                 {"offsettime", offsettime_iso},
                                  {"sleep", sleep_for}, {"health", health},
                                  {"stopping", stopping}, {"task_id", task_id},
                                  {"wait", wait_for_wake}, {"wake", wake},

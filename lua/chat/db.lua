@@ -1,5 +1,6 @@
---[[ Small helpers shared by the modules that talk to PostgreSQL: timestamps both ways,
-and one-row queries with the failure mapping of web.db_failure. ]]
+--[[ Small helpers shared by the modules that talk to PostgreSQL: timestamps both ways
+(with the time zones the original service used), and one-row queries with the failure
+mapping of web.db_failure. ]]
 
 local chat = require "chat.core"
 local web = require "chat.web"
@@ -8,27 +9,39 @@ local fmt = string.format
 
 local M = {}
 
--- The current local date-time as the app stores it ($n::timestamp) and Jackson writes a
--- LocalDateTime: "2025-01-09T14:30:00.123456" in the process's TZ.
-function M.now() return chat.localtime(chat.now()) end
+-- Time zones, as the original service has them (CONTRACT §2): the database holds the
+-- wall-clock time of SPRING_JPA_PROPERTIES_HIBERNATE_JDBC_TIME_ZONE (Hibernate's
+-- jdbc.time_zone, Asia/Seoul in the original), and the wire shows the same instant in the
+-- process's own zone (TZ, the JVM's default zone there). A row written by either service
+-- therefore reads back identically through the other; rows are never rewritten.
+M.ZONE = chat.config.db_time_zone or "Asia/Seoul"
 
--- A timestamp column as text independent of the session's DateStyle:
--- "2025-01-09T14:30:00.123000"; M.iso trims the fraction.
-function M.timestamp(expr, alias)
-  return fmt([[to_char(%s, 'YYYY-MM-DD"T"HH24:MI:SS.US') AS %s]], expr, alias)
+-- The zone as PostgreSQL's AT TIME ZONE operand. A fixed offset goes in as an interval:
+-- as text, '+09:00' would be read as a POSIX zone, whose sign is the other way round.
+function M.zone_sql(zone)
+  if zone == "UTC" or zone == "GMT" or zone == "Z" then return "'UTC'" end
+  local sign, hh, mm = zone:match("^([+-])(%d%d):?(%d?%d?)$")
+  if sign then return fmt("INTERVAL '%s%s:%s'", sign, hh, mm ~= "" and mm or "00") end
+  return "'" .. zone .. "'" -- a region name, checked by the C core at start-up
 end
 
--- PostgreSQL text ("2025-01-09 14:30:00.123" or the to_char form above) -> Jackson's
--- LocalDateTime text: a 'T', the fraction without trailing zeros, none when zero.
-function M.iso(ts)
-  if type(ts) ~= "string" then return nil end
-  ts = ts:gsub("^(%d+%-%d%d%-%d%d) ", "%1T", 1)
-  local head, frac = ts:match("^(.-)%.(%d+)$")
-  if head then
-    frac = frac:gsub("0+$", "")
-    ts = frac == "" and head or head .. "." .. frac
-  end
-  return ts
+local ZONE_SQL = M.zone_sql(M.ZONE)
+
+-- The current date-time as the database stores it ($n::timestamp): wall-clock time in the
+-- database's zone.
+function M.now() return chat.localtime(chat.now(), M.ZONE) end
+
+-- A timestamp column, selected as the instant it stands for (seconds since the epoch,
+-- microseconds exact); M.iso turns it into wire text.
+function M.timestamp(expr, alias)
+  return fmt("extract(epoch FROM (%s) AT TIME ZONE %s) AS %s", expr, ZONE_SQL, alias)
+end
+
+-- Seconds since the epoch (M.timestamp) -> Jackson's LocalDateTime text in the process's
+-- zone: "2025-01-09T14:30:00.123456", the fraction without trailing zeros, none when zero.
+function M.iso(epoch)
+  if type(epoch) ~= "number" then return nil end
+  return chat.localtime(epoch)
 end
 
 -- rows, or nil and a failure (503/500).

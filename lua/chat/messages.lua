@@ -110,13 +110,15 @@ local function store_batch(items)
       for i = 1, #items do results[i] = results[i] or { nil, M.NOT_A_MEMBER } end
     end
   end
-  -- Only CHAT messages are counted as unread; JOIN/LEAVE change no count. Once per room,
-  -- after the commit and before anyone publishes. Counted for the metrics here too: the
-  -- one place every message is stored, whichever path (STOMP send, join, leave) asked.
+  -- Only CHAT messages are counted as unread here; JOIN/LEAVE change no count of chatd's,
+  -- but original pods of a mixed fleet count every row. Once per room, after the commit and
+  -- before anyone publishes. Counted for the metrics here too: the one place every message
+  -- is stored, whichever path (STOMP send, join, leave) asked.
   local rooms = {}
   for i, m in ipairs(items) do
     if results[i][1] then chat.metrics.message_stored(m.kind) end
-    if m.kind == "CHAT" and results[i][1] and not rooms[m.room_id] then
+    local counted = m.kind == "CHAT" or read_marks.MIXED_FLEET
+    if counted and results[i][1] and not rooms[m.room_id] then
       rooms[m.room_id] = true
       read_marks.invalidate(m.room_id)
     end
@@ -179,16 +181,24 @@ function M.parse_sort(values)
   return orders
 end
 
--- ORDER BY text for the orders; `which` is "inner" or "outer".
+-- The original's query says ORDER BY createdAt DESC itself and Spring appends the `sort`
+-- parameter after it, so its pages are always newest first and a requested order only
+-- breaks ties (observed on the running original: sort=createdAt,asc still answers newest
+-- first). Clients were built against that, so chatd pages the same way.
+local ALWAYS_FIRST = { "createdAt", "DESC" }
+
+-- ORDER BY text for the orders, after ALWAYS_FIRST; `which` is "inner" or "outer".
 function M.order_sql(orders, which)
-  local out = {}
-  for i, o in ipairs(orders) do out[i] = SORT_COLUMNS[o[1]][which] .. " " .. o[2] end
+  local out = { SORT_COLUMNS[ALWAYS_FIRST[1]][which] .. " " .. ALWAYS_FIRST[2] }
+  for _, o in ipairs(orders) do
+    if o[1] ~= ALWAYS_FIRST[1] then out[#out + 1] = SORT_COLUMNS[o[1]][which] .. " " .. o[2] end
+  end
   return concat(out, ", ")
 end
 
 -- ---- the Page JSON ----
 
-local SORT_STATE = json.object { "empty", false, "sorted", true, "unsorted", false }
+local SORT_STATE = json.object { "sorted", true, "empty", false, "unsorted", false }
 
 -- ChatMessageResponse, fields in the order of the original's record.
 function M.response(row, room_id)
@@ -199,7 +209,8 @@ function M.response(row, room_id)
   }
 end
 
--- Spring Data 3.4's PageImpl JSON, for a page of `size` at 0-based `page`.
+-- Spring Data 3.4's PageImpl JSON, for a page of `size` at 0-based `page`, keys in the
+-- order the running original (Spring Boot 3.4.12) writes them (CONTRACT §3).
 function M.page_json(content, page, size, total)
   local total_pages = size > 0 and (total + size - 1) // size or 1
   return json.object {
@@ -208,9 +219,9 @@ function M.page_json(content, page, size, total)
       "pageNumber", page, "pageSize", size, "sort", SORT_STATE,
       "offset", page * size, "paged", true, "unpaged", false,
     },
-    "last", page + 1 >= total_pages, "totalElements", total, "totalPages", total_pages,
-    "size", size, "number", page, "sort", SORT_STATE, "first", page == 0,
-    "numberOfElements", #content, "empty", #content == 0,
+    "totalElements", total, "totalPages", total_pages, "last", page + 1 >= total_pages,
+    "size", size, "number", page, "sort", SORT_STATE, "numberOfElements", #content,
+    "first", page == 0, "empty", #content == 0,
   }
 end
 

@@ -89,10 +89,12 @@ end
 
 -- ---- delivery ----
 
--- ChatMessagePublish, fields in the original's order, written in one format (the generic
--- encoder was a quarter of a stored message's Lua work).
-local PUBLISH_FORMAT = '{"@class":"' .. M.PUBLISH_CLASS .. '","chatRoomId":%d,"id":%d,"senderId":%d,'
-  .. '"senderNickname":%s,"content":%s,"messageType":%s,"createdAt":%s}'
+-- ChatMessagePublish on chat:messages as the original writes it (CONTRACT §5): Jackson's
+-- default typing wraps the object in an array after its class name. Fields in the
+-- original's order, written in one format (the generic encoder was a quarter of a stored
+-- message's Lua work).
+local PUBLISH_FORMAT = '["' .. M.PUBLISH_CLASS .. '",{"chatRoomId":%d,"id":%d,"senderId":%d,'
+  .. '"senderNickname":%s,"content":%s,"messageType":%s,"createdAt":%s}]'
 
 local function string_or_null(s) return s == nil and "null" or json.quote(s) end
 
@@ -101,8 +103,40 @@ local function publish_json(msg)
     string_or_null(msg.content), json.quote(msg.messageType), json.quote(msg.createdAt))
 end
 
-local function strip_class(payload)
-  return (payload:gsub('^{"@class":"[^"]*",', "{", 1))
+-- The plain ChatMessagePublish object of a message published in any form a pod of the fleet
+-- uses: the wrapper array (the original, and chatd now), an object with "@class" first
+-- (earlier chatd), or a plain object. STOMP clients always get the plain object.
+function M.unwrap(payload)
+  local inner = payload:match('^%[%s*"[%w_%.%$]+"%s*,%s*({.*})%s*%]%s*$')
+  if inner then return inner end
+  local rest = payload:match('^{%s*"@class"%s*:%s*"[^"]*"%s*,%s*(.*)$')
+  if rest then return "{" .. rest end
+  return payload
+end
+
+-- The room a plain message is for, and whether it is a JOIN or LEAVE. Every instance reads
+-- every message, so the common shape (chatRoomId first, as both services write it) is read
+-- without a full JSON decode; anything else is decoded. Nil for a malformed message.
+local function room_of(message)
+  local room = message:match('^{"chatRoomId":(%d+),')
+  if room then return math.tointeger(tonumber(room)) end
+  local msg = json.decode(message)
+  if type(msg) == "table" and mtype(msg.chatRoomId) == "integer" then return msg.chatRoomId end
+end
+
+-- A JOIN or LEAVE changes who is present. A quoted key cannot occur inside a JSON string
+-- (its quotes would be escaped there), so a plain search is exact for both services' output.
+local function changes_presence(message)
+  return message:find('"messageType":"JOIN"', 1, true) ~= nil or message:find('"messageType":"LEAVE"', 1, true) ~= nil
+end
+
+-- Delivers a plain message to this instance's subscribers of its room. After a JOIN or
+-- LEAVE, whichever kind of pod stored it, the room's presence list follows it (the
+-- original pushes its list only to its own subscribers, so this is how chatd's learn
+-- of joins on original pods).
+local function deliver_locally(room, message)
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d", room), message)
+  if changes_presence(message) then presence.push_local(room) end
 end
 
 -- Publishes a stored message to every instance; if Redis is down, this instance's own
@@ -125,7 +159,7 @@ local function deliver(msg)
     chat.log.warn("Redis publish failed (%s); delivering locally only until it works again", tostring(err))
   end
   local_only = local_only + 1
-  chat.stomp.broadcast(fmt("/topic/chatroom/%d", msg.chatRoomId), strip_class(payload))
+  deliver_locally(msg.chatRoomId, M.unwrap(payload))
 end
 
 local function store_and_deliver(room_id, sender_id, nickname, content, kind, member_check)
@@ -160,9 +194,9 @@ handlers["/app/chat.join"] = function(session_id, req)
   local ok, err = presence.add(req.chatRoomId, req.senderId, req.senderNickname, session_id)
   if not ok then chat.log.warn("presence add failed: %s", tostring(err)) end
   -- System messages are stored with sender 0, as the original's clients expect.
+  -- The presence list follows the JOIN on every instance (deliver_locally).
   local msg, serr = store_and_deliver(req.chatRoomId, 0, nick, fmt(JOIN_TEXT, nick), "JOIN", nil)
   if not msg then return nil, serr end
-  presence.publish(req.chatRoomId)
   return true
 end
 
@@ -177,7 +211,6 @@ handlers["/app/chat.leave"] = function(session_id, req)
   if not ok then chat.log.warn("presence remove failed: %s", tostring(err)) end
   local msg, serr = store_and_deliver(req.chatRoomId, 0, nick, fmt(LEAVE_TEXT, nick), "LEAVE", nil)
   if not msg then return nil, serr end
-  presence.publish(req.chatRoomId)
   return true
 end
 
@@ -217,25 +250,16 @@ end
 
 -- ---- across instances ----
 
--- The room a published message is for. Every instance reads every message, so the
--- common shape (chatd's and the original's: @class, then chatRoomId) is read without a
--- full JSON decode; anything else is decoded. Nil for a malformed message.
-local function room_of(payload)
-  local room = payload:match('^{"@class":"[^"]*","chatRoomId":(%d+),')
-  if room then return math.tointeger(tonumber(room)) end
-  local msg = json.decode(payload)
-  if type(msg) == "table" and mtype(msg.chatRoomId) == "integer" then return msg.chatRoomId end
-end
-
 function M.redis_message(channel, payload)
   if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
   if channel ~= M.MESSAGES_CHANNEL then return end
-  local room = room_of(payload)
+  local message = M.unwrap(payload)
+  local room = room_of(message)
   if not room then
     chat.log.warn("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
     return
   end
-  chat.stomp.broadcast(fmt("/topic/chatroom/%d", room), strip_class(payload))
+  deliver_locally(room, message)
 end
 
 M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL }

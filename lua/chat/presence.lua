@@ -1,9 +1,14 @@
 --[[ Who is in a room right now, across every chatd instance (CONTRACT §4, §5).
 
 Redis holds it, so it outlives a reload and crosses pods:
-  chatroom:presence:{roomId}   hash  memberId -> {"memberId","nickname","sessionId","joinedAt"}
+  chatroom:presence:{roomId}   hash  memberId -> the entry {"memberId","nickname","sessionId","joinedAt"}
   chatroom:session:{sessionId} hash  roomId -> memberId   (what to clean when the session drops)
-Both expire after 24 h so a crashed pod's sessions cannot haunt a room forever. ]]
+Both expire after 24 h so a crashed pod's sessions cannot haunt a room forever.
+
+The presence hash is shared with original pods in a mixed fleet (CONTRACT §5). Their Redis
+serializer stores each entry as a JSON *string* holding the entry's JSON, and fails on
+anything else, so chatd writes that form too and reads both. Session keys are private to
+the pod that owns the session (the original keeps a string "room:member" there). ]]
 
 local chat = require "chat.core"
 local json = require "chat.json"
@@ -24,7 +29,7 @@ local function session_key(session_id) return fmt("chatroom:session:%s", session
 local REMOVE_IF_OWNED = [[
 redis.call('HDEL', KEYS[2], ARGV[3])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and string.find(cur, ARGV[2], 1, true) then
+if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[4], 1, true)) then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return 1
 end
@@ -44,14 +49,17 @@ function M.add(room_id, member_id, nickname, session_id)
     {"sessionId", session_id}, {"joinedAt", chat.localtime(chat.now())},
   })
   local ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
-                                  tostring(member_id), entry, tostring(room_id), TTL_SECONDS)
+                                  tostring(member_id), json.quote(entry), tostring(room_id), TTL_SECONDS)
   if not ok then return nil, err end
   return true
 end
 
 function M.remove(room_id, member_id, session_id)
+  -- The owner's mark in an entry, as chatd and the original store it (a JSON string, so
+  -- its quotes are escaped) and as earlier chatd versions did (a plain object).
+  local owned = '"sessionId":"' .. session_id .. '"'
   local ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 2, presence_key(room_id), session_key(session_id),
-                                  tostring(member_id), '"sessionId":"' .. session_id .. '"', tostring(room_id))
+                                  tostring(member_id), owned, tostring(room_id), (owned:gsub('"', '\\"')))
   if not ok then return nil, err end
   return true
 end
@@ -62,8 +70,10 @@ function M.list_json(room_id)
   if not flat then return nil, err end
   local entries = {}
   for i = 2, #flat, 2 do
-    local entry = json.decode(flat[i])
-    if type(entry) == "table" then entries[#entries + 1] = { raw = flat[i], at = entry.joinedAt or "" } end
+    local raw = flat[i]
+    if raw:sub(1, 1) == '"' then raw = json.decode(raw) end
+    local entry = type(raw) == "string" and json.decode(raw)
+    if type(entry) == "table" then entries[#entries + 1] = { raw = raw, at = entry.joinedAt or "" } end
   end
   table.sort(entries, function(a, b) return a.at < b.at end)
   local parts = {}
@@ -98,6 +108,17 @@ function M.publish(room_id)
     chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)
   end
   return true
+end
+
+-- The room's list to this instance's subscribers only (every instance does this for the
+-- JOIN or LEAVE message it delivers).
+function M.push_local(room_id)
+  local list, err = M.list_json(room_id)
+  if not list then
+    chat.log.warn("cannot read the presence of chat room %d: %s", room_id, tostring(err))
+    return
+  end
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)
 end
 
 -- A presence update from any instance: deliver it to this instance's subscribers.

@@ -4,8 +4,8 @@ Counted: CHAT messages of the room with id > last_read_message_id (null = 0) tha
 reader did not send (fix: the original also counted the reader's own messages). Only an
 active member has a count; anyone else is 404.
 
-The count is cached in Redis under chat:unread:{room}:{member} for 5 minutes and is never
-served stale after a commit (fix: the original deleted keys with KEYS, before commit):
+The count is cached in Redis under chat:unread:count:{room}:{member} for 5 minutes and is
+never served stale after a commit (fix: the original deleted keys with KEYS, before commit):
 
   * every write that can change a room's counts (a stored message, a read mark, a member
     joining or leaving) calls M.invalidate(room) AFTER it committed: INCR of the room's
@@ -17,7 +17,15 @@ served stale after a commit (fix: the original deleted keys with KEYS, before co
     outdated when it is stored and is never served.
 
 No KEYS, no delete races. Redis failures never fail a request: the count comes from
-PostgreSQL and a warning is logged. ]]
+PostgreSQL and a warning is logged.
+
+A mixed fleet (CHAT_MIXED_FLEET, on by default): original pods cache their own count (all
+messages after the mark, theirs included) as a JSON number under chat:unread:{room}:{member}
+and fail on anything else there, so chatd never writes that key. They invalidate with DEL
+before their commit and never move chatd's generation, so while they are in the fleet chatd
+counts in PostgreSQL on every read instead of caching, and after each of its own commits it
+deletes the original's cached counts that the write outdated, as the original does (the
+member's key, or every key of the room found with KEYS for a new message). ]]
 
 local chat = require "chat.core"
 local db = require "chat.db"
@@ -50,20 +58,41 @@ WHERE m.chat_room_id = $1 AND m.member_id = $2 AND m.left_at IS NULL
 RETURNING m.last_read_message_id]]
 
 
-function M.cache_key(room_id, member_id) return fmt("chat:unread:%d:%d", room_id, member_id) end
+M.MIXED_FLEET = chat.config.mixed_fleet ~= false
+
+function M.cache_key(room_id, member_id) return fmt("chat:unread:count:%d:%d", room_id, member_id) end
 function M.gen_key(room_id) return fmt("chat:unread:gen:%d", room_id) end
+-- The original pods' cache (a JSON number), and the pattern of a room's keys there.
+function M.original_key(room_id, member_id) return fmt("chat:unread:%d:%d", room_id, member_id) end
+function M.original_pattern(room_id) return fmt("chat:unread:%d:*", room_id) end
+
+-- The generation moves and the original's outdated counts go, in one round trip.
+-- ARGV[1]: the one key to delete, or "" for every key matching ARGV[2].
+local INVALIDATE_MIXED = [[
+redis.call('INCR', KEYS[1])
+local keys = ARGV[1] ~= '' and { ARGV[1] } or redis.call('KEYS', ARGV[2])
+for i = 1, #keys, 500 do redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys))) end
+return #keys]]
 
 -- Call after a committed change to the room's messages, read marks or members: every
--- cached count of the room is outdated from now on.
+-- cached count of the room is outdated from now on. member_id: the change concerns that
+-- member's count only (a read mark, a join or leave), which narrows what a mixed fleet's
+-- original pods must forget.
 --
--- When Redis cannot take the INCR, the room is remembered here: this instance counts the
--- room in PostgreSQL without the cache, and tries the INCR again on the room's next read or
--- write, so a count cached before the outage is not served again when Redis comes back
+-- When Redis cannot take it, the room is remembered here: this instance counts the room in
+-- PostgreSQL without the cache, and tries again (for the whole room) on the room's next read
+-- or write, so a count cached before the outage is not served again when Redis comes back
 -- with its data (a restart that kept it, a network blip).
 local pending = {}
 
-function M.invalidate(room_id)
-  local ok, err = chat.redis.call("INCR", M.gen_key(room_id))
+function M.invalidate(room_id, member_id)
+  local ok, err
+  if M.MIXED_FLEET then
+    local one = (member_id and not pending[room_id]) and M.original_key(room_id, member_id) or ""
+    ok, err = chat.redis.call("EVAL", INVALIDATE_MIXED, 1, M.gen_key(room_id), one, M.original_pattern(room_id))
+  else
+    ok, err = chat.redis.call("INCR", M.gen_key(room_id))
+  end
   if not ok then
     if not pending[room_id] then
       chat.log.warn("cannot invalidate the unread counts of chat room %d: %s", room_id, tostring(err))
@@ -95,7 +124,7 @@ function M.mark(room_id, member_id, message_id)
     if not row.member then return nil, web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id)) end
     return nil, web.fail(404, fmt(errors.MESSAGE_NOT_IN_ROOM, message_id, room_id))
   end
-  M.invalidate(room_id)
+  M.invalidate(room_id, member_id)
   return true
 end
 
@@ -119,7 +148,9 @@ end
 -- Endpoint 8. The count, or nil and a failure.
 function M.unread(room_id, member_id)
   local count, gen
-  if pending[room_id] and not M.invalidate(room_id) then
+  if M.MIXED_FLEET then
+    gen = nil -- original pods' writes would not move the generation: count, cache nothing
+  elseif pending[room_id] and not M.invalidate(room_id) then
     gen = nil -- still failing: count in PostgreSQL, cache nothing
   else
     count, gen = cached(room_id, member_id)

@@ -118,7 +118,7 @@ function M.add_member(room_id, member_id, nickname, study_id)
     if not room then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
     return nil, web.fail(404, fmt(errors.ROOM_NOT_IN_STUDY, room_id, study_id))
   end
-  read_marks.invalidate(room_id)
+  read_marks.invalidate(room_id, member_id)
   return M.find(room_id)
 end
 
@@ -132,7 +132,7 @@ function M.leave(room_id, member_id)
     if not room then return nil, web.fail(404, fmt(errors.ROOM_NOT_FOUND, room_id)) end
     return nil, web.fail(404, fmt(errors.NOT_A_MEMBER, member_id, room_id))
   end
-  read_marks.invalidate(room_id)
+  read_marks.invalidate(room_id, member_id)
   return true
 end
 

@@ -54,18 +54,17 @@ end
 
 -- ---- the error JSON ----
 
--- "2025-01-09T05:30:00.123+00:00", as Spring Boot writes its error timestamps.
-function M.utc_timestamp(now)
-  now = now or chat.now()
-  local secs = floor(now)
-  local millis = floor((now - secs) * 1000)
-  if millis > 999 then millis = 999 end
-  return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. fmt(".%03d+00:00", millis)
+-- "2025-01-09T14:30:00.123+09:00", as Spring Boot writes its error timestamps: the
+-- instant in SPRING_JACKSON_TIME_ZONE (spring.jackson.time-zone, Asia/Seoul in the original).
+M.ERROR_TIME_ZONE = chat.config.json_time_zone or "Asia/Seoul"
+
+function M.error_timestamp(now)
+  return chat.offsettime(now or chat.now(), M.ERROR_TIME_ZONE)
 end
 
 function M.error_body(status, message, path)
   return json.encode(json.object {
-    "timestamp", M.utc_timestamp(), "status", status, "error", M.REASONS[status] or "Error",
+    "timestamp", M.error_timestamp(), "status", status, "error", M.REASONS[status] or "Error",
     "message", message, "path", path,
   })
 end

@@ -93,6 +93,10 @@ static void test_defaults(void) {
   CHECK_STR(cfg.allowed_origins, "*");
   CHECK(cfg.jwt_secret == NULL && cfg.internal_token == NULL);
   CHECK(cfg.jwt_leeway_s == 30 && cfg.jwt_jwks_refresh_s == 300);
+  /* The original's zones (application.yml) and a fleet that may still hold original pods. */
+  CHECK_STR(cfg.db_time_zone, "Asia/Seoul");
+  CHECK_STR(cfg.json_time_zone, "Asia/Seoul");
+  CHECK(cfg.mixed_fleet == 1);
   chat_config_free(&cfg);
 }
 
@@ -168,6 +172,15 @@ static void test_errors_name_the_variable(void) {
   static const char *const drain[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_SHUTDOWN_DRAIN_MS",
                                       "20000", NULL};
   expect_error(drain, "CHAT_SHUTDOWN_DRAIN_MS");
+  /* The zones must be ones both chatd and PostgreSQL read the same way. */
+  static const char *const db_zone[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                        "SPRING_JPA_PROPERTIES_HIBERNATE_JDBC_TIME_ZONE", "Mars/Olympus", NULL};
+  expect_error(db_zone, "SPRING_JPA_PROPERTIES_HIBERNATE_JDBC_TIME_ZONE");
+  static const char *const json_zone[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                          "SPRING_JACKSON_TIME_ZONE", "../../etc/passwd", NULL};
+  expect_error(json_zone, "SPRING_JACKSON_TIME_ZONE");
+  static const char *const mixed[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_MIXED_FLEET", "maybe", NULL};
+  expect_error(mixed, "CHAT_MIXED_FLEET");
   /* Access control: the mode, a key source for jwt, and its numbers and URL. */
   static const char *const mode[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_AUTH", "ldap", NULL};
   expect_error(mode, "CHAT_AUTH");

@@ -1,0 +1,96 @@
+// The Spring Boot stand-in for an original pod (tests/fixtures/spring-compat): configured as
+// the original is (Jackson default typing on Redis, Hibernate's Asia/Seoul JDBC zone), so
+// Spring's own libraries judge what chatd writes. Also a private Redis and database, so a
+// mixed-fleet test owns every key and row it looks at.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, freePort, sleep } from './chatd.mjs';
+
+const JAR = process.env.SPRING_COMPAT_JAR
+  ?? path.join(REPO, '.dev', 'spring-compat', 'target', 'spring-compat.jar');
+
+export function springCompatAvailable() {
+  return fs.existsSync(JAR);
+}
+
+// A throwaway database on the private PostgreSQL (trust on loopback), owned by `chat`.
+export function freshDatabase(name) {
+  const m = /\/\/([^:/]+):(\d+)\//.exec(process.env.SPRING_DATASOURCE_URL ?? '');
+  if (!m) throw new Error('SPRING_DATASOURCE_URL is not set: source .dev/env');
+  const [, host, port] = m;
+  const psql = (db, query) => execFileSync('psql', ['-X', '-qAt', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+    '-h', host, '-p', port, '-U', 'postgres', '-d', db, '-c', query], { encoding: 'utf8' });
+  psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  psql('postgres', `CREATE DATABASE ${name} OWNER ${process.env.SPRING_DATASOURCE_USERNAME}`);
+  return {
+    url: `jdbc:postgresql://${host}:${port}/${name}`,
+    sql: (query) => psql(name, query).split('\n').filter((l) => l !== '').map((l) => l.split('\t')),
+    drop: () => psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+// A private redis-server on a free loopback port.
+export async function startRedis() {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no'], { stdio: 'ignore' });
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args.map(String)],
+    { encoding: 'utf8' }).trim();
+  for (let i = 0; i < 100; i++) {
+    try { if (cli('PING') === 'PONG') break; } catch { /* not up yet */ }
+    await sleep(50);
+  }
+  return {
+    port, cli,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
+    },
+  };
+}
+
+// Starts the fixture jar; resolves once /fixture/health says UP (a JVM start: ~10 s).
+export async function startSpringCompat({ databaseUrl, redisPort, tz, jdbcZone = 'Asia/Seoul' }) {
+  const port = await freePort();
+  const logs = [];
+  const proc = spawn('java', ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-jar', JAR,
+    `--server.port=${port}`, '--server.address=127.0.0.1',
+    `--spring.datasource.url=${databaseUrl}`,
+    `--spring.datasource.username=${process.env.SPRING_DATASOURCE_USERNAME}`,
+    `--spring.datasource.password=${process.env.SPRING_DATASOURCE_PASSWORD}`,
+    '--spring.data.redis.host=127.0.0.1', `--spring.data.redis.port=${redisPort}`,
+    `--spring.jpa.properties.hibernate.jdbc.time_zone=${jdbcZone}`],
+  { env: { ...process.env, TZ: tz }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const s of [proc.stdout, proc.stderr]) {
+    s.setEncoding('utf8');
+    s.on('data', (d) => logs.push(...d.split('\n').filter(Boolean)));
+  }
+  let exited = null;
+  const exit = new Promise((r) => proc.on('exit', (code, signal) => { exited = { code, signal }; r(exited); }));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90000;
+  for (;;) {
+    if (exited) throw new Error(`spring-compat exited ${JSON.stringify(exited)}:\n${logs.join('\n')}`);
+    try {
+      const res = await fetch(`${url}/fixture/health`);
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`spring-compat not up within 90 s:\n${logs.join('\n')}`);
+    }
+    await sleep(250);
+  }
+  return {
+    url, logs,
+    async stop() {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 20000);
+        await exit;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
