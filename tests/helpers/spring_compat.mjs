@@ -51,7 +51,10 @@ export async function startRedis() {
 }
 
 // Starts the fixture jar; resolves once /fixture/health says UP (a JVM start: ~10 s).
-export async function startSpringCompat({ databaseUrl, redisPort, tz, jdbcZone = 'Asia/Seoul' }) {
+// ddlAuto: the original's production ConfigMap sets SPRING_JPA_HIBERNATE_DDL_AUTO=validate
+// (its application.yml says update), so by default Hibernate checks chatd's schema as a
+// production pod would on a rollback.
+export async function startSpringCompat({ databaseUrl, redisPort, tz, jdbcZone = 'Asia/Seoul', ddlAuto = 'validate' }) {
   const port = await freePort();
   const logs = [];
   const proc = spawn('java', ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-jar', JAR,
@@ -60,7 +63,7 @@ export async function startSpringCompat({ databaseUrl, redisPort, tz, jdbcZone =
     `--spring.datasource.username=${process.env.SPRING_DATASOURCE_USERNAME}`,
     `--spring.datasource.password=${process.env.SPRING_DATASOURCE_PASSWORD}`,
     '--spring.data.redis.host=127.0.0.1', `--spring.data.redis.port=${redisPort}`,
-    `--spring.jpa.properties.hibernate.jdbc.time_zone=${jdbcZone}`],
+    `--spring.jpa.properties.hibernate.jdbc.time_zone=${jdbcZone}`, `--spring.jpa.hibernate.ddl-auto=${ddlAuto}`],
   { env: { ...process.env, TZ: tz }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const s of [proc.stdout, proc.stderr]) {
     s.setEncoding('utf8');
