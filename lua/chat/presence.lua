@@ -73,7 +73,12 @@ function M.list_json(room_id)
     local raw = flat[i]
     if raw:sub(1, 1) == '"' then raw = json.decode(raw) end
     local entry = type(raw) == "string" and json.decode(raw)
-    if type(entry) == "table" then entries[#entries + 1] = { raw = raw, at = entry.joinedAt or "" } end
+    -- Only an object with a text joinedAt is an entry (what both kinds of pod write); anything
+    -- else in the hash is left out rather than passed to clients or failing the sort.
+    if type(entry) == "table" and entry ~= json.null and not json.is_array(entry)
+        and type(entry.joinedAt) == "string" then
+      entries[#entries + 1] = { raw = raw, at = entry.joinedAt }
+    end
   end
   table.sort(entries, function(a, b) return a.at < b.at end)
   local parts = {}

@@ -19,7 +19,8 @@ function M.install()
     clock = 1736400600.5,
   }
   local chat = { null = fake.null, config = {
-    app_name = "chat-service",
+    app_name = "chat-service", db_time_zone = "Asia/Seoul", json_time_zone = "Asia/Seoul",
+    mixed_fleet = false,
     access = { auth = "none", trusted_proxies = "127.0.0.1/32", internal_networks = "127.0.0.0/8",
                allowed_origins = "*", jwt_user_claim = "sub", jwt_leeway_s = 30 },
   } }
@@ -41,12 +42,28 @@ function M.install()
     chat.log[level] = function(fmt, ...) fake.logs[#fake.logs + 1] = { level, fmt:format(...) } end
   end
   function chat.now() return fake.clock end
-  function chat.localtime(t)
+  -- The process's zone is UTC here; of the named zones the fake knows fixed ones only.
+  local ZONES = { ["Asia/Seoul"] = 9 * 3600, UTC = 0, ["America/Sao_Paulo"] = -3 * 3600 }
+  local function zone_offset(zone)
+    if zone == nil then return 0 end
+    return assert(ZONES[zone], "fake chat: unknown zone " .. tostring(zone))
+  end
+  function chat.localtime(t, zone)
+    t = t + zone_offset(zone)
     local secs = math.floor(t)
     local frac = t - secs
     local s = os.date("!%Y-%m-%dT%H:%M:%S", secs)
     if frac > 0 then s = s .. (("%.6f"):format(frac):sub(2):gsub("0+$", "")) end
     return s
+  end
+  function chat.offsettime(t, zone)
+    local offset = zone_offset(zone)
+    local local_t = t + offset
+    local secs = math.floor(local_t)
+    local millis = math.floor((local_t - secs) * 1000)
+    return os.date("!%Y-%m-%dT%H:%M:%S", secs)
+      .. ("%s.%03d%s%02d:%02d"):format("", millis, offset < 0 and "-" or "+", math.abs(offset) // 3600,
+                                      math.abs(offset) % 3600 // 60)
   end
   fake.stopping = false
   function chat.stopping() return fake.stopping end
@@ -105,6 +122,18 @@ function M.install()
       return out
     end
     if cmd == "PUBLISH" then return 1 end
+    -- Hashes: a table value holds fields and values as one flat list, as HGETALL answers.
+    if cmd == "HGETALL" then
+      local h = d[args[1]]
+      return type(h) == "table" and table.move(h, 1, #h, 1, {}) or {}
+    end
+    if cmd == "HGET" then
+      local h = d[args[1]]
+      if type(h) == "table" then
+        for i = 1, #h, 2 do if h[i] == args[2] then return h[i + 1] end end
+      end
+      return fake.null
+    end
     return "OK"
   end
   function chat.redis.publish(ch, payload) return chat.redis.call("PUBLISH", ch, payload) end

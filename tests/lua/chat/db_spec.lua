@@ -5,23 +5,83 @@ describe("chat.db", function()
     db = require "chat.db"
   end)
 
-  it("turns PostgreSQL timestamps into Jackson's LocalDateTime text", function()
-    assert.equal("2025-01-09T14:30:00.123456", db.iso("2025-01-09T14:30:00.123456"))
-    assert.equal("2025-01-09T14:30:00.12", db.iso("2025-01-09T14:30:00.120000"))
-    assert.equal("2025-01-09T14:30:00", db.iso("2025-01-09T14:30:00.000000"))
-    assert.equal("2025-01-09T14:30:00.5", db.iso("2025-01-09 14:30:00.5"))
-    assert.equal("2025-01-09T14:30:00", db.iso("2025-01-09 14:30:00"))
-    assert.is_nil(db.iso(nil))
-  end)
+  -- chat.db again, after the configuration changed (the zone is read when it loads).
+  local function reload_with(zone)
+    fake.chat.config.db_time_zone = zone
+    package.loaded["chat.db"] = nil
+    return require "chat.db"
+  end
 
-  it("selects timestamps independently of DateStyle", function()
-    assert.equal([[to_char(r.created_at, 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created_at]],
-      db.timestamp("r.created_at", "created_at"))
-  end)
+  describe("timestamps", function()
+    it("turns an instant from PostgreSQL into Jackson's LocalDateTime text in the process's zone", function()
+      -- The fake's process zone is UTC: 1736400600 is 2025-01-09T05:30:00Z.
+      assert.equal("2025-01-09T05:30:00.123456", db.iso(1736400600.123456))
+      assert.equal("2025-01-09T05:30:00.12", db.iso(1736400600.12))
+      assert.equal("2025-01-09T05:30:00.5", db.iso(1736400600.5))
+      assert.equal("2025-01-09T05:30:00", db.iso(1736400600))
+      assert.equal("2025-01-09T05:30:00", db.iso(1736400600.0))
+    end)
 
-  it("stamps rows with chat.localtime(chat.now())", function()
-    fake.clock = 1736433000.25
-    assert.equal("2025-01-09T14:30:00.25", db.now())
+    it("gives nil for anything but a number (the old text form included)", function()
+      assert.is_nil(db.iso(nil))
+      assert.is_nil(db.iso("2025-01-09T14:30:00.123456"))
+      assert.is_nil(db.iso("1736400600"))
+      assert.is_nil(db.iso(fake.null))
+    end)
+
+    it("selects a column as seconds since the epoch, read as wall-clock time in Asia/Seoul", function()
+      assert.equal("Asia/Seoul", db.ZONE)
+      assert.equal("extract(epoch FROM (r.created_at) AT TIME ZONE 'Asia/Seoul') AS created_at",
+        db.timestamp("r.created_at", "created_at"))
+      assert.equal("extract(epoch FROM (s.created_at) AT TIME ZONE 'Asia/Seoul') AS joined",
+        db.timestamp("s.created_at", "joined"))
+    end)
+
+    it("stamps rows with the wall-clock time of Asia/Seoul", function()
+      -- 2025-01-09T05:30:00.25Z is 14:30:00.25 in Seoul (+09:00).
+      fake.clock = 1736400600.25
+      assert.equal("2025-01-09T14:30:00.25", db.now())
+      fake.clock = 1736400600
+      assert.equal("2025-01-09T14:30:00", db.now())
+      -- Seoul's date changes at 15:00Z.
+      fake.clock = 1736434800
+      assert.equal("2025-01-10T00:00:00", db.now())
+    end)
+
+    it("takes its zone from chat.config.db_time_zone, Asia/Seoul when unset", function()
+      local utc = reload_with("UTC")
+      assert.equal("UTC", utc.ZONE)
+      assert.equal("2025-01-09T05:30:00.5", utc.now())
+      assert.equal("extract(epoch FROM (created_at) AT TIME ZONE 'UTC') AS created_at",
+        utc.timestamp("created_at", "created_at"))
+
+      local sao_paulo = reload_with("America/Sao_Paulo")
+      assert.equal("2025-01-09T02:30:00.5", sao_paulo.now())
+      assert.equal("extract(epoch FROM (created_at) AT TIME ZONE 'America/Sao_Paulo') AS created_at",
+        sao_paulo.timestamp("created_at", "created_at"))
+
+      local offset = reload_with("+09:00")
+      assert.equal("extract(epoch FROM (created_at) AT TIME ZONE INTERVAL '+09:00') AS created_at",
+        offset.timestamp("created_at", "created_at"))
+
+      local default = reload_with(nil)
+      assert.equal("Asia/Seoul", default.ZONE)
+      assert.equal("2025-01-09T14:30:00.5", default.now())
+    end)
+
+    it("names a zone to PostgreSQL: UTC, an offset as an interval (never as POSIX text), or a region", function()
+      assert.equal("'UTC'", db.zone_sql("UTC"))
+      assert.equal("'UTC'", db.zone_sql("GMT"))
+      assert.equal("'UTC'", db.zone_sql("Z"))
+      assert.equal("INTERVAL '+09:00'", db.zone_sql("+09:00"))
+      assert.equal("INTERVAL '+09:30'", db.zone_sql("+0930"))
+      assert.equal("INTERVAL '-03:00'", db.zone_sql("-03"))
+      assert.equal("INTERVAL '-03:30'", db.zone_sql("-03:30"))
+      assert.equal("INTERVAL '+00:00'", db.zone_sql("+00:00"))
+      assert.equal("'Asia/Seoul'", db.zone_sql("Asia/Seoul"))
+      assert.equal("'America/Sao_Paulo'", db.zone_sql("America/Sao_Paulo"))
+      assert.equal("'Etc/GMT-9'", db.zone_sql("Etc/GMT-9"))
+    end)
   end)
 
   it("returns one row, false for none, or a failure", function()

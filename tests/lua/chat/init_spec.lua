@@ -40,7 +40,7 @@ describe("chat (the app table the C core calls)", function()
     assert.equal(404, status)
     assert.equal("application/json", headers["Content-Type"])
     assert.matches('^{"timestamp":"[^"]+","status":404,"error":"Not Found","message":"[^"]+","path":"/api/nothing/here"}$', raw)
-    assert.equal("2025-01-09T05:30:00.500+00:00", body.timestamp)
+    assert.equal("2025-01-09T14:30:00.500+09:00", body.timestamp)
   end)
 
   it("answers a known path with the wrong method 405 with Allow", function()
@@ -93,7 +93,7 @@ describe("chat (the app table the C core calls)", function()
 
   it("drops the body of HEAD answers", function()
     fake.on_sql("r%.study_id = %$1", function()
-      return { { id = 1, study_id = 1, name = "n", is_active = true, member_count = 0, created_at = "2025-01-09T14:30:00.000000" } }
+      return { { id = 1, study_id = 1, name = "n", is_active = true, member_count = 0, created_at = 1736400600 } }
     end)
     local status, _, headers, raw = request("HEAD", "/api/chat/rooms/study/1")
     assert.equal(200, status)

@@ -1,9 +1,33 @@
 describe("chat.messaging (STOMP)", function()
-  local fake, messaging
+  local fake, messaging, json
+  local CLASS = "com.grow.chat.dto.ChatMessagePublish"
+  -- Presence entries as they sit in the room's hash: the original's (and chatd's) JSON
+  -- string form, and the plain object earlier chatd versions wrote.
+  local E41 = '{"memberId":41,"nickname":"n41","sessionId":"s41","joinedAt":"2025-01-09T05:29:00"}'
+  local E7 = '{"memberId":7,"nickname":"홍길동","sessionId":"s1","joinedAt":"2025-01-09T05:30:00.5"}'
+
   before_each(function()
     fake = require("fake_chat").install()
     messaging = require "chat.messaging"
+    json = require "chat.json"
   end)
+
+  local function with_presence(room)
+    fake.redis_data["chatroom:presence:" .. room] = { "7", E7, "41", json.quote(E41) }
+  end
+
+  local function published(channel)
+    local out = {}
+    for _, c in ipairs(fake.redis_calls) do
+      if c[1] == "PUBLISH" and c[2] == channel then out[#out + 1] = c[3] end
+    end
+    return out
+  end
+
+  local function called(cmd)
+    for _, c in ipairs(fake.redis_calls) do if c[1] == cmd then return true end end
+    return false
+  end
 
   it("allows only the contract's destinations", function()
     assert.is_true(messaging.subscribe("s", "/topic/chatroom/1"))
@@ -27,34 +51,194 @@ describe("chat.messaging (STOMP)", function()
     assert.equal("/user/7/queue/errors", fake.broadcasts[#fake.broadcasts].dest)
   end)
 
-  it("stores, then publishes with @class first", function()
-    fake.on_sql("INSERT INTO chat_messages", function() return { { id = 5, created_at = "2025-01-09 14:30:00" } } end)
-    assert.is_true(messaging.send("s1", "/app/chat.sendMessage", {},
-      '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동","content":"안녕하세요!"}'))
-    local publish = fake.redis_calls[#fake.redis_calls]
-    assert.equal("PUBLISH", publish[1])
-    assert.equal("chat:messages", publish[2])
-    assert.equal('{"@class":"com.grow.chat.dto.ChatMessagePublish","chatRoomId":1,"id":5,"senderId":7,'
-      .. '"senderNickname":"홍길동","content":"안녕하세요!","messageType":"CHAT","createdAt":"2025-01-09T14:30:00"}', publish[3])
+  describe("publishing", function()
+    it("stores, then publishes the original's wrapper array: the class name, then the object", function()
+      fake.on_sql("INSERT INTO chat_messages", function() return { { id = 5, created_at = 1736400600 } } end)
+      assert.is_true(messaging.send("s1", "/app/chat.sendMessage", {},
+        '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동","content":"안녕 \\"you\\""}'))
+      assert.same({ '["com.grow.chat.dto.ChatMessagePublish",{"chatRoomId":1,"id":5,"senderId":7,'
+        .. '"senderNickname":"홍길동","content":"안녕 \\"you\\"","messageType":"CHAT","createdAt":"2025-01-09T05:30:00"}]' },
+        published("chat:messages"))
+      assert.equal(0, #fake.broadcasts, "subscribers get it back through Redis")
+    end)
+
+    it("writes null for an absent nickname or content", function()
+      fake.on_sql("INSERT INTO chat_messages", function() return { { id = 6, created_at = 1736400600.25 } } end)
+      assert.is_true(messaging.send("s1", "/app/chat.sendMessage", {}, '{"chatRoomId":2,"senderId":7,"content":"hi"}'))
+      assert.equal('["' .. CLASS .. '",{"chatRoomId":2,"id":6,"senderId":7,"senderNickname":null,"content":"hi",'
+        .. '"messageType":"CHAT","createdAt":"2025-01-09T05:30:00.25"}]', published("chat:messages")[1])
+    end)
+
+    it("delivers to this instance's subscribers only, as the plain object, when Redis cannot publish", function()
+      fake.redis_fail.PUBLISH = true
+      fake.on_sql("INSERT INTO chat_messages", function() return { { id = 5, created_at = 1736400600 } } end)
+      assert.is_true(messaging.send("s1", "/app/chat.sendMessage", {}, '{"chatRoomId":1,"senderId":7,"content":"hi"}'))
+      assert.equal(1, #fake.broadcasts, "a CHAT message brings no presence list")
+      assert.equal("/topic/chatroom/1", fake.broadcasts[1].dest)
+      assert.equal('{"chatRoomId":1,"id":5,"senderId":7,"senderNickname":null,"content":"hi","messageType":"CHAT",'
+        .. '"createdAt":"2025-01-09T05:30:00"}', fake.broadcasts[1].body)
+      assert.is_false(called("HGETALL"))
+      assert.equal("warn", fake.logs[#fake.logs][1])
+    end)
   end)
 
-  it("delivers Redis messages to the room's topic without @class", function()
-    messaging.redis_message("chat:messages", '{"@class":"com.grow.chat.dto.ChatMessagePublish","chatRoomId":3,"id":1}')
-    assert.equal("/topic/chatroom/3", fake.broadcasts[1].dest)
-    assert.equal('{"chatRoomId":3,"id":1}', fake.broadcasts[1].body)
-    messaging.redis_message("chat:messages", "garbage")
-    assert.equal(1, #fake.broadcasts)
-    assert.equal("warn", fake.logs[#fake.logs][1])
+  describe("unwrap", function()
+    it("takes the object out of the wrapper array, drops a leading @class, leaves a plain object as it is", function()
+      assert.equal('{"chatRoomId":1,"id":2}', messaging.unwrap('["' .. CLASS .. '",{"chatRoomId":1,"id":2}]'))
+      assert.equal('{"chatRoomId":1,"id":2}', messaging.unwrap('[ "' .. CLASS .. '" , {"chatRoomId":1,"id":2} ]\n'))
+      assert.equal('{"chatRoomId":1,"id":2}', messaging.unwrap('{"@class":"' .. CLASS .. '","chatRoomId":1,"id":2}'))
+      assert.equal('{"chatRoomId":1,"id":2}', messaging.unwrap('{ "@class" : "x",  "chatRoomId":1,"id":2}'))
+      assert.equal('{"chatRoomId":1,"id":2}', messaging.unwrap('{"chatRoomId":1,"id":2}'))
+      assert.equal('{"id":2,"@class":"x","chatRoomId":1}', messaging.unwrap('{"id":2,"@class":"x","chatRoomId":1}'))
+      assert.equal("garbage", messaging.unwrap("garbage"))
+      assert.equal("[1,2]", messaging.unwrap("[1,2]"))
+    end)
   end)
-  it("delivers published messages to their room's topic, in any field order, and drops malformed ones", function()
-    messaging.redis_message("chat:messages",
-      '{"@class":"com.grow.chat.dto.ChatMessagePublish","chatRoomId":12,"id":1,"content":"\\"chatRoomId\\":3"}')
-    assert.equal("/topic/chatroom/12", fake.broadcasts[1].dest)
-    assert.equal('{"chatRoomId":12,"id":1,"content":"\\"chatRoomId\\":3"}', fake.broadcasts[1].body)
-    messaging.redis_message("chat:messages", '{"id":2,"chatRoomId":13,"content":"x"}')
-    assert.equal("/topic/chatroom/13", fake.broadcasts[2].dest)
-    messaging.redis_message("chat:messages", '{"@class":"x","chatRoomId":"14","id":3}')
-    messaging.redis_message("chat:messages", "not json")
-    assert.equal(2, #fake.broadcasts)
+
+  describe("messages from Redis", function()
+    local PLAIN = '{"chatRoomId":3,"id":1,"senderId":7,"senderNickname":"n","content":"hi","messageType":"CHAT",'
+      .. '"createdAt":"2025-01-09T05:30:00"}'
+
+    local function delivered(payload)
+      messaging.redis_message("chat:messages", payload)
+      assert.equal(1, #fake.broadcasts)
+      return fake.broadcasts[1]
+    end
+
+    it("delivers the wrapper array (the original's and chatd's) as the plain object", function()
+      assert.same({ dest = "/topic/chatroom/3", body = PLAIN }, delivered('["' .. CLASS .. '",' .. PLAIN .. ']'))
+    end)
+
+    it("delivers an object with @class first (earlier chatd) without @class", function()
+      assert.same({ dest = "/topic/chatroom/3", body = PLAIN }, delivered('{"@class":"' .. CLASS .. '",' .. PLAIN:sub(2)))
+    end)
+
+    it("delivers a plain object as it is, chatRoomId anywhere", function()
+      assert.same({ dest = "/topic/chatroom/3", body = PLAIN }, delivered(PLAIN))
+      local moved = '{"id":2,"content":"\\"chatRoomId\\":9","chatRoomId":13}'
+      messaging.redis_message("chat:messages", moved)
+      assert.same({ dest = "/topic/chatroom/13", body = moved }, fake.broadcasts[2])
+    end)
+
+    it("drops malformed messages with a warning", function()
+      for _, payload in ipairs {
+        "garbage", "not json", "[]", '["' .. CLASS .. '"]', '["' .. CLASS .. '",{"id":1}]',
+        '{"@class":"x","chatRoomId":"14","id":3}', '["' .. CLASS .. '",{"chatRoomId":1.5,"id":1}]', '{"id":1}',
+      } do
+        local logs = #fake.logs
+        messaging.redis_message("chat:messages", payload)
+        assert.equal(logs + 1, #fake.logs, payload)
+        assert.equal("warn", fake.logs[#fake.logs][1])
+        assert.equal("ignoring a malformed message on chat:messages: " .. payload, fake.logs[#fake.logs][2])
+      end
+      assert.equal(0, #fake.broadcasts)
+    end)
+
+    it("ignores other channels", function()
+      messaging.redis_message("chat:other", PLAIN)
+      assert.equal(0, #fake.broadcasts)
+      assert.equal(0, #fake.logs)
+    end)
+
+    it("follows a JOIN or LEAVE, from any pod, with the room's presence list to this instance", function()
+      with_presence(3)
+      local join = '{"chatRoomId":3,"id":8,"senderId":0,"senderNickname":"n41","content":"n41님이 입장하셨습니다.",'
+        .. '"messageType":"JOIN","createdAt":"2025-01-09T05:29:00"}'
+      messaging.redis_message("chat:messages", '["' .. CLASS .. '",' .. join .. ']')
+      assert.same({ { dest = "/topic/chatroom/3", body = join },
+                    { dest = "/topic/chatroom/3/presence", body = "[" .. E41 .. "," .. E7 .. "]" } }, fake.broadcasts)
+      assert.same({ "HGETALL", "chatroom:presence:3" }, fake.redis_calls[1])
+
+      local leave = join:gsub("JOIN", "LEAVE")
+      messaging.redis_message("chat:messages", leave)
+      assert.equal(4, #fake.broadcasts)
+      assert.same({ dest = "/topic/chatroom/3", body = leave }, fake.broadcasts[3])
+      assert.same({ dest = "/topic/chatroom/3/presence", body = "[" .. E41 .. "," .. E7 .. "]" }, fake.broadcasts[4])
+      assert.same({}, published("chat:presence"), "this instance's subscribers only")
+    end)
+
+    it("pushes no presence list after a CHAT message, whatever its text says", function()
+      with_presence(3)
+      delivered(PLAIN)
+      messaging.redis_message("chat:messages",
+        '{"chatRoomId":3,"id":2,"content":"\\"messageType\\":\\"JOIN\\"","messageType":"CHAT"}')
+      assert.equal(2, #fake.broadcasts)
+      assert.equal("/topic/chatroom/3", fake.broadcasts[2].dest)
+      assert.is_false(called("HGETALL"))
+    end)
+
+    it("still delivers the JOIN when the presence list cannot be read (logged)", function()
+      fake.redis_fail.HGETALL = true
+      messaging.redis_message("chat:messages", '{"chatRoomId":3,"id":8,"messageType":"JOIN"}')
+      assert.equal(1, #fake.broadcasts)
+      assert.equal("/topic/chatroom/3", fake.broadcasts[1].dest)
+      assert.equal("warn", fake.logs[#fake.logs][1])
+      assert.matches("^cannot read the presence of chat room 3: ", fake.logs[#fake.logs][2])
+    end)
+  end)
+
+  describe("join, leave and disconnect", function()
+    before_each(function()
+      fake.on_sql("SELECT 1 AS ok FROM chat_room_members", function() return { { ok = 1 } } end)
+      fake.on_sql("INSERT INTO chat_messages", function() return { { id = 9, created_at = 1736400600 } } end)
+    end)
+
+    local function eval_args(i)
+      local c = fake.redis_calls[i]
+      assert.equal("EVAL", c[1])
+      return { table.unpack(c, 3) }
+    end
+
+    it("join: adds the presence entry, stores and publishes the JOIN, publishes no presence update", function()
+      assert.is_true(messaging.send("s1", "/app/chat.join", {}, '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동"}'))
+      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", json.quote(E7),
+                    "1", 86400 }, eval_args(1))
+      local join = '{"chatRoomId":1,"id":9,"senderId":0,"senderNickname":"홍길동","content":"홍길동님이 입장하셨습니다.",'
+        .. '"messageType":"JOIN","createdAt":"2025-01-09T05:30:00"}'
+      assert.same({ '["' .. CLASS .. '",' .. join .. ']' }, published("chat:messages"))
+      assert.same({}, published("chat:presence"))
+      assert.equal(0, #fake.broadcasts)
+
+      -- Every instance, this one included, gets the JOIN back and pushes the list after it.
+      with_presence(1)
+      messaging.redis_message("chat:messages", published("chat:messages")[1])
+      assert.same({ { dest = "/topic/chatroom/1", body = join },
+                    { dest = "/topic/chatroom/1/presence", body = "[" .. E41 .. "," .. E7 .. "]" } }, fake.broadcasts)
+    end)
+
+    it("join without Redis Pub/Sub: the JOIN and the presence list go to this instance's subscribers", function()
+      fake.redis_fail.PUBLISH = true
+      with_presence(1)
+      assert.is_true(messaging.send("s1", "/app/chat.join", {}, '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동"}'))
+      assert.equal(2, #fake.broadcasts)
+      assert.equal("/topic/chatroom/1", fake.broadcasts[1].dest)
+      assert.matches('^{"chatRoomId":1,"id":9,.*"messageType":"JOIN"', fake.broadcasts[1].body)
+      assert.same({ dest = "/topic/chatroom/1/presence", body = "[" .. E41 .. "," .. E7 .. "]" }, fake.broadcasts[2])
+    end)
+
+    it("leave: removes this session's entry, stores and publishes the LEAVE, publishes no presence update", function()
+      fake.redis_data["chatroom:session:s1"] = { "1", "7" }
+      assert.is_true(messaging.send("s1", "/app/chat.leave", {}, '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동"}'))
+      local remove
+      for i, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then remove = eval_args(i) end end
+      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
+                    '\\"sessionId\\":\\"s1\\"' }, remove)
+      local payload = published("chat:messages")
+      assert.equal(1, #payload)
+      assert.matches('"content":"홍길동님이 퇴장하셨습니다%.","messageType":"LEAVE"', payload[1])
+      assert.same({}, published("chat:presence"))
+      assert.equal(0, #fake.broadcasts)
+    end)
+
+    it("disconnect: removes the session's entries and publishes each room's list on chat:presence", function()
+      fake.redis_data["chatroom:session:s1"] = { "1", "7" }
+      fake.redis_data["chatroom:presence:1"] = { "41", json.quote(E41) }
+      messaging.disconnect("s1")
+      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
+                    '\\"sessionId\\":\\"s1\\"' }, eval_args(3))
+      assert.same({ '{"chatRoomId":1,"members":[' .. E41 .. ']}' }, published("chat:presence"))
+      assert.same({}, published("chat:messages"))
+      assert.is_nil(fake.redis_data["chatroom:session:s1"])
+    end)
   end)
 end)

@@ -1,7 +1,7 @@
 describe("chat.rooms", function()
   local fake, rooms, json
   local ROOM = { id = 1, study_id = 10, name = "알고리즘 스터디", is_active = true, member_count = 2,
-                 created_at = "2025-01-09T14:30:00.123450" }
+                 created_at = 1736400600.12345 }
 
   before_each(function()
     fake = require("fake_chat").install()
@@ -9,9 +9,16 @@ describe("chat.rooms", function()
     json = require "chat.json"
   end)
 
-  it("writes ChatRoomResponse with the contract's field order", function()
+  it("writes ChatRoomResponse with the contract's field order, createdAt in the process's zone", function()
     assert.equal('{"id":1,"studyId":10,"name":"알고리즘 스터디","isActive":true,"memberCount":2,'
-      .. '"createdAt":"2025-01-09T14:30:00.12345"}', json.encode(rooms.response(ROOM)))
+      .. '"createdAt":"2025-01-09T05:30:00.12345"}', json.encode(rooms.response(ROOM)))
+  end)
+
+  it("selects created_at as the instant Seoul's wall clock stands for", function()
+    fake.on_sql("FROM chat_rooms r WHERE r%.id = %$1", function() return { ROOM } end)
+    rooms.find(1)
+    assert.truthy(fake.pg_calls[1].sql:find(
+      "r.is_active, extract(epoch FROM (r.created_at) AT TIME ZONE 'Asia/Seoul') AS created_at,", 1, true))
   end)
 
   it("counts active members only, in the same query as the room", function()
@@ -22,17 +29,19 @@ describe("chat.rooms", function()
   end)
 
   it("creates a room in one round trip, or 409 when the study has one", function()
-    fake.clock = 1736433000
+    fake.clock = 1736400600
     local seen
     fake.on_sql("INSERT INTO chat_rooms", function(params, sql)
       seen = params
       assert.matches("ON CONFLICT %(study_id%) DO NOTHING", sql)
-      return { { id = 1, study_id = 10, name = "n", is_active = true, member_count = 0,
-                 created_at = "2025-01-09T14:30:00.000000" } }
+      assert.matches("extract%(epoch FROM %(created_at%) AT TIME ZONE 'Asia/Seoul'%) AS created_at, 0 AS member_count$", sql)
+      return { { id = 1, study_id = 10, name = "n", is_active = true, member_count = 0, created_at = 1736400600 } }
     end)
     local room = rooms.create(10, "n", false)
     assert.equal(0, room.member_count)
-    assert.same({ 10, "n", "2025-01-09T14:30:00", n = 3 }, seen)
+    assert.same({ 10, "n", "2025-01-09T14:30:00", n = 3 }, seen, "Seoul's wall clock")
+    assert.equal('{"id":1,"studyId":10,"name":"n","isActive":true,"memberCount":0,"createdAt":"2025-01-09T05:30:00"}',
+      json.encode(rooms.response(room)))
     assert.equal(1, #fake.pg_calls)
 
     fake.on_sql("INSERT INTO chat_rooms", function() return {} end)
@@ -65,6 +74,7 @@ describe("chat.rooms", function()
     assert.equal(1, seen.params[1])
     assert.equal(5, seen.params[2])
     assert.equal("홍길동", seen.params[3])
+    assert.equal("2025-01-09T14:30:00.5", seen.params[4], "joined_at: Seoul's wall clock")
     assert.equal(10, seen.params[5])
     assert.matches("ON CONFLICT %(chat_room_id, member_id%) DO UPDATE", seen.sql)
     assert.matches("left_at = NULL", seen.sql)
@@ -92,7 +102,7 @@ describe("chat.rooms", function()
       return { { id = 7 } }
     end)
     assert.is_true(rooms.leave(1, 5))
-    assert.equal(3, seen.n)
+    assert.same({ 1, 5, "2025-01-09T14:30:00.5", n = 3 }, seen, "left_at: Seoul's wall clock")
     assert.equal("1", fake.redis_data["chat:unread:gen:1"])
 
     fake.on_sql("UPDATE chat_room_members SET left_at", function() return {} end)
@@ -109,5 +119,21 @@ describe("chat.rooms", function()
     assert.equal(503, select(2, rooms.create(4, "n", false)).status)
     assert.equal(503, select(2, rooms.add_member(4, 1, nil, nil)).status)
     assert.equal(503, select(2, rooms.leave(4, 1)).status)
+  end)
+
+  it("forgets, in a mixed fleet, the original's cached count of the member who joined or left", function()
+    fake = require("fake_chat").install()
+    fake.chat.config.mixed_fleet = true
+    rooms = require "chat.rooms"
+    fake.on_sql("INSERT INTO chat_room_members", function() return { { id = 7 } } end)
+    fake.on_sql("FROM chat_rooms r WHERE r%.id = %$1", function() return { ROOM } end)
+    fake.on_sql("UPDATE chat_room_members SET left_at", function() return { { id = 7 } } end)
+    assert.same(ROOM, rooms.add_member(1, 5, "홍길동", nil))
+    assert.is_true(rooms.leave(1, 6))
+    assert.equal(2, #fake.redis_calls)
+    for i, member_key in ipairs { "chat:unread:1:5", "chat:unread:1:6" } do
+      local c = fake.redis_calls[i]
+      assert.same({ "EVAL", 1, "chat:unread:gen:1", member_key, "chat:unread:1:*" }, { c[1], c[3], c[4], c[5], c[6] })
+    end
   end)
 end)

@@ -87,9 +87,9 @@ describe("chat.web", function()
   end)
 
   describe("the error JSON", function()
-    it("is Spring Boot's, fields in its order, timestamp in UTC with millis", function()
+    it("is Spring Boot's, fields in its order, timestamp in Asia/Seoul with millis and offset", function()
       local text = web.error_body(404, "chat room 7 does not exist", "/api/chat/rooms/7/join")
-      assert.equal('{"timestamp":"2025-01-09T05:30:00.500+00:00","status":404,"error":"Not Found",'
+      assert.equal('{"timestamp":"2025-01-09T14:30:00.500+09:00","status":404,"error":"Not Found",'
         .. '"message":"chat room 7 does not exist","path":"/api/chat/rooms/7/join"}', text)
     end)
 
@@ -110,7 +110,34 @@ describe("chat.web", function()
     end)
 
     it("truncates the millis instead of rounding them", function()
-      assert.equal("2025-01-09T05:30:00.999+00:00", web.utc_timestamp(1736400600.9996))
+      assert.equal("2025-01-09T14:30:00.999+09:00", web.error_timestamp(1736400600.9996))
+      assert.equal("2025-01-09T14:30:00.000+09:00", web.error_timestamp(1736400600))
+    end)
+
+    it("stamps the current instant by default", function()
+      assert.equal("2025-01-09T14:30:00.500+09:00", web.error_timestamp())
+      fake.clock = 1736434800.25 -- 15:00:00.25Z: the next day in Seoul
+      assert.equal("2025-01-10T00:00:00.250+09:00", web.error_timestamp())
+    end)
+
+    it("takes its zone from chat.config.json_time_zone, Asia/Seoul when unset", function()
+      assert.equal("Asia/Seoul", web.ERROR_TIME_ZONE)
+      local function reload_with(zone)
+        fake.chat.config.json_time_zone = zone
+        package.loaded["chat.web"] = nil
+        return require "chat.web"
+      end
+      local utc = reload_with("UTC")
+      assert.equal("2025-01-09T05:30:00.500+00:00", utc.error_timestamp())
+      assert.equal("2025-01-09T05:30:00.500+00:00", json.decode(utc.error_body(404, "m", "/p")).timestamp)
+      assert.equal("2025-01-09T02:30:00.500-03:00", reload_with("America/Sao_Paulo").error_timestamp())
+      local default = reload_with(nil)
+      assert.equal("Asia/Seoul", default.ERROR_TIME_ZONE)
+      assert.equal("2025-01-09T14:30:00.500+09:00", default.error_timestamp())
+    end)
+
+    it("no longer has the UTC timestamp", function()
+      assert.is_nil(web.utc_timestamp)
     end)
   end)
 

@@ -11,7 +11,7 @@ describe("chat.routes.messages (endpoints 6-8)", function()
       page_params, page_sql = params, sql
       if params[1] ~= 1 then return {} end
       return { { total = 3, id = 3, sender_id = 5, sender_nickname = "홍길동", content = "안녕하세요!",
-                 message_type = "CHAT", created_at = "2025-01-09T14:30:00.123456" } }
+                 message_type = "CHAT", created_at = 1736400600.123456 } }
     end)
   end)
 
@@ -25,11 +25,11 @@ describe("chat.routes.messages (endpoints 6-8)", function()
       assert.same({ 1, 50, 0, n = 3 }, page_params)
       assert.matches("ORDER BY c%.created_at DESC, c%.id DESC", page_sql)
       assert.matches('^{"content":%[{"id":3,"chatRoomId":1,"senderId":5,"senderNickname":"홍길동",'
-        .. '"content":"안녕하세요!","messageType":"CHAT","createdAt":"2025%-01%-09T14:30:00%.123456"}%],'
-        .. '"pageable":{"pageNumber":0,"pageSize":50,"sort":{"empty":false,"sorted":true,"unsorted":false},'
-        .. '"offset":0,"paged":true,"unpaged":false},"last":true,"totalElements":3,"totalPages":1,"size":50,'
-        .. '"number":0,"sort":{"empty":false,"sorted":true,"unsorted":false},"first":true,'
-        .. '"numberOfElements":1,"empty":false}$', raw)
+        .. '"content":"안녕하세요!","messageType":"CHAT","createdAt":"2025%-01%-09T05:30:00%.123456"}%],'
+        .. '"pageable":{"pageNumber":0,"pageSize":50,"sort":{"sorted":true,"empty":false,"unsorted":false},'
+        .. '"offset":0,"paged":true,"unpaged":false},"totalElements":3,"totalPages":1,"last":true,"size":50,'
+        .. '"number":0,"sort":{"sorted":true,"empty":false,"unsorted":false},"numberOfElements":1,'
+        .. '"first":true,"empty":false}$', raw)
       assert.equal(3, page.totalElements)
     end)
 
@@ -37,7 +37,7 @@ describe("chat.routes.messages (endpoints 6-8)", function()
       local status, page = request("GET", P, "page=2&size=1&sort=id,asc")
       assert.equal(200, status)
       assert.same({ 1, 1, 2, n = 3 }, page_params)
-      assert.matches("ORDER BY c%.id ASC%s", page_sql)
+      assert.matches("ORDER BY c%.created_at DESC, c%.id ASC%s", page_sql)
       assert.equal(2, page.pageable.offset)
       assert.equal(3, page.totalPages)
       assert.is_true(page.last)
@@ -67,6 +67,12 @@ describe("chat.routes.messages (endpoints 6-8)", function()
         assert.equal(c[2], body.message)
       end
       assert.is_nil(page_params, "nothing asked of PostgreSQL")
+    end)
+
+    it("pages newest first even when asked for createdAt,asc, as the original does", function()
+      assert.equal(200, (request("GET", P, "sort=createdAt,asc")))
+      assert.matches("ORDER BY c%.created_at DESC, c%.id ASC%s+LIMIT", page_sql)
+      assert.matches("ORDER BY m%.created_at_sort DESC, m%.id ASC$", page_sql)
     end)
 
     it("answers 404 for an unknown room", function()

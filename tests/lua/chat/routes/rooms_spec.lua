@@ -4,7 +4,7 @@ describe("chat.routes.rooms (endpoints 1-5 and 9)", function()
 
   local function room_row(over)
     local row = { id = 1, study_id = 10, name = "알고리즘 스터디", is_active = true, member_count = 0,
-                  created_at = "2025-01-09T14:30:00.123456" }
+                  created_at = 1736400600.123456 }
     for k, v in pairs(over or {}) do row[k] = v end
     return row
   end
@@ -26,7 +26,7 @@ describe("chat.routes.rooms (endpoints 1-5 and 9)", function()
       assert.equal("application/json", headers["Content-Type"])
       assert.matches(ROOM_KEYS, raw)
       assert.equal('{"id":1,"studyId":10,"name":"알고리즘 스터디","isActive":true,"memberCount":0,'
-        .. '"createdAt":"2025-01-09T14:30:00.123456"}', raw)
+        .. '"createdAt":"2025-01-09T05:30:00.123456"}', raw)
       assert.equal(10, seen[1])
       assert.equal("알고리즘 스터디", seen[2])
       assert.equal(0, body.memberCount)
