@@ -23,6 +23,7 @@ local jwt = require "chat.jwt"
 local jwt_keys = require "chat.jwt_keys"
 local membership = require "chat.membership"
 local networks = require "chat.networks"
+local throttled_log = require "chat.throttled_log"
 local web = require "chat.web"
 
 local crypto = chat.crypto
@@ -102,6 +103,8 @@ end
 -- session must end (a token's expiry: the core closes it then with ERROR "unauthorized:
 -- token expired"), or nil and the ERROR frame's message. `handshake`: what the opening
 -- HTTP request carried.
+local log_refused_connect = throttled_log.new("info")
+
 function M.connect(headers, handshake)
   if M.MODE == "none" then return true, nil end
   local user, why, expires_at
@@ -114,7 +117,7 @@ function M.connect(headers, handshake)
   end
   if not user then
     -- REST refusals are logged by init.lua; a CONNECT's here, with the peer it came from.
-    chat.log.info("STOMP CONNECT from %s refused: %s", tostring(handshake.peer), why)
+    log_refused_connect("STOMP CONNECT from %s refused: %s", tostring(handshake.peer), why)
     return denied("unauthenticated", nil, "unauthorized: " .. why)
   end
   return true, user, expires_at

@@ -19,6 +19,7 @@ local json = require "chat.json"
 local messaging = require "chat.messaging"
 local openapi = require "chat.openapi"
 local router = require "chat.router"
+local throttled_log = require "chat.throttled_log"
 local web = require "chat.web"
 
 local type, xpcall, traceback = type, xpcall, debug.traceback
@@ -78,9 +79,13 @@ end
 local PREFLIGHT_METHODS = "GET, POST, OPTIONS"
 
 -- A refusal by access control (401, 403) leaves a line for whoever audits access: the
--- method, the path (never the query, which may carry a token), the peer and the reason.
+-- method, the path (never the query, which may carry a token), the peer and the reason;
+-- throttled, since anyone can send refused requests (every refusal is still counted in
+-- chatd_access_denied_total).
+local log_refusal = throttled_log.new("info")
+
 local function refusal(req, failure, extra_headers)
-  chat.log.info("%s %s from %s refused: %d %s", tostring(req.method), tostring(req.path),
+  log_refusal("%s %s from %s refused: %d %s", tostring(req.method), tostring(req.path),
     tostring(req.remote_addr), failure.status, failure.message)
   return web.error_response(failure.status, failure.message, req.path or "/", extra_headers)
 end

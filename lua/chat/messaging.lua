@@ -16,6 +16,8 @@ local json = require "chat.json"
 local membership = require "chat.membership"
 local messages = require "chat.messages"
 local presence = require "chat.presence"
+local text = require "chat.text"
+local throttled_log = require "chat.throttled_log"
 
 local fmt = string.format
 local mtype = math.type
@@ -79,10 +81,14 @@ local function parse_request(body)
   local nick = req.senderNickname
   if nick == json.null then nick = nil end
   if nick ~= nil and type(nick) ~= "string" then return nil, "senderNickname must be a string", req end
+  local problem = nick and text.problem(nick)
+  if problem then return nil, "senderNickname " .. problem, req end
   req.senderNickname = nick
   local content = req.content
   if content == json.null then content = nil end
   if content ~= nil and type(content) ~= "string" then return nil, "content must be a string", req end
+  problem = content and text.problem(content)
+  if problem then return nil, "content " .. problem, req end
   req.content = content
   return req
 end
@@ -214,6 +220,10 @@ handlers["/app/chat.leave"] = function(session_id, req)
   return true
 end
 
+-- Both are driven by what clients or other pods send: throttled (chat/throttled_log.lua).
+local log_refused = throttled_log.new("warn")
+local log_malformed = throttled_log.new("warn")
+
 function M.send(session_id, destination, _headers, body, user)
   local handler = handlers[destination]
   if not handler then
@@ -225,7 +235,7 @@ function M.send(session_id, destination, _headers, body, user)
   end
   local forbidden = access.own_sender(user, req.senderId)
   if forbidden then
-    chat.log.warn("STOMP %s refused: %s", destination, forbidden)
+    log_refused("STOMP %s refused: %s", destination, forbidden)
     return report_failure(session_id, nil, forbidden)
   end
   -- A handler that raises (a bug in a script) fails this message only: logged with its
@@ -256,7 +266,7 @@ function M.redis_message(channel, payload)
   local message = M.unwrap(payload)
   local room = room_of(message)
   if not room then
-    chat.log.warn("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
+    log_malformed("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
     return
   end
   deliver_locally(room, message)

@@ -12,6 +12,7 @@ the pod that owns the session (the original keeps a string "room:member" there).
 
 local chat = require "chat.core"
 local json = require "chat.json"
+local throttled_log = require "chat.throttled_log"
 
 local fmt = string.format
 
@@ -126,11 +127,13 @@ function M.push_local(room_id)
   chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)
 end
 
+local log_malformed = throttled_log.new("warn")
+
 -- A presence update from any instance: deliver it to this instance's subscribers.
 function M.on_redis_message(payload)
   local msg = json.decode(payload)
   if type(msg) ~= "table" or math.type(msg.chatRoomId) ~= "integer" then
-    chat.log.warn("ignoring a malformed presence update: %s", payload:sub(1, 200))
+    log_malformed("ignoring a malformed presence update: %s", payload:sub(1, 200))
     return
   end
   local list = payload:match('"members":(%b[])')

@@ -31,6 +31,7 @@ local chat = require "chat.core"
 local db = require "chat.db"
 local errors = require "chat.errors"
 local membership = require "chat.membership"
+local throttled_log = require "chat.throttled_log"
 local web = require "chat.web"
 
 local fmt, tointeger, tonumber = string.format, math.tointeger, tonumber
@@ -128,12 +129,14 @@ function M.mark(room_id, member_id, message_id)
   return true
 end
 
+local log_cache_unavailable = throttled_log.new("warn")
+
 -- The cached count when it belongs to the current generation; else nil and the current
 -- generation (nil when Redis is unavailable: then nothing is stored either).
 local function cached(room_id, member_id)
   local reply, err = chat.redis.call("MGET", M.cache_key(room_id, member_id), M.gen_key(room_id))
   if type(reply) ~= "table" then
-    chat.log.warn("unread cache unavailable, counting in PostgreSQL: %s", tostring(err))
+    log_cache_unavailable("unread cache unavailable, counting in PostgreSQL: %s", tostring(err))
     return nil, nil
   end
   local value, gen = reply[1], reply[2]

@@ -8,6 +8,8 @@ request's path. ]]
 local chat = require "chat.core"
 local errors = require "chat.errors"
 local json = require "chat.json"
+local text = require "chat.text"
+local throttled_log = require "chat.throttled_log"
 
 local fmt, floor, mtype, tointeger = string.format, math.floor, math.type, math.tointeger
 local char, tonumber, type, setmetatable, getmetatable = string.char, tonumber, type, setmetatable, getmetatable
@@ -41,11 +43,14 @@ function M.is_db_unavailable(sqlstate)
     and (sqlstate:sub(1, 2) == "08" or sqlstate == "57P01" or sqlstate == "57P02" or sqlstate == "57P03")
 end
 
+-- Every request fails the same way while the database is down: throttled.
+local log_db_unavailable = throttled_log.new("warn")
+
 -- Maps a chat.pg error to the failure a client should see: 503 when the database is
 -- unavailable, else 500 (logged here, since the client never sees the text).
 function M.db_failure(err, sqlstate)
   if M.is_db_unavailable(sqlstate) then
-    chat.log.warn("database unavailable (%s): %s", tostring(sqlstate), tostring(err))
+    log_db_unavailable("database unavailable (%s): %s", tostring(sqlstate), tostring(err))
     return M.fail(503, errors.DB_UNAVAILABLE)
   end
   chat.log.error("database error %s: %s", tostring(sqlstate), tostring(err))
@@ -164,8 +169,9 @@ end
 function M.check_text(value, name, max_len, what)
   local subject = (what or "parameter") .. " '" .. name .. "'"
   if not value:find("%S") then return M.fail(400, subject .. " must not be blank") end
+  local problem = text.problem(value)
+  if problem then return M.fail(400, subject .. " " .. problem) end
   local len = utf8.len(value)
-  if len == nil then return M.fail(400, subject .. " is not valid UTF-8") end
   if max_len and len > max_len then
     return M.fail(400, fmt("%s must be at most %d characters", subject, max_len))
   end
@@ -222,8 +228,9 @@ function M.string_field(body, name, required, max_len)
   if mtype(v) == "integer" or type(v) == "boolean" then v = tostring(v)
   elseif mtype(v) == "float" then v = json.encode(v) end
   if type(v) ~= "string" then return M.fail(400, fmt(errors.FIELD_NOT_STRING, name)) end
+  local problem = text.problem(v)
+  if problem then return M.fail(400, fmt("field '%s' %s", name, problem)) end
   local len = utf8.len(v)
-  if len == nil then return M.fail(400, fmt("field '%s' is not valid UTF-8", name)) end
   if max_len and len > max_len then
     return M.fail(400, fmt("field '%s' must be at most %d characters", name, max_len))
   end

@@ -5,6 +5,7 @@ existing member, which changes nothing. ]]
 
 local json = require "chat.json"
 local rooms = require "chat.rooms"
+local text = require "chat.text"
 
 local fmt, mtype = string.format, math.type
 
@@ -20,6 +21,8 @@ function M.handle(record)
   end
   local nickname = event.nickname
   if nickname == json.null or type(nickname) ~= "string" then nickname = nil end
+  local problem = nickname and text.problem(nickname)
+  if problem then return nil, "nickname " .. problem, "permanent" end
   local room, failure = rooms.find_by_study(event.studyId)
   if not room then
     -- The room may be created a moment later (the study service's own flow): retry.
