@@ -393,6 +393,10 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_STOMP_MAX_SUBSCRIPTIONS", 100, 1, 100000, NULL},
       {"CHAT_STOMP_MAX_FRAMES_PER_SECOND", 100, 1, 1000000, NULL},
       {"CHAT_SOCKJS_MAX_SESSIONS", 10000, 1, 10000000, NULL},
+      {"CHAT_REDIS_TIMEOUT_MS", 2000, 50, 600000, NULL},
+      {"CHAT_PG_STATEMENT_TIMEOUT_MS", 5000, 100, 3600000, NULL},
+      {"CHAT_PG_CONNECT_TIMEOUT_MS", 5000, 100, 600000, NULL},
+      {"CHAT_KAFKA_PRODUCE_TIMEOUT_MS", 10000, 1000, 900000, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -426,6 +430,10 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->stomp_max_subscriptions = (size_t)vals[18];
   cfg->stomp_max_frames_per_second = (unsigned)vals[19];
   cfg->sockjs_max_sessions = (size_t)vals[20];
+  cfg->redis_timeout_ms = (int)vals[21];
+  cfg->pg_statement_timeout_ms = (int)vals[22];
+  cfg->pg_connect_timeout_ms = (int)vals[23];
+  cfg->kafka_produce_timeout_ms = (int)vals[24];
   /* The drain is part of the stop, not added to it: SIGTERM to exit stays within
    * CHAT_SHUTDOWN_TIMEOUT_MS, which is what a grace period is sized from. */
   if (cfg->shutdown_drain_ms >= cfg->shutdown_timeout_ms && cfg->shutdown_drain_ms > 0) {

@@ -48,6 +48,12 @@ typedef struct chat_config {
   int kafka_enabled;            /* CHAT_KAFKA_ENABLED, default 1 */
   int kafka_session_timeout_ms; /* CHAT_KAFKA_SESSION_TIMEOUT_MS, default 45 s */
   int lua_watch;                /* CHAT_LUA_WATCH, default 1: reload when the scripts change */
+  /* How long a dependency may stay silent before the work waiting on it fails (503) and
+   * the connection is made again: a paused or partitioned server costs bounded time. */
+  int redis_timeout_ms;         /* CHAT_REDIS_TIMEOUT_MS, default 2 s */
+  int pg_statement_timeout_ms;  /* CHAT_PG_STATEMENT_TIMEOUT_MS, default 5 s */
+  int pg_connect_timeout_ms;    /* CHAT_PG_CONNECT_TIMEOUT_MS, default 5 s */
+  int kafka_produce_timeout_ms; /* CHAT_KAFKA_PRODUCE_TIMEOUT_MS, default 10 s */
   char *log_level;
   /* Identity and access (README "Access control"). The CIDR lists and key files are read
    * and checked by lua/chat/access.lua, on start and on every reload. */

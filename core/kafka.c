@@ -44,6 +44,7 @@ struct chat_kafka {
   int tasks; /* records with the application: teardown waits for them */
   void (*on_closed)(void *ud);
   void *closed_ud;
+  unsigned long produce_timeouts;
 };
 
 typedef struct {
@@ -263,7 +264,9 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 /* ---- the producer's queue ---- */
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-  (void)rk, (void)opaque;
+  (void)rk;
+  chat_kafka *k = opaque;
+  if (m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) k->produce_timeouts++;
   delivery *d = m->_private;
   if (d == NULL) return;
   d->cb(m->err ? rd_kafka_err2str(m->err) : NULL, d->ud);
@@ -318,6 +321,11 @@ chat_kafka *chat_kafka_new(chat_runtime *rt, const char *bootstrap, const char *
   k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
   rd_kafka_conf_t *pc = base_conf(k, bootstrap);
   rd_kafka_conf_set(pc, "enable.idempotence", "true", err, sizeof err);
+  /* A broker that stops answering fails a produce after this long instead of librdkafka's
+   * five minutes; the record it was for is then retried, its offset still uncommitted. */
+  char produce_timeout[16];
+  snprintf(produce_timeout, sizeof produce_timeout, "%d", rt->config.kafka_produce_timeout_ms);
+  rd_kafka_conf_set(pc, "message.timeout.ms", produce_timeout, err, sizeof err);
   rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
   k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
   if (k->consumer == NULL || k->producer == NULL) {
@@ -429,3 +437,5 @@ void chat_kafka_close(chat_kafka *k, void (*on_closed)(void *ud), void *ud) {
   /* A record waiting out its retry delay finishes first (at most a few seconds). */
   if (k->tasks == 0) teardown(k);
 }
+
+unsigned long chat_kafka_produce_timeouts(const chat_kafka *k) { return k->produce_timeouts; }

@@ -40,4 +40,8 @@ void chat_kafka_state(const chat_kafka *k, int *assigned, size_t *backlog, const
 /* Leaves the group (committing nothing new) and frees; on_closed runs when done. */
 void chat_kafka_close(chat_kafka *k, void (*on_closed)(void *ud), void *ud);
 
+/* Produce requests that failed because the broker did not acknowledge them in time
+ * (CHAT_KAFKA_PRODUCE_TIMEOUT_MS). */
+unsigned long chat_kafka_produce_timeouts(const chat_kafka *k);
+
 #endif

@@ -40,13 +40,16 @@ static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
     s->pg_size = chat_pg_pool_size(rt->pg);
     s->pg_connected = chat_pg_pool_connected(rt->pg);
     chat_pg_pool_stats(rt->pg, &s->pg_queued, &s->pg_in_flight, &s->pg_pinned);
+    chat_pg_pool_timeouts(rt->pg, &s->pg_statement_timeouts, &s->pg_connect_timeouts);
   }
+  if (rt->redis) s->redis_timeouts = chat_redis_stalls(rt->redis);
   s->redis_connected = rt->redis && chat_redis_connected(rt->redis);
   s->redis_pubsub_connected = rt->redis_sub && chat_redis_connected(rt->redis_sub);
   if (rt->kafka) {
     const char *err;
     s->kafka_enabled = 1;
     chat_kafka_state(rt->kafka, &s->kafka_assigned_partitions, &s->kafka_backlog, &err);
+    s->kafka_produce_timeouts = chat_kafka_produce_timeouts(rt->kafka);
   }
   s->lua_tasks = chat_tasks_running();
   s->reloads = rt->reloads;

@@ -43,6 +43,11 @@ enum { TASKS_POLL_MS = 10 };
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
+static void reset_pubsub(void *ud) {
+  chat_runtime *r = ud;
+  if (r->redis_sub) chat_redis_reset(r->redis_sub);
+}
+
 static int is_dir(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -225,9 +230,13 @@ int main(void) {
 
   rt.loop = uv_default_loop();
   rt.started_ms = uv_now(rt.loop);
-  rt.pg = chat_pg_pool_new(rt.loop, rt.config.pg_conninfo, rt.config.pg_pool_size);
-  rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
-  rt.redis_sub = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port);
+  rt.pg = chat_pg_pool_new(rt.loop, rt.config.pg_conninfo, rt.config.pg_pool_size,
+                           rt.config.pg_statement_timeout_ms, rt.config.pg_connect_timeout_ms);
+  rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.config.redis_timeout_ms);
+  rt.redis_sub = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.config.redis_timeout_ms);
+  /* A subscription alone cannot tell a silent Redis from a quiet one; the command link
+   * can, and when it finds Redis silent the Pub/Sub link is made again too. */
+  chat_redis_on_stall(rt.redis, reset_pubsub, &rt);
   chat_stomp_limits_config stomp_limits = {
       rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
       (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms,

@@ -277,6 +277,16 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   family(&t, "chatd_redis_connected", "gauge", "1 when the Redis connection is up, by connection.");
   appendf(&t, "chatd_redis_connected{connection=\"commands\"} %d\n", s->redis_connected);
   appendf(&t, "chatd_redis_connected{connection=\"pubsub\"} %d\n", s->redis_pubsub_connected);
+  family(&t, "chatd_dependency_timeouts_total", "counter",
+         "Times a dependency stayed silent past its timeout: the connection was made again and the waiting work failed.");
+  appendf(&t, "chatd_dependency_timeouts_total{dependency=\"postgresql\",kind=\"statement\"} %lu\n",
+          s->pg_statement_timeouts);
+  appendf(&t, "chatd_dependency_timeouts_total{dependency=\"postgresql\",kind=\"connect\"} %lu\n",
+          s->pg_connect_timeouts);
+  appendf(&t, "chatd_dependency_timeouts_total{dependency=\"redis\",kind=\"command\"} %lu\n", s->redis_timeouts);
+  if (s->kafka_enabled)
+    appendf(&t, "chatd_dependency_timeouts_total{dependency=\"kafka\",kind=\"produce\"} %lu\n",
+            s->kafka_produce_timeouts);
   if (s->kafka_enabled) {
     gauge(&t, "chatd_kafka_consumer_assigned_partitions", "Kafka partitions assigned to this consumer.",
           s->kafka_assigned_partitions);

@@ -68,6 +68,8 @@ typedef struct chat_metrics_snapshot {
   int pg_size, pg_connected;
   size_t pg_queued, pg_in_flight, pg_pinned;
   int redis_connected, redis_pubsub_connected;
+  /* Connections dropped, or produce requests failed, because a dependency went silent. */
+  unsigned long pg_statement_timeouts, pg_connect_timeouts, redis_timeouts, kafka_produce_timeouts;
   int kafka_enabled;
   int kafka_assigned_partitions;
   size_t kafka_backlog;

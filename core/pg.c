@@ -28,6 +28,7 @@ typedef struct pg_op {
   chat_pg_pin_cb pin_cb; /* set for a pin request instead of a statement */
   void *ud;
   uint64_t queued_at;
+  uint64_t sent_at;
   PGresult *result;
   const char *fail_msg;
   const char *fail_state;
@@ -53,6 +54,7 @@ struct chat_pg_conn {
   int pin_lost; /* broke while pinned: the transaction is gone */
   int logged_down;
   int backoff_ms;
+  uint64_t connect_started_at;
   uv_timer_t retry;
   chat_pg_statements statements; /* prepared in this server session */
 };
@@ -68,6 +70,12 @@ struct chat_pg_pool {
   uv_timer_t kick;  /* runs dispatch on the next loop turn: callbacks are never synchronous */
   uint64_t all_down_since; /* when the last connection went down; 0 while one is up */
   uv_timer_t watchdog;
+  /* A server that stops answering without closing (paused backends, a partition) holds a
+   * connection's statements forever: past these the connection is dropped and made again,
+   * and its work fails as "unavailable" (503) instead of stalling. */
+  int statement_timeout_ms;
+  int connect_timeout_ms;
+  unsigned long statement_timeouts, connect_timeouts;
   int closing;
   int handles_open;
   void (*on_closed)(void *ud);
@@ -162,7 +170,9 @@ static void schedule_retry(chat_pg_conn *c) {
   c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
-static void conn_broken(chat_pg_conn *c, const char *why) {
+/* The connection is gone: its statements fail with `op_msg` (as a connection failure,
+ * so the scripts answer 503), and it is made again after a backoff. */
+static void conn_lost(chat_pg_conn *c, const char *why, const char *op_msg) {
   chat_pg_pool *p = c->pool;
   if (!c->logged_down) {
     chat_log_warn("pg", "connection %d %s: %s; reconnecting", c->index,
@@ -170,13 +180,15 @@ static void conn_broken(chat_pg_conn *c, const char *why) {
     c->logged_down = 1;
   }
   pg_op *op;
-  while ((op = pop(&c->sent)) != NULL) op_fail_later(p, op, "PostgreSQL connection lost", "08006");
+  while ((op = pop(&c->sent)) != NULL) op_fail_later(p, op, op_msg, "08006");
   c->nsent = 0;
   if (c->pinned) c->pin_lost = 1;
   conn_teardown(c);
   if (p->all_down_since == 0 && chat_pg_pool_connected(p) == 0) p->all_down_since = uv_now(p->loop);
   schedule_retry(c);
 }
+
+static void conn_broken(chat_pg_conn *c, const char *why) { conn_lost(c, why, "PostgreSQL connection lost"); }
 
 static void conn_ready(chat_pg_conn *c) {
   if (PQenterPipelineMode(c->pg) != 1) {
@@ -224,6 +236,7 @@ static void conn_connect(chat_pg_conn *c) {
   }
   PQsetnonblocking(c->pg, 1);
   c->state = CONN_CONNECTING;
+  c->connect_started_at = uv_now(c->pool->loop);
   poll_want(c, UV_WRITABLE);
 }
 
@@ -318,6 +331,7 @@ static int send_op(chat_pg_conn *c, pg_op *op) {
            PQsendQueryPrepared(c->pg, name, op->nparams, values, NULL, NULL, 0) == 1;
   }
   if (!sent || PQpipelineSync(c->pg) != 1) return -1;
+  op->sent_at = uv_now(c->pool->loop);
   push(&c->sent, op);
   c->nsent++;
   return 0;
@@ -381,10 +395,29 @@ static void kick(chat_pg_pool *p) {
   if (!uv_is_active((uv_handle_t *)&p->kick)) uv_timer_start(&p->kick, on_kick, 0, 0);
 }
 
+/* Connections whose server went silent: libpq's connect_timeout does not apply to
+ * PQconnectPoll, and nothing bounds a statement's wait for its result, so both are timed
+ * here. Results arrive in the order statements were sent, so the oldest one in flight is
+ * the one to time. */
+static void check_silent_connections(chat_pg_pool *p, uint64_t now) {
+  for (int i = 0; i < p->size; i++) {
+    chat_pg_conn *c = &p->conns[i];
+    if (c->state == CONN_CONNECTING && now - c->connect_started_at >= (uint64_t)p->connect_timeout_ms) {
+      p->connect_timeouts++;
+      conn_lost(c, "no answer to the connection attempt in time", "PostgreSQL connection lost");
+    } else if (c->state == CONN_READY && c->sent.head &&
+               now - c->sent.head->sent_at >= (uint64_t)p->statement_timeout_ms) {
+      p->statement_timeouts++;
+      conn_lost(c, "a statement got no answer in time", "PostgreSQL did not answer in time");
+    }
+  }
+}
+
 /* During an outage, work fails after a short wait instead of hanging its request. */
 static void on_watchdog(uv_timer_t *t) {
   chat_pg_pool *p = t->data;
   uint64_t now = uv_now(p->loop);
+  check_silent_connections(p, now);
   op_list *lists[] = {&p->queue, &p->pins};
   for (int l = 0; l < 2; l++) {
     while (lists[l]->head && now - lists[l]->head->queued_at >= UNAVAILABLE_AFTER_MS) {
@@ -396,9 +429,12 @@ static void on_watchdog(uv_timer_t *t) {
 
 /* ---- public API ---- */
 
-chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size) {
+chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size, int statement_timeout_ms,
+                               int connect_timeout_ms) {
   chat_pg_pool *p = calloc(1, sizeof *p);
   p->loop = loop;
+  p->statement_timeout_ms = statement_timeout_ms;
+  p->connect_timeout_ms = connect_timeout_ms;
   p->conninfo = strdup(conninfo);
   p->size = size;
   p->conns = calloc((size_t)size, sizeof *p->conns);
@@ -504,6 +540,11 @@ int chat_pg_pool_connected(const chat_pg_pool *p) {
 }
 
 int chat_pg_pool_size(const chat_pg_pool *p) { return p->size; }
+
+void chat_pg_pool_timeouts(const chat_pg_pool *p, unsigned long *statement, unsigned long *connect) {
+  *statement = p->statement_timeouts;
+  *connect = p->connect_timeouts;
+}
 
 /* Walks the lists instead of keeping counts, so a query pays nothing for metrics; the
  * queue is short by construction (it drains as fast as PostgreSQL answers). */

@@ -17,7 +17,12 @@ typedef void (*chat_pg_result_cb)(const PGresult *res, const char *err, const ch
                                   void *ud);
 typedef void (*chat_pg_pin_cb)(chat_pg_conn *conn, const char *err, void *ud);
 
-chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size);
+/* statement_timeout_ms (CHAT_PG_STATEMENT_TIMEOUT_MS): the longest a statement waits for
+ * its result; connect_timeout_ms (CHAT_PG_CONNECT_TIMEOUT_MS): the longest a connection
+ * attempt may take. Past either, the connection is dropped and made again, and its
+ * statements fail with SQLSTATE 08006 (the scripts answer 503). */
+chat_pg_pool *chat_pg_pool_new(uv_loop_t *loop, const char *conninfo, int size, int statement_timeout_ms,
+                               int connect_timeout_ms);
 
 /* Queues one statement ($1..$n text parameters, NULL values are SQL NULL). `conn` is a
  * pinned connection, or NULL for any connection of the pool. The callback is always
@@ -33,6 +38,9 @@ void chat_pg_unpin(chat_pg_conn *conn);
 /* Connected connections right now (health and metrics). */
 int chat_pg_pool_connected(const chat_pg_pool *pool);
 int chat_pg_pool_size(const chat_pg_pool *pool);
+
+/* Connections dropped so far because a statement, or a connection attempt, timed out. */
+void chat_pg_pool_timeouts(const chat_pg_pool *pool, unsigned long *statement, unsigned long *connect);
 
 /* For metrics: statements (and transactions' pin requests) waiting for a connection,
  * statements sent and awaiting results, connections held by a transaction. */

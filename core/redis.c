@@ -59,7 +59,16 @@ static int uv_redis_attach(redisAsyncContext *ac, uv_loop_t *loop) {
   return REDIS_OK;
 }
 
-enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000 };
+enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000, IDLE_PROBE_MS = 5000 };
+
+/* A command on its way: replies come back in the order commands were sent, so the oldest
+ * unanswered one is the head of this list and its age says whether Redis went silent. */
+typedef struct pending_cmd {
+  struct pending_cmd *next, *prev;
+  chat_redis_reply_cb cb; /* NULL for the link's own probes */
+  void *ud;
+  uint64_t sent_at;
+} pending_cmd;
 
 struct chat_redis {
   uv_loop_t *loop;
@@ -78,14 +87,22 @@ struct chat_redis {
   size_t nchannels;
   chat_redis_message_cb on_message;
   void *message_ud;
+  /* A Redis that stops answering without closing (paused, partitioned) is detected by the
+   * age of the oldest unanswered command (and an idle probe), then the link is dropped and
+   * made again, so no caller waits longer than timeout_ms. `healthy` is set only once the
+   * new connection has answered (PING, or the first SUBSCRIBE): until then commands fail
+   * at once instead of each waiting out the timeout. */
+  int timeout_ms;
+  uint64_t last_reply_at;
+  pending_cmd *pending_head, *pending_tail;
+  const char *fail_reason; /* what callers hear while a stalled link is being dropped */
+  uv_timer_t watch;
+  unsigned long stalls;
+  void (*on_stall)(void *ud);
+  void *stall_ud;
 };
 
 static void subscribe_all(chat_redis *r);
-
-typedef struct {
-  chat_redis_reply_cb cb;
-  void *ud;
-} pending_cmd;
 
 static void redis_connect(chat_redis *r);
 
@@ -97,13 +114,61 @@ static void schedule_retry(chat_redis *r) {
   r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
 
-static void retry_closed(uv_handle_t *h) {
+static void watch_closed(uv_handle_t *h) {
   chat_redis *r = h->data;
   if (r->on_closed) r->on_closed(r->closed_ud);
   for (size_t i = 0; i < r->nchannels; i++) free(r->channels[i]);
   free(r->channels);
   free(r->host);
   free(r);
+}
+
+static void retry_closed(uv_handle_t *h) {
+  chat_redis *r = h->data;
+  uv_close((uv_handle_t *)&r->watch, watch_closed);
+}
+
+static void pending_push(chat_redis *r, pending_cmd *p) {
+  p->next = NULL;
+  p->prev = r->pending_tail;
+  if (r->pending_tail) r->pending_tail->next = p;
+  else r->pending_head = p;
+  r->pending_tail = p;
+}
+
+static void pending_unlink(chat_redis *r, pending_cmd *p) {
+  if (p->prev) p->prev->next = p->next;
+  else r->pending_head = p->next;
+  if (p->next) p->next->prev = p->prev;
+  else r->pending_tail = p->prev;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* Sends a command the link tracks; cb NULL for the link's own probes. */
+static int send_tracked(chat_redis *r, int argc, const char **argv, const size_t *argvlen,
+                        chat_redis_reply_cb cb, void *ud) {
+  pending_cmd *p = malloc(sizeof *p);
+  if (p == NULL) return -1;
+  p->cb = cb;
+  p->ud = ud;
+  p->sent_at = uv_now(r->loop);
+  if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
+    free(p);
+    return -1;
+  }
+  pending_push(r, p);
+  return 0;
+}
+
+/* The first answer on a new connection makes the link usable. */
+static void mark_healthy(chat_redis *r) {
+  if (r->connected) return;
+  r->connected = 1;
+  r->backoff_ms = BACKOFF_MIN_MS;
+  chat_log_info("redis", "%s connected to %s:%d", r->channels ? "Pub/Sub link" : "command link",
+                r->host, r->port);
+  r->logged_down = 0;
 }
 
 static void on_connect(const redisAsyncContext *ac, int status) {
@@ -118,12 +183,14 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     schedule_retry(r);
     return;
   }
-  r->connected = 1;
-  r->backoff_ms = BACKOFF_MIN_MS;
-  chat_log_info("redis", "%s connected to %s:%d", r->channels ? "Pub/Sub link" : "command link",
-                r->host, r->port);
-  r->logged_down = 0;
-  subscribe_all(r);
+  r->last_reply_at = uv_now(r->loop);
+  if (r->channels) {
+    subscribe_all(r); /* its first confirmation makes the link healthy */
+  } else {
+    const char *argv[1] = {"PING"};
+    size_t argvlen[1] = {4};
+    if (send_tracked(r, 1, argv, argvlen, NULL, NULL) < 0) mark_healthy(r);
+  }
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -135,8 +202,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     uv_close((uv_handle_t *)&r->retry, retry_closed);
     return;
   }
-  chat_log_warn("redis", "connection to %s:%d lost%s%s; reconnecting", r->host, r->port,
-                status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
+  if (!r->logged_down)
+    chat_log_warn("redis", "connection to %s:%d lost%s%s; reconnecting", r->host, r->port,
+                  status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
   r->logged_down = 1;
   schedule_retry(r);
 }
@@ -165,41 +233,97 @@ static void redis_connect(chat_redis *r) {
   r->ac = ac;
 }
 
-chat_redis *chat_redis_new(uv_loop_t *loop, const char *host, int port) {
+/* Drops the connection and makes it again; everything pending fails with `why`. */
+static void drop_link(chat_redis *r, const char *why) {
+  if (r->ac == NULL || r->closing) return;
+  r->fail_reason = why;
+  redisAsyncContext *ac = r->ac;
+  int was_connected = ac->c.flags & REDIS_CONNECTED;
+  redisAsyncFree(ac); /* pending callbacks run now with no reply; on_disconnect too if connected */
+  r->fail_reason = NULL;
+  r->ac = NULL;
+  r->connected = 0;
+  if (!was_connected) schedule_retry(r); /* no disconnect callback for a connecting context */
+}
+
+static void on_watch(uv_timer_t *t) {
+  chat_redis *r = t->data;
+  if (r->ac == NULL || r->closing) return;
+  uint64_t now = uv_now(r->loop);
+  if (r->pending_head && now - r->pending_head->sent_at >= (uint64_t)r->timeout_ms) {
+    r->stalls++;
+    if (!r->logged_down)
+      chat_log_warn("redis", "%s to %s:%d: no answer within %d ms; reconnecting",
+                    r->channels ? "Pub/Sub link" : "command link", r->host, r->port, r->timeout_ms);
+    r->logged_down = 1;
+    drop_link(r, "Redis did not answer in time");
+    if (r->on_stall) r->on_stall(r->stall_ud);
+    return;
+  }
+  /* An idle link is probed, so a Redis that went silent between commands is found before
+   * the next caller has to wait for it. */
+  if (r->pending_head == NULL && r->connected && r->channels == NULL && now - r->last_reply_at >= IDLE_PROBE_MS) {
+    const char *argv[1] = {"PING"};
+    size_t argvlen[1] = {4};
+    send_tracked(r, 1, argv, argvlen, NULL, NULL);
+  }
+}
+
+chat_redis *chat_redis_new(uv_loop_t *loop, const char *host, int port, int timeout_ms) {
   chat_redis *r = calloc(1, sizeof *r);
   r->loop = loop;
   r->host = strdup(host);
   r->port = port;
+  r->timeout_ms = timeout_ms;
   r->backoff_ms = BACKOFF_MIN_MS;
   uv_timer_init(loop, &r->retry);
   r->retry.data = r;
+  uv_timer_init(loop, &r->watch);
+  r->watch.data = r;
+  uint64_t tick = (uint64_t)(timeout_ms / 4 > 10 ? timeout_ms / 4 : 10);
+  uv_timer_start(&r->watch, on_watch, tick, tick);
+  uv_unref((uv_handle_t *)&r->watch);
   redis_connect(r);
   return r;
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
-  (void)ac;
+  chat_redis *r = ac->data;
   pending_cmd *p = privdata;
   redisReply *rep = reply;
-  if (rep == NULL)
-    p->cb(NULL, "Redis connection lost", p->ud);
-  else
+  pending_unlink(r, p);
+  if (rep != NULL) {
+    r->last_reply_at = uv_now(r->loop);
+    mark_healthy(r);
+  }
+  if (p->cb == NULL) {
+    /* A probe: its answer (or its loss) is all that mattered. */
+  } else if (rep == NULL) {
+    p->cb(NULL, r->fail_reason ? r->fail_reason : "Redis connection lost", p->ud);
+  } else {
     p->cb(rep, NULL, p->ud);
+  }
   free(p);
 }
 
 int chat_redis_command(chat_redis *r, int argc, const char **argv, const size_t *argvlen,
                        chat_redis_reply_cb cb, void *ud) {
   if (!r->connected || r->ac == NULL || r->closing) return -1;
-  pending_cmd *p = malloc(sizeof *p);
-  p->cb = cb;
-  p->ud = ud;
-  if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
-    free(p);
-    return -1;
-  }
-  return 0;
+  return send_tracked(r, argc, argv, argvlen, cb, ud);
 }
+
+void chat_redis_reset(chat_redis *r) {
+  if (r->ac == NULL || r->closing) return;
+  r->logged_down = 1; /* the caller has said why */
+  drop_link(r, "Redis link reset");
+}
+
+void chat_redis_on_stall(chat_redis *r, void (*cb)(void *ud), void *ud) {
+  r->on_stall = cb;
+  r->stall_ud = ud;
+}
+
+unsigned long chat_redis_stalls(const chat_redis *r) { return r->stalls; }
 
 int chat_redis_connected(const chat_redis *r) { return r->connected; }
 
@@ -208,6 +332,7 @@ void chat_redis_close(chat_redis *r, void (*on_closed)(void *ud), void *ud) {
   r->on_closed = on_closed;
   r->closed_ud = ud;
   uv_timer_stop(&r->retry);
+  uv_timer_stop(&r->watch);
   if (r->ac != NULL && r->connected) {
     /* on_disconnect finishes the close once hiredis has answered the pending replies. */
     redisAsyncDisconnect(r->ac);
@@ -224,7 +349,10 @@ static void on_pubsub_reply(redisAsyncContext *ac, void *reply, void *privdata) 
   (void)privdata;
   chat_redis *r = ac->data;
   redisReply *rep = reply;
-  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) return;
+  if (rep == NULL) return;
+  r->last_reply_at = uv_now(r->loop);
+  mark_healthy(r); /* a SUBSCRIBE confirmation or a message: the link answers */
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) return;
   redisReply *kind = rep->element[0];
   if (kind->type != REDIS_REPLY_STRING || strcmp(kind->str, "message") != 0) return;
   redisReply *ch = rep->element[1], *payload = rep->element[2];
@@ -256,7 +384,9 @@ void chat_redis_set_subscriptions(chat_redis *r, const char *const *channels, si
     if (known) continue;
     r->channels = realloc(r->channels, (r->nchannels + 1) * sizeof *r->channels);
     r->channels[r->nchannels++] = strdup(channels[i]);
-    if (r->connected) {
+    /* On a connection that is up (healthy or still waiting for its first answer); any
+     * other time subscribe_all sends it on the next connect. */
+    if (r->ac != NULL && (r->ac->c.flags & REDIS_CONNECTED)) {
       const char *argv[2] = {"SUBSCRIBE", channels[i]};
       size_t argvlen[2] = {9, strlen(channels[i])};
       redisAsyncCommandArgv(r->ac, on_pubsub_reply, NULL, 2, argv, argvlen);

@@ -97,6 +97,9 @@ static void test_defaults(void) {
   CHECK_STR(cfg.db_time_zone, "Asia/Seoul");
   CHECK_STR(cfg.json_time_zone, "Asia/Seoul");
   CHECK(cfg.mixed_fleet == 1);
+  /* A silent dependency costs bounded time. */
+  CHECK(cfg.redis_timeout_ms == 2000 && cfg.pg_statement_timeout_ms == 5000);
+  CHECK(cfg.pg_connect_timeout_ms == 5000 && cfg.kafka_produce_timeout_ms == 10000);
   chat_config_free(&cfg);
 }
 

@@ -1,8 +1,7 @@
 // The Spring Boot stand-in for an original pod (tests/fixtures/spring-compat): configured as
 // the original is (Jackson default typing on Redis, Hibernate's Asia/Seoul JDBC zone), so
-// Spring's own libraries judge what chatd writes. Also a private Redis and database, so a
-// mixed-fleet test owns every key and row it looks at.
-import { spawn, execFileSync } from 'node:child_process';
+// Spring's own libraries judge what chatd writes.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, freePort, sleep } from './chatd.mjs';
@@ -12,42 +11,6 @@ const JAR = process.env.SPRING_COMPAT_JAR
 
 export function springCompatAvailable() {
   return fs.existsSync(JAR);
-}
-
-// A throwaway database on the private PostgreSQL (trust on loopback), owned by `chat`.
-export function freshDatabase(name) {
-  const m = /\/\/([^:/]+):(\d+)\//.exec(process.env.SPRING_DATASOURCE_URL ?? '');
-  if (!m) throw new Error('SPRING_DATASOURCE_URL is not set: source .dev/env');
-  const [, host, port] = m;
-  const psql = (db, query) => execFileSync('psql', ['-X', '-qAt', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
-    '-h', host, '-p', port, '-U', 'postgres', '-d', db, '-c', query], { encoding: 'utf8' });
-  psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  psql('postgres', `CREATE DATABASE ${name} OWNER ${process.env.SPRING_DATASOURCE_USERNAME}`);
-  return {
-    url: `jdbc:postgresql://${host}:${port}/${name}`,
-    sql: (query) => psql(name, query).split('\n').filter((l) => l !== '').map((l) => l.split('\t')),
-    drop: () => psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
-}
-
-// A private redis-server on a free loopback port.
-export async function startRedis() {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'no'], { stdio: 'ignore' });
-  const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args.map(String)],
-    { encoding: 'utf8' }).trim();
-  for (let i = 0; i < 100; i++) {
-    try { if (cli('PING') === 'PONG') break; } catch { /* not up yet */ }
-    await sleep(50);
-  }
-  return {
-    port, cli,
-    async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
-    },
-  };
 }
 
 // Starts the fixture jar; resolves once /fixture/health says UP (a JVM start: ~10 s).

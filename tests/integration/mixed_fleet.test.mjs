@@ -8,7 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startChatd, api, sleep } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
-import { freshDatabase, startRedis, startSpringCompat, springCompatAvailable } from '../helpers/spring_compat.mjs';
+import { startSpringCompat, springCompatAvailable } from '../helpers/spring_compat.mjs';
+import { freshDatabase, startRedis } from '../helpers/private_services.mjs';
 
 const TZ = 'America/Sao_Paulo';
 const PAGE_KEYS = ['content', 'pageable', 'totalElements', 'totalPages', 'last', 'size', 'number', 'sort',

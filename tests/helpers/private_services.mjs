@@ -1,0 +1,79 @@
+// Private dependencies for tests that own every key and row they look at, or that pause a
+// server (SIGSTOP) without touching the shared ones other suites use: a throwaway database
+// on the shared cluster, a private redis-server, a private PostgreSQL cluster.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, freePort, sleep } from './chatd.mjs';
+
+// A throwaway database on the shared private PostgreSQL (trust on loopback), owned by `chat`.
+export function freshDatabase(name) {
+  const m = /\/\/([^:/]+):(\d+)\//.exec(process.env.SPRING_DATASOURCE_URL ?? '');
+  if (!m) throw new Error('SPRING_DATASOURCE_URL is not set: source .dev/env');
+  const [, host, port] = m;
+  const psql = (db, query) => execFileSync('psql', ['-X', '-qAt', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+    '-h', host, '-p', port, '-U', 'postgres', '-d', db, '-c', query], { encoding: 'utf8' });
+  psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  psql('postgres', `CREATE DATABASE ${name} OWNER ${process.env.SPRING_DATASOURCE_USERNAME}`);
+  return {
+    url: `jdbc:postgresql://${host}:${port}/${name}`,
+    sql: (query) => psql(name, query).split('\n').filter((l) => l !== '').map((l) => l.split('\t')),
+    drop: () => psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+// A private redis-server on a free loopback port.
+export async function startRedis() {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no'], { stdio: 'ignore' });
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args.map(String)],
+    { encoding: 'utf8', timeout: 5000 }).trim();
+  for (let i = 0; i < 100; i++) {
+    try { if (cli('PING') === 'PONG') break; } catch { /* not up yet */ }
+    await sleep(50);
+  }
+  return {
+    port, cli, pid: proc.pid,
+    async stop() {
+      try { process.kill(proc.pid, 'SIGCONT'); } catch { /* gone */ }
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
+    },
+  };
+}
+
+// A private PostgreSQL cluster (initdb, a free port, trust on loopback), as
+// deploy/dev/services.sh runs the shared one: PostgreSQL refuses to run as root, so its
+// processes belong to the same system user.
+const PG_USER = 'chatd-dev';
+const PGBIN = fs.readdirSync('/usr/lib/postgresql').sort().map((v) => `/usr/lib/postgresql/${v}/bin`).pop();
+
+export async function startPostgres(name) {
+  const dir = path.join(REPO, 'tests', 'out', `pg-${name}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  execFileSync('chown', [PG_USER, dir]);
+  const asPg = (cmd, args) => execFileSync('runuser', ['-u', PG_USER, '--', path.join(PGBIN, cmd), ...args],
+    { encoding: 'utf8' });
+  asPg('initdb', ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+  const port = await freePort();
+  asPg('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'server.log'), '-w', '-t', '30', '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const psql = (query) => execFileSync('psql', ['-X', '-qAt', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+    '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', query],
+  { encoding: 'utf8', timeout: 10000 }).split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  const postmaster = Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  // Every process of the cluster: the postmaster and its children.
+  const processes = () => [postmaster, ...execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' })
+    .split('\n').filter(Boolean).map(Number)];
+  return {
+    port, psql, postmaster, processes,
+    url: `jdbc:postgresql://127.0.0.1:${port}/postgres`,
+    async stop() {
+      for (const pid of processes()) { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } }
+      asPg('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
