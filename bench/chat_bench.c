@@ -349,10 +349,11 @@ static void publish_one(uv_timer_t *t) {
     const char *h[] = {"destination", "/app/chat.sendMessage", NULL};
     stomp_send(c, "SEND", h, body);
   } else if (redis) {
-    /* chatd's cross-instance path: every instance delivers what arrives on chat:messages. */
+    /* chatd's cross-instance path: every instance delivers what arrives on chat:messages,
+     * published as the original and chatd do: Jackson's wrapper array, class name first. */
     snprintf(body, sizeof body,
-             "{\"@class\":\"com.grow.chat.dto.ChatMessagePublish\",\"chatRoomId\":%ld,\"id\":%llu,\"senderId\":1,"
-             "\"senderNickname\":\"bench\",\"content\":\"t=%llu\",\"messageType\":\"CHAT\",\"createdAt\":\"2025-01-09T00:00:00\"}",
+             "[\"com.grow.chat.dto.ChatMessagePublish\",{\"chatRoomId\":%ld,\"id\":%llu,\"senderId\":1,"
+             "\"senderNickname\":\"bench\",\"content\":\"t=%llu\",\"messageType\":\"CHAT\",\"createdAt\":\"2025-01-09T00:00:00\"}]",
              opt.room, (unsigned long long)sent, (unsigned long long)ts);
     redisReply *r = redisCommand(redis, "PUBLISH chat:messages %s", body);
     if (r) freeReplyObject(r);

@@ -151,13 +151,11 @@ end
 -- Endpoint 8. The count, or nil and a failure.
 function M.unread(room_id, member_id)
   local count, gen
-  if M.MIXED_FLEET then
-    gen = nil -- original pods' writes would not move the generation: count, cache nothing
-  elseif pending[room_id] and not M.invalidate(room_id) then
-    gen = nil -- still failing: count in PostgreSQL, cache nothing
-  else
-    count, gen = cached(room_id, member_id)
-  end
+  -- A failed invalidation is tried again first (in a mixed fleet too: the original pods'
+  -- outdated counts go with it). While it fails, or while original pods may write (they
+  -- never move the generation), the count comes from PostgreSQL and nothing is cached.
+  local still_failing = pending[room_id] and not M.invalidate(room_id)
+  if not still_failing and not M.MIXED_FLEET then count, gen = cached(room_id, member_id) end
   if count then return count end
   local row, failure = db.one(COUNT_UNREAD, room_id, member_id)
   if row == nil then return nil, failure end

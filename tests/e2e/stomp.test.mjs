@@ -2,7 +2,7 @@
 // (CONTRACT §4, §5), with the real clients: @stomp/stompjs and the legacy stompjs 2.x.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import net from 'node:net';
@@ -62,8 +62,9 @@ test('messages from each instance reach subscribers on both, stored and visible 
     }
     const rows = sql(`SELECT sender_id, content, message_type FROM chat_messages WHERE chat_room_id = ${room.id} ORDER BY id`);
     assert.deepEqual(rows, [['101', '안녕하세요!', 'CHAT'], ['102', 'hello from B', 'CHAT']]);
+    // History is always newest first, as the original's (a `sort` parameter only breaks ties).
     const history = await api(b.url, 'GET', `/api/chat/rooms/${room.id}/messages?sort=id,asc`);
-    assert.deepEqual(history.json.content.map((m) => m.content), ['안녕하세요!', 'hello from B']);
+    assert.deepEqual(history.json.content.map((m) => m.content), ['hello from B', '안녕하세요!']);
     const unread = await api(a.url, 'GET', `/api/chat/rooms/${room.id}/unread?memberId=101`);
     assert.equal(unread.json.unreadCount, 1, 'the other member\'s message is unread, the own one is not');
   } finally {
@@ -123,14 +124,22 @@ test('join and leave: stored system messages and presence lists on both instance
     assert.ok(join.id > 0, 'stored, with a real id (fix)');
 
     await c2.sendWithReceipt('/app/chat.join', { chatRoomId: room.id, senderId: 132, senderNickname: '김철수' });
+    let list;
     for (const c of [c1, c2]) {
       const lists = await c.waitFor(presence, (m) => m.some((x) => JSON.parse(x.body).length === 2));
-      const list = JSON.parse(lists.find((x) => JSON.parse(x.body).length === 2).body);
+      list = JSON.parse(lists.find((x) => JSON.parse(x.body).length === 2).body);
       assert.deepEqual(list.map((p) => p.memberId), [131, 132], 'sorted by joinedAt');
       assert.deepEqual(Object.keys(list[0]), ['memberId', 'nickname', 'sessionId', 'joinedAt']);
       assert.match(list[0].sessionId, /^[0-9a-f]{16}$/);
     }
     assert.equal(redis('HLEN', `chatroom:presence:${room.id}`), '2');
+    // Each hash value is a JSON string holding the entry's JSON, as the original's
+    // serializer writes it; the list carries the entries themselves.
+    for (const entry of list) {
+      const stored = JSON.parse(redis('HGET', `chatroom:presence:${room.id}`, entry.memberId));
+      assert.equal(typeof stored, 'string');
+      assert.equal(stored, JSON.stringify(entry));
+    }
 
     await c2.sendWithReceipt('/app/chat.leave', { chatRoomId: room.id, senderId: 132, senderNickname: '김철수' });
     const leaves = await c1.waitFor(topic, (m) => m.some((x) => JSON.parse(x.body).messageType === 'LEAVE'));
@@ -146,6 +155,80 @@ test('join and leave: stored system messages and presence lists on both instance
       [['JOIN'], ['JOIN'], ['LEAVE']]);
   } finally {
     await c2.close();
+  }
+});
+
+// A subscriber on a Redis channel (redis-cli prints each message's three parts a line each).
+function redisSubscriber(channel) {
+  const proc = spawn('redis-cli', ['-h', process.env.SPRING_DATA_REDIS_HOST, '-p', process.env.SPRING_DATA_REDIS_PORT,
+    'SUBSCRIBE', channel]);
+  const lines = [];
+  let buf = '';
+  proc.stdout.setEncoding('utf8');
+  proc.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) { lines.push(buf.slice(0, nl)); buf = buf.slice(nl + 1); }
+  });
+  return {
+    // The payloads published so far.
+    payloads: () => lines.filter((l, i) => i >= 2 && lines[i - 2] === 'message' && lines[i - 1] === channel),
+    ready: async () => { for (let i = 0; i < 100 && lines.length < 3; i++) await sleep(20); },
+    stop: () => proc.kill('SIGTERM'),
+  };
+}
+
+test('chat:messages between pods: chatd publishes the original\'s wrapper array, delivers the array, "@class" and plain forms as the plain object, and a JOIN from any pod brings the room\'s presence list', async () => {
+  const room = await roomWithMembers([171, 'sender']);
+  const topic = `/topic/chatroom/${room.id}`;
+  const presence = `${topic}/presence`;
+  const CLASS = 'com.grow.chat.dto.ChatMessagePublish';
+  const sub = redisSubscriber('chat:messages');
+  const ca = await connectStomp(wsUrl(a));
+  const cb = await connectStomp(wsUrl(b));
+  try {
+    for (const c of [ca, cb]) { c.subscribe(topic); c.subscribe(presence); }
+    await sub.ready();
+    await sleep(100);
+    await ca.sendWithReceipt('/app/chat.sendMessage', msg(room.id, 171, 'wrapped'));
+    const [delivered] = await cb.waitFor(topic, (m) => m.length >= 1);
+    const plain = JSON.parse(delivered.body);
+    assert.deepEqual(Object.keys(plain), ['chatRoomId', 'id', 'senderId', 'senderNickname', 'content', 'messageType', 'createdAt']);
+    assert.equal(plain.content, 'wrapped');
+    for (let i = 0; i < 50 && !sub.payloads().some((p) => p.includes('"wrapped"')); i++) await sleep(20);
+    assert.deepEqual(sub.payloads().filter((p) => p.includes(`"chatRoomId":${room.id},`)),
+      [`["${CLASS}",${delivered.body}]`], 'published as Jackson\'s wrapper array around the plain object');
+
+    // What other pods publish, in each form chatd reads: subscribers get the plain object.
+    const other = (id, content, messageType = 'CHAT') => ({ chatRoomId: room.id, id, senderId: messageType === 'CHAT' ? 171 : 0,
+      senderNickname: 'sender', content, messageType, createdAt: '2026-01-09T14:30:00.5' });
+    const forms = [
+      [other(900000001, 'as an array'), (m) => `["${CLASS}",${JSON.stringify(m)}]`],
+      [other(900000002, 'with @class'), (m) => JSON.stringify({ '@class': CLASS, ...m })],
+      [other(900000003, 'plain'), (m) => JSON.stringify(m)],
+    ];
+    for (const [m, form] of forms) redis('PUBLISH', 'chat:messages', form(m));
+    for (const c of [ca, cb]) {
+      const got = await c.waitFor(topic, (x) => x.length >= 4);
+      assert.deepEqual(got.slice(1).map((x) => x.body), forms.map(([m]) => JSON.stringify(m)));
+    }
+    assert.deepEqual(ca.received(presence), [], 'CHAT messages push no presence list');
+
+    // A JOIN stored by an original pod: each instance reads the hash and pushes the list.
+    const entry = { memberId: 172, nickname: 'elsewhere', sessionId: 'original-session-1', joinedAt: '2026-01-09T14:30:00.25' };
+    redis('HSET', `chatroom:presence:${room.id}`, 172, JSON.stringify(JSON.stringify(entry)));
+    const join = other(900000004, 'elsewhere님이 입장하셨습니다.', 'JOIN');
+    redis('PUBLISH', 'chat:messages', `["${CLASS}",${JSON.stringify(join)}]`);
+    for (const c of [ca, cb]) {
+      const lists = await c.waitFor(presence, (x) => x.length >= 1);
+      assert.deepEqual(lists.map((x) => x.body), [JSON.stringify([entry])]);
+      assert.equal(c.received(topic).at(-1).body, JSON.stringify(join));
+    }
+    redis('DEL', `chatroom:presence:${room.id}`);
+  } finally {
+    sub.stop();
+    await ca.close();
+    await cb.close();
   }
 });
 

@@ -128,8 +128,33 @@ test('one of two instances killed with SIGKILL under load: clients move on, ever
   assert.equal((await b.stop()).code, 0);
 });
 
+// The private Redis stopped keeping its data (SHUTDOWN SAVE), checked gone.
+async function stopRedisSaving(port) {
+  try { execFileSync('redis-cli', ['-p', port, 'shutdown', 'save'], { stdio: 'ignore' }); } catch { /* closes on us */ }
+  for (let i = 0; i < 50; i++) {
+    try { execFileSync('redis-cli', ['-p', port, 'ping'], { stdio: 'ignore' }); } catch { return; }
+    await sleep(100);
+  }
+  throw new Error('Redis did not shut down');
+}
+
+// The private Redis started again with the saved data. The server daemonizes before it
+// loads the dump, so the dump is removed only once it answers (loaded); later restarts
+// start empty again.
+async function startRedisWithData(port, dump) {
+  execFileSync('redis-server', [path.join(REPO, '.dev', 'redis', 'redis.conf')]);
+  for (let i = 0; i < 100; i++) {
+    let reply = '';
+    try { reply = execFileSync('redis-cli', ['-p', port, 'ping'], { encoding: 'utf8' }).trim(); } catch { /* starting */ }
+    if (reply === 'PONG') break;
+    await sleep(50);
+  }
+  fs.rmSync(dump, { force: true });
+}
+
 test('Redis restarted with its data while a message is stored: the unread count is never served stale', async () => {
-  const chatd = await startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } });
+  // chatd's own count cache, which it keeps only without original pods in the fleet.
+  const chatd = await startChatd({ env: { CHAT_KAFKA_ENABLED: '0', CHAT_MIXED_FLEET: 'false' } });
   const port = process.env.SPRING_DATA_REDIS_PORT;
   const dump = path.join(REPO, '.dev', 'redis', 'dump.rdb');
   try {
@@ -140,17 +165,16 @@ test('Redis restarted with its data while a message is stored: the unread count 
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('one'));
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('two'));
     assert.equal(await unread(), 2);
-    assert.match(execFileSync('redis-cli', ['-p', port, 'GET', `chat:unread:${room.id}:9102`], { encoding: 'utf8' }), /^\d+:2$/m,
+    assert.match(execFileSync('redis-cli', ['-p', port, 'GET', `chat:unread:count:${room.id}:9102`], { encoding: 'utf8' }), /^\d+:2$/m,
       'the count is cached');
 
     // Redis goes away keeping its data (the cached count included)...
-    try { execFileSync('redis-cli', ['-p', port, 'shutdown', 'save'], { stdio: 'ignore' }); } catch { /* closes on us */ }
+    await stopRedisSaving(port);
     await chatd.waitForLog(/connection to .* lost|Pub\/Sub link|link .* lost/i, 5000).catch(() => {});
     // ...a message is stored meanwhile (its invalidation cannot reach Redis)...
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('three'));
     // ...and Redis comes back with the old cached count.
-    execFileSync('redis-server', [path.join(REPO, '.dev', 'redis', 'redis.conf')]);
-    fs.rmSync(dump, { force: true }); // read at start only; later restarts start empty again
+    await startRedisWithData(port, dump);
     let health;
     for (let i = 0; i < 100; i++) {
       health = (await api(chatd.url, 'GET', '/actuator/health')).json;
@@ -158,7 +182,62 @@ test('Redis restarted with its data while a message is stored: the unread count 
       await sleep(100);
     }
     assert.equal(health.components.redis.status, 'UP');
+    assert.match(execFileSync('redis-cli', ['-p', port, 'GET', `chat:unread:count:${room.id}:9102`], { encoding: 'utf8' }), /^\d+:2$/m,
+      'Redis came back with the old cached count');
     assert.equal(await unread(), 3, 'the count includes the message stored during the outage');
+    await sender.close();
+  } finally {
+    try { execFileSync('redis-cli', ['-p', port, 'ping'], { stdio: 'ignore' }); } catch {
+      execFileSync('redis-server', [path.join(REPO, '.dev', 'redis', 'redis.conf')]);
+    }
+    fs.rmSync(dump, { force: true });
+    assert.equal((await chatd.stop()).code, 0);
+  }
+});
+
+test('Redis restarted with its data while a message is stored, in a mixed fleet (the default): the count stays right and the original pods\' counts of the room go on the next write', async () => {
+  const chatd = await startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } });
+  const port = process.env.SPRING_DATA_REDIS_PORT;
+  const dump = path.join(REPO, '.dev', 'redis', 'dump.rdb');
+  const cli = (...args) => execFileSync('redis-cli', ['-p', port, ...args], { encoding: 'utf8' }).trim();
+  try {
+    const room = await roomWith(chatd, [9201, 9202]);
+    const unread = async () => (await api(chatd.url, 'GET', `/api/chat/rooms/${room.id}/unread?memberId=9202`)).json.unreadCount;
+    const sender = await connectStomp(wsUrl(chatd));
+    const msg = (content) => ({ chatRoomId: room.id, senderId: 9201, senderNickname: 'u', content, messageType: 'CHAT' });
+    await sender.sendWithReceipt('/app/chat.sendMessage', msg('one'));
+    await sender.sendWithReceipt('/app/chat.sendMessage', msg('two'));
+    assert.equal(await unread(), 2);
+    assert.equal(cli('KEYS', `chat:unread:count:${room.id}:*`), '', 'chatd caches no count of its own');
+    // Counts an original pod cached (JSON numbers), kept in the data Redis restarts with.
+    cli('SET', `chat:unread:${room.id}:9201`, '0');
+    cli('SET', `chat:unread:${room.id}:9202`, '2');
+
+    await stopRedisSaving(port);
+    await chatd.waitForLog(/connection to .* lost|Pub\/Sub link|link .* lost/i, 5000).catch(() => {});
+    // Stored while the original's counts cannot be deleted...
+    await sender.sendWithReceipt('/app/chat.sendMessage', msg('three'));
+    // ...and Redis comes back with them.
+    await startRedisWithData(port, dump);
+    let health;
+    for (let i = 0; i < 100; i++) {
+      health = (await api(chatd.url, 'GET', '/actuator/health')).json;
+      if (health?.components?.redis?.status === 'UP') break;
+      await sleep(100);
+    }
+    assert.equal(health.components.redis.status, 'UP');
+    assert.equal(cli('GET', `chat:unread:${room.id}:9202`), '2', 'Redis came back with the original\'s old counts');
+    assert.equal(await unread(), 3, 'chatd counts in PostgreSQL: the message stored during the outage is counted');
+
+    // The next write of the room (a read mark, which alone would concern one member) deletes
+    // every original count of the room, since the outage's deletion never happened.
+    const [[two]] = sql(`SELECT id FROM chat_messages WHERE chat_room_id = ${room.id} AND content = 'two'`);
+    const mark = await api(chatd.url, 'POST', `/api/chat/rooms/${room.id}/read?memberId=9202&lastMessageId=${two}`);
+    assert.equal(mark.status, 200, mark.text);
+    assert.equal(cli('EXISTS', `chat:unread:${room.id}:9202`), '0');
+    assert.equal(cli('EXISTS', `chat:unread:${room.id}:9201`), '0', 'the other member\'s outdated count went too');
+    assert.equal(await unread(), 1);
+    assert.equal(cli('KEYS', `chat:unread:count:${room.id}:*`), '');
     await sender.close();
   } finally {
     try { execFileSync('redis-cli', ['-p', port, 'ping'], { stdio: 'ignore' }); } catch {

@@ -42,15 +42,18 @@ test('takes over a database the original Hibernate service created, and restarts
   psql('chat_takeover_test', HIBERNATE_DDL);
   psql('chat_takeover_test', 'ALTER TABLE chat_rooms OWNER TO chat; ALTER TABLE chat_room_members OWNER TO chat; ALTER TABLE chat_messages OWNER TO chat');
   for (let round = 0; round < 2; round++) {
-    const chatd = await startChatd({ env: { SPRING_DATASOURCE_URL: url } });
+    // The original wrote Asia/Seoul wall-clock times (Hibernate's jdbc.time_zone); chatd
+    // shows the same instants in its own zone.
+    const chatd = await startChatd({ env: { SPRING_DATASOURCE_URL: url, TZ: 'UTC' } });
     try {
       const room = await api(chatd.url, 'GET', '/api/chat/rooms/study/777');
       assert.equal(room.status, 200, room.text);
       assert.equal(room.json.name, '기존 스터디');
-      assert.equal(room.json.createdAt, '2025-01-09T14:30:00.123456');
+      assert.equal(room.json.createdAt, '2025-01-09T05:30:00.123456');
       assert.equal(room.json.memberCount, 1);
       const history = await api(chatd.url, 'GET', `/api/chat/rooms/${room.json.id}/messages`);
       assert.equal(history.json.content[0].content, '안녕하세요!');
+      assert.equal(history.json.content[0].createdAt, '2025-01-09T05:32:00');
       // Upserts rely on the unique key Hibernate named its own way.
       const again = await api(chatd.url, 'POST', '/api/chat/rooms/member',
         { studyId: 777, roomId: room.json.id, userId: 11 + round, nickname: 'x' });

@@ -233,6 +233,18 @@ describe("chat.read_marks", function()
       assert.equal("0:9", fake.redis_data["chat:unread:count:1:2"])
     end)
 
+    it("retries a failed invalidation on the room's next read, room-wide, so original pods lose the outdated counts", function()
+      fake.redis_fail.EVAL = true
+      assert.is_false(read_marks.invalidate(1))
+      fake.redis_fail.EVAL = nil
+      fake.redis_calls = {}
+      assert.equal(3, read_marks.unread(1, 2))
+      assert.same({ { 1, "chat:unread:gen:1", "", "chat:unread:1:*" } }, evals())
+      fake.redis_calls = {}
+      assert.equal(3, read_marks.unread(1, 2))
+      assert.same({}, evals(), "retried once, then nothing pending")
+    end)
+
     it("invalidates a member's count: chatd's generation and the original's key of that member", function()
       assert.is_true(read_marks.invalidate(1, 2))
       assert.same({ { 1, "chat:unread:gen:1", "chat:unread:1:2", "chat:unread:1:*" } }, evals())
