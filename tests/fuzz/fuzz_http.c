@@ -2,9 +2,12 @@
  * bytes arrive in two reads split where the input's first byte says, are kept in a pending
  * buffer, and requests are taken one at a time (pipelining); an upgrade request goes
  * through the WebSocket handshake and ends the HTTP part, as on the server.
- * Differential check: each request taken from the connection must equal what a fresh
+ * Differential checks: each request taken from the connection must equal what a fresh
  * parser makes of that request's bytes alone, so no state leaks from one request into the
- * next (trailer fields once did). */
+ * next (trailer fields once did); and a refusal must be the same status and reason when
+ * the same bytes come in one read, so no answer depends on where the reads fall.
+ * Every request that comes out must also obey the strict rules (a token name, no control
+ * byte anywhere, one Host in HTTP/1.1, trimmed values). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,19 +19,49 @@
 /* Small limits, so 431 and 413 are reachable within the fuzzer's input sizes. */
 static const chat_http_limits LIMITS = {.max_header_bytes = 2048, .max_body_bytes = 4096};
 
+static int is_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Visible ASCII only: what the request line may hold. */
+static void check_visible(const char *s) {
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) FUZZ_ASSERT(*c > 0x20 && *c < 0x7f);
+}
+
 static void check_request(const chat_http_request *req) {
   FUZZ_ASSERT(req->method != NULL && req->path != NULL && req->query != NULL);
   FUZZ_ASSERT(req->body != NULL && req->body[req->body_len] == '\0');
   FUZZ_ASSERT(req->body_len <= LIMITS.max_body_bytes);
-  FUZZ_ASSERT(strchr(req->path, '?') == NULL);
+  FUZZ_ASSERT(strchr(req->path, '?') == NULL && strchr(req->path, '#') == NULL);
+  FUZZ_ASSERT(req->path[0] == '/' || (strcmp(req->path, "*") == 0 && strcmp(req->method, "OPTIONS") == 0));
+  FUZZ_ASSERT(strchr(req->query, '#') == NULL);
+  check_visible(req->path);
+  check_visible(req->query);
+  for (const char *c = req->method; *c; c++) FUZZ_ASSERT(*c >= 'A' && *c <= 'Z' ? 1 : *c == '-');
+  FUZZ_ASSERT(strcmp(req->method, "CONNECT") != 0);
+  FUZZ_ASSERT(req->http_minor == 0 || req->http_minor == 1);
+  size_t hosts = 0, framing = 0;
   for (size_t i = 0; i < req->header_count; i++) {
     const chat_http_header *h = &req->headers[i];
     FUZZ_ASSERT(h->name != NULL && h->value != NULL && h->name[0] != '\0');
-    for (const char *c = h->name; *c; c++) FUZZ_ASSERT(!(*c >= 'A' && *c <= 'Z'));
+    for (const char *c = h->name; *c; c++) FUZZ_ASSERT(!(*c >= 'A' && *c <= 'Z') && is_tchar((unsigned char)*c));
+    size_t vlen = strlen(h->value);
+    for (size_t k = 0; k < vlen; k++) {
+      unsigned char c = (unsigned char)h->value[k];
+      FUZZ_ASSERT(c == '\t' || (c >= 0x20 && c != 0x7f));
+    }
+    /* OWS is trimmed. */
+    FUZZ_ASSERT(vlen == 0 || (h->value[0] != ' ' && h->value[0] != '\t' && h->value[vlen - 1] != ' ' &&
+                              h->value[vlen - 1] != '\t'));
+    if (strcmp(h->name, "host") == 0) hosts++;
+    if (strcmp(h->name, "content-length") == 0 || strcmp(h->name, "transfer-encoding") == 0) framing++;
     /* The first header of a name is what a lookup finds. */
     const char *found = chat_http_request_header(req, h->name);
     FUZZ_ASSERT(found != NULL);
   }
+  FUZZ_ASSERT(hosts <= 1 && (req->http_minor == 0 || hosts == 1));
+  FUZZ_ASSERT(framing <= 1); /* one Content-Length or one Transfer-Encoding, never both */
 }
 
 /* What ws_conn.c does with an upgrade request; the answer must be a whole response. */
@@ -83,6 +116,25 @@ typedef struct connection {
   int done; /* an error was answered or the connection was upgraded */
 } connection;
 
+/* The bytes of a refused request, from its start, given at once to a new parser: the same
+ * status and reason. */
+static void check_refusal_alone(const connection *c, int status, const char *reason) {
+  size_t len = c->request_bytes.len + c->pending_len;
+  char *all = malloc(len);
+  if (all == NULL) abort();
+  if (c->request_bytes.len) memcpy(all, c->request_bytes.data, c->request_bytes.len);
+  memcpy(all + c->request_bytes.len, c->pending, c->pending_len);
+  chat_http_parser *fresh = chat_http_parser_new(&LIMITS);
+  if (fresh == NULL) abort();
+  long n = chat_http_parser_feed(fresh, all, len);
+  const char *fresh_reason = NULL;
+  FUZZ_ASSERT(n == -1);
+  FUZZ_ASSERT(chat_http_parser_error(fresh, &fresh_reason) == status);
+  FUZZ_ASSERT(fresh_reason != NULL && strcmp(fresh_reason, reason) == 0);
+  chat_http_parser_free(fresh);
+  free(all);
+}
+
 /* http_server.c's process(): parse what is pending, take at most one request per feed. */
 static void process(connection *c) {
   while (!c->done && c->pending_len > 0) {
@@ -91,7 +143,9 @@ static void process(connection *c) {
       const char *reason = NULL;
       int status = chat_http_parser_error(c->parser, &reason);
       FUZZ_ASSERT(reason != NULL);
-      FUZZ_ASSERT(status == 400 || status == 413 || status == 431 || status == 501);
+      FUZZ_ASSERT(status == 400 || status == 413 || status == 414 || status == 431 || status == 501 ||
+                  status == 505);
+      check_refusal_alone(c, status, reason);
       /* A failed parser stays failed. */
       FUZZ_ASSERT(chat_http_parser_feed(c->parser, "GET / HTTP/1.1\r\n\r\n", 18) < 0);
       c->done = 1;
