@@ -13,7 +13,10 @@ const DLT = 'study.member.created.dlt';
 // A consumer group of its own: another chatd on the same broker (a developer's, a second
 // test run) must not take partitions from the one under test.
 const GROUP = `chatd-test-${process.pid}-${Date.now()}`;
-const KAFKA_ENV = { CHAT_KAFKA_ENABLED: '1', CHAT_KAFKA_SESSION_TIMEOUT_MS: '6000', SPRING_KAFKA_CONSUMER_GROUP_ID: GROUP };
+// A short produce timeout, so the paused-broker case sees a dead-letter produce time out.
+const PRODUCE_TIMEOUT_MS = 2000;
+const KAFKA_ENV = { CHAT_KAFKA_ENABLED: '1', CHAT_KAFKA_SESSION_TIMEOUT_MS: '6000', SPRING_KAFKA_CONSUMER_GROUP_ID: GROUP,
+  CHAT_KAFKA_PRODUCE_TIMEOUT_MS: String(PRODUCE_TIMEOUT_MS) };
 
 let chatd;
 before(async () => {
@@ -173,4 +176,36 @@ test('the broker restarted: the consumer resumes, nothing skipped or applied twi
   await until(() => members(room.id).length === 4, 60000, 'members after the broker restart');
   assert.deepEqual(sql(`SELECT count(*) FROM chat_room_members WHERE chat_room_id = ${room.id}`), [['4']]);
   assert.equal(deadLetters(`"studyId":${studyId}`).length, 0);
+});
+
+test('the broker paused (SIGSTOP): REST carries on, a dead-letter produce times out and is retried, nothing lost', async () => {
+  const pid = Number(execFileSync('cat', [path.join(REPO, '.dev', 'kafka', 'pid')], { encoding: 'utf8' }).trim());
+  const studyId = uniqueStudyId(); // no room: retried after 1, 2 and 4 s, then dead-lettered
+  produce(event(561, studyId));
+  // Paused while the last retry waits, so the dead-letter produce meets a silent broker.
+  await chatd.waitForLog(new RegExp(`failed \\([^)]*${studyId}[^)]*\\); retry 3`), 30000);
+  process.kill(pid, 'SIGSTOP');
+  let timedOut = 0;
+  try {
+    const t0 = Date.now();
+    const res = await api(chatd.url, 'POST', `/api/chat/rooms?studyId=${uniqueStudyId()}&roomName=paused`);
+    assert.equal(res.status, 200, 'REST does not depend on Kafka');
+    assert.ok(Date.now() - t0 < 1000);
+    const end = Date.now() + 4000 + PRODUCE_TIMEOUT_MS + 4000;
+    while (Date.now() < end && timedOut < 1) {
+      const metrics = parsePrometheus((await api(chatd.url, 'GET', '/actuator/prometheus')).text);
+      timedOut = sampleValue(metrics, 'chatd_dependency_timeouts_total', { dependency: 'kafka', kind: 'produce' }) ?? 0;
+      await sleep(200);
+    }
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  assert.ok(timedOut >= 1, 'the dead-letter produce timed out and was counted');
+  // The record was not committed: handled again after the broker resumed, it reaches the
+  // dead-letter topic (twice at most: the timed-out produce may have landed as well).
+  await until(() => deadLetters(`"studyId":${studyId}`).length >= 1, 90000, 'dead-lettered after the pause');
+  assert.ok(deadLetters(`"studyId":${studyId}`).length <= 2);
+  const room = await createRoom(uniqueStudyId());
+  produce(event(562, room.studyId));
+  await until(() => members(room.id).length === 1, 60000, 'events flow again');
 });
