@@ -12,57 +12,10 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "stomp.h"
-#include "stomp_session.h"
+#include "stomp_session_internal.h"
 
-enum { SESSION_ID_LEN = 16, MAX_PENDING_FRAMES = 256 };
-
-/* A frame waiting while an earlier frame of the same session is with the application. */
-typedef struct pending_frame {
-  struct pending_frame *next;
-  chat_stomp_frame frame;
-  char *mem; /* one block holding the command, headers and body */
-} pending_frame;
-
-struct chat_stomp_session {
-  chat_stomp_hub *hub;
-  struct chat_stomp_session *prev, *next; /* the hub's list, for the sweep */
-  const chat_stomp_transport_ops *ops;
-  void *transport;
-  chat_stomp_parser *parser;
-  chat_stomp_version version;
-  char id[SESSION_ID_LEN + 1]; /* opaque: never the transport's own id */
-  int connected;
-  int closing;     /* asked the transport to close */
-  int gone;        /* the transport is closed */
-  int refs;        /* the transport + a task in flight */
-  int busy;        /* a frame is with the application */
-  int draining;    /* graceful stop: read nothing more, finish what was read, then ERROR */
-  pending_frame *pending_head, *pending_tail;
-  size_t pending_count;
-  chat_sub *subs;  /* this session's subscriptions (chat_sub.session_next) */
-  uint64_t message_seq;
-  uint64_t send_every_ms, expect_every_ms; /* negotiated heart-beats, 0 = off */
-  uint64_t last_sent_ms, last_received_ms, last_progress_ms;
-  uint64_t frame_credit;   /* rate limit: thousandths of a frame the client may still send */
-  uint64_t credit_at_ms;   /* when the credit was last topped up */
-  int paused;              /* reading stopped for backpressure, since paused_at_ms */
-  uint64_t paused_at_ms;
-  chat_handshake *handshake; /* the opening request's credentials, until CONNECT is answered */
-  char *user;                /* who lua/chat/access.lua says is speaking; NULL: nobody */
-  double expires_at;         /* wall-clock seconds when its credentials expire; 0: never */
-  uint64_t offered_send_ms, offered_expect_ms; /* heart-beats, while CONNECT is with the app */
-};
-
-struct chat_stomp_hub {
-  chat_runtime *rt;
-  chat_stomp_limits_config limits;
-  chat_broker *broker;
-  chat_stomp_session *sessions;
-  size_t count;
-  uv_timer_t sweep;
-};
-
-static uint64_t now_ms(chat_stomp_hub *h) { return uv_now(h->rt->loop); }
+/* One STOMP session, whatever transport carries it (see stomp_session.h); the hub that
+ * holds them all is core/stomp_hub.c. */
 
 /* ---- sending frames ---- */
 
@@ -77,19 +30,19 @@ static void send_frame(chat_stomp_session *s, const char *command, const char *c
   b->data[body_len] = '\0';
   s->ops->send(s->transport, head, n, b);
   chat_shared_buf_release(b);
-  s->last_sent_ms = now_ms(s->hub);
+  s->last_sent_ms = chat_stomp_now_ms(s->hub);
   chat_metrics.stomp_frames_out++;
   chat_metrics.stomp_bytes_out += n + body_len + 1;
 }
 
-static void close_session(chat_stomp_session *s) {
+void chat_stomp_session_close(chat_stomp_session *s) {
   if (s->closing || s->gone) return;
   s->closing = 1;
   s->ops->close(s->transport);
 }
 
 /* STOMP's answer to a protocol violation: an ERROR frame, then the connection closes. */
-static void send_error(chat_stomp_session *s, const char *message, const char *receipt_id,
+void chat_stomp_session_error(chat_stomp_session *s, const char *message, const char *receipt_id,
                        const char *detail) {
   char len[24];
   size_t dlen = detail ? strlen(detail) : 0;
@@ -98,7 +51,7 @@ static void send_error(chat_stomp_session *s, const char *message, const char *r
                            "content-length", len, receipt_id ? "receipt-id" : NULL, receipt_id, NULL};
   send_frame(s, "ERROR", headers, detail, dlen);
   chat_log_info("stomp", "session %s: ERROR %s", s->id, message);
-  close_session(s);
+  chat_stomp_session_close(s);
 }
 
 static void send_receipt(chat_stomp_session *s, const char *receipt) {
@@ -148,7 +101,7 @@ chat_stomp_session *chat_stomp_session_new(chat_stomp_hub *hub, const chat_stomp
   if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) != 0)
     for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)rand();
   for (size_t i = 0; i < sizeof rnd; i++) snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
-  uint64_t now = now_ms(hub);
+  uint64_t now = chat_stomp_now_ms(hub);
   s->last_received_ms = s->last_sent_ms = s->last_progress_ms = now;
   s->credit_at_ms = now;
   s->frame_credit = (uint64_t)hub->limits.max_frames_per_second * 1000;
@@ -178,9 +131,9 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f);
 /* A draining session says goodbye once nothing it read is left with the application:
  * the ERROR frame tells the client to reconnect elsewhere, and the transport closes
  * after it is written, behind any RECEIPT sent just before. */
-static void finish_drain(chat_stomp_session *s) {
+void chat_stomp_session_finish_drain(chat_stomp_session *s) {
   if (s->draining && !s->busy && s->pending_head == NULL && !s->closing && !s->gone)
-    send_error(s, "server shutting down", NULL, NULL);
+    chat_stomp_session_error(s, "server shutting down", NULL, NULL);
 }
 
 static void push_headers(lua_State *co, const chat_stomp_frame *f) {
@@ -235,19 +188,19 @@ static int push_frame_args(lua_State *co, void *ud) {
  * so a delivery to one session is the same hash lookup as a broadcast. */
 static int is_session_scoped(const char *destination) { return strncmp(destination, "/user/queue/", 12) == 0; }
 
-static void session_key(char *out, size_t cap, const char *destination, const char *session_id) {
+void chat_stomp_session_key(char *out, size_t cap, const char *destination, const char *session_id) {
   snprintf(out, cap, "%s#%s", destination, session_id);
 }
 
 static void subscribe_now(chat_stomp_session *s, const char *destination, const char *id) {
   char key[1024];
   if (is_session_scoped(destination)) {
-    session_key(key, sizeof key, destination, s->id);
+    chat_stomp_session_key(key, sizeof key, destination, s->id);
     destination = key;
   }
   chat_sub *sub = chat_broker_subscribe(s->hub->broker, destination, s, id);
   if (sub == NULL) {
-    send_error(s, "out of memory", NULL, NULL);
+    chat_stomp_session_error(s, "out of memory", NULL, NULL);
     return;
   }
   sub->session_next = s->subs;
@@ -259,7 +212,7 @@ static void subscribe_now(chat_stomp_session *s, const char *destination, const 
 static void resume_reading(chat_stomp_session *s) {
   if (s->paused) {
     enum { MAX_PAUSE_CREDIT_MS = 10000 }; /* a long stall must not license a flood */
-    uint64_t rate = s->hub->limits.max_frames_per_second, now = now_ms(s->hub);
+    uint64_t rate = s->hub->limits.max_frames_per_second, now = chat_stomp_now_ms(s->hub);
     uint64_t paused_ms = now - s->paused_at_ms;
     if (paused_ms > MAX_PAUSE_CREDIT_MS) paused_ms = MAX_PAUSE_CREDIT_MS;
     s->frame_credit = rate * 1000 + paused_ms * rate;
@@ -297,13 +250,13 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
   if (!s->gone && !s->closing) {
     if (c->kind == FRAME_CONNECT) {
       if (accepted) send_connected(s, c->receipt);
-      else send_error(s, reason, c->receipt, NULL);
+      else chat_stomp_session_error(s, reason, c->receipt, NULL);
     } else if (c->kind == FRAME_SUBSCRIBE) {
       if (accepted) {
         subscribe_now(s, c->destination, c->sub_id);
         send_receipt(s, c->receipt);
       } else {
-        send_error(s, reason, c->receipt, NULL);
+        chat_stomp_session_error(s, reason, c->receipt, NULL);
       }
     } else if (accepted) {
       /* For a SEND the receipt means "stored": the application returned after commit. */
@@ -317,7 +270,7 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
   s->busy = 0;
   if (s->pending_count == 0 && !s->gone && !s->draining) resume_reading(s);
   process_pending(s);
-  finish_drain(s);
+  chat_stomp_session_finish_drain(s);
   session_release(s);
 }
 
@@ -341,7 +294,7 @@ static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, in
     free(c->sub_id);
     free(c);
     s->busy = 0;
-    send_error(s, "server misconfigured", receipt, NULL);
+    chat_stomp_session_error(s, "server misconfigured", receipt, NULL);
     session_release(s);
   }
 }
@@ -368,7 +321,7 @@ static chat_stomp_version negotiate(const char *accept) {
 
 static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
   if (s->connected) {
-    send_error(s, "already connected", NULL, NULL);
+    chat_stomp_session_error(s, "already connected", NULL, NULL);
     return;
   }
   chat_stomp_version v = negotiate(chat_stomp_frame_header(f, "accept-version"));
@@ -376,7 +329,7 @@ static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
     const char *headers[] = {"version", "1.0,1.1,1.2", "message", "Supported protocol versions are 1.0,1.1,1.2",
                              NULL};
     send_frame(s, "ERROR", headers, NULL, 0);
-    close_session(s);
+    chat_stomp_session_close(s);
     return;
   }
   s->version = v;
@@ -386,7 +339,7 @@ static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
   unsigned long cx = 0, cy = 0;
   const char *hb = chat_stomp_frame_header(f, "heart-beat");
   if (hb && sscanf(hb, "%lu,%lu", &cx, &cy) != 2) {
-    send_error(s, "malformed heart-beat header", NULL, NULL);
+    chat_stomp_session_error(s, "malformed heart-beat header", NULL, NULL);
     return;
   }
   unsigned offer = s->hub->limits.heartbeat_ms;
@@ -415,7 +368,7 @@ static void on_unsubscribe(chat_stomp_session *s, const chat_stomp_frame *f) {
   const char *id = chat_stomp_frame_header(f, "id");
   if (id == NULL && s->version == CHAT_STOMP_V10) id = chat_stomp_frame_header(f, "destination");
   if (id == NULL) {
-    send_error(s, "UNSUBSCRIBE without an id header", chat_stomp_frame_header(f, "receipt"), NULL);
+    chat_stomp_session_error(s, "UNSUBSCRIBE without an id header", chat_stomp_frame_header(f, "receipt"), NULL);
     return;
   }
   for (chat_sub **pp = &s->subs; *pp;) {
@@ -438,17 +391,17 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
     return;
   }
   if (!s->connected) {
-    send_error(s, "expected a CONNECT frame first", receipt, NULL);
+    chat_stomp_session_error(s, "expected a CONNECT frame first", receipt, NULL);
     return;
   }
   if (strcmp(cmd, "SEND") == 0) {
     const char *dest = chat_stomp_frame_header(f, "destination");
     if (dest == NULL) {
-      send_error(s, "SEND without a destination header", receipt, NULL);
+      chat_stomp_session_error(s, "SEND without a destination header", receipt, NULL);
       return;
     }
     if (strncmp(dest, "/app/", 5) != 0) {
-      send_error(s, "unknown destination: only /app/... accepts SEND", receipt, dest);
+      chat_stomp_session_error(s, "unknown destination: only /app/... accepts SEND", receipt, dest);
       return;
     }
     dispatch_to_app(s, f, FRAME_SEND, dest, NULL);
@@ -459,19 +412,19 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
     const char *id = chat_stomp_frame_header(f, "id");
     if (id == NULL && s->version == CHAT_STOMP_V10) id = dest;
     if (dest == NULL || id == NULL) {
-      send_error(s, "SUBSCRIBE needs destination and id headers", receipt, NULL);
+      chat_stomp_session_error(s, "SUBSCRIBE needs destination and id headers", receipt, NULL);
       return;
     }
     size_t count = 0;
     for (chat_sub *sub = s->subs; sub; sub = sub->session_next, count++) {
       if (strcmp(sub->id, id) == 0) {
-        send_error(s, "subscription id already in use", receipt, id);
+        chat_stomp_session_error(s, "subscription id already in use", receipt, id);
         return;
       }
     }
     if (count >= s->hub->limits.max_subscriptions) {
       chat_metrics.stomp_limit_errors++;
-      send_error(s, "too many subscriptions on one connection", receipt, NULL);
+      chat_stomp_session_error(s, "too many subscriptions on one connection", receipt, NULL);
       return;
     }
     dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id);
@@ -483,7 +436,7 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
   }
   if (strcmp(cmd, "DISCONNECT") == 0) {
     send_receipt(s, receipt);
-    close_session(s);
+    chat_stomp_session_close(s);
     return;
   }
   if (strcmp(cmd, "ACK") == 0 || strcmp(cmd, "NACK") == 0 || strcmp(cmd, "BEGIN") == 0 ||
@@ -493,7 +446,7 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
     send_receipt(s, receipt);
     return;
   }
-  send_error(s, "unknown command", receipt, cmd);
+  chat_stomp_session_error(s, "unknown command", receipt, cmd);
 }
 
 /* Copies a frame so it can wait in the session's queue. */
@@ -548,7 +501,7 @@ static void process_pending(chat_stomp_session *s) {
  * A client past it is flooding (no chat user sends 100 frames a second), so it gets an
  * ERROR and is closed, and nobody else notices. Returns 0 when the frame may pass. */
 static int over_rate(chat_stomp_session *s) {
-  uint64_t rate = s->hub->limits.max_frames_per_second, burst = rate * 1000, now = now_ms(s->hub);
+  uint64_t rate = s->hub->limits.max_frames_per_second, burst = rate * 1000, now = chat_stomp_now_ms(s->hub);
   /* Credit above the burst is what a pause granted (see resume_reading): it is spent,
    * never topped up. */
   if (s->frame_credit < burst) {
@@ -563,22 +516,22 @@ static int over_rate(chat_stomp_session *s) {
 
 static int on_parsed(const chat_stomp_frame *f, void *ud) {
   chat_stomp_session *s = ud;
-  s->last_received_ms = now_ms(s->hub);
+  s->last_received_ms = chat_stomp_now_ms(s->hub);
   if (f == NULL) return 0; /* a heart-beat */
   chat_metrics.stomp_frames_in++;
   if (over_rate(s)) {
     chat_metrics.stomp_limit_errors++;
-    send_error(s, "too many frames per second", NULL, NULL);
+    chat_stomp_session_error(s, "too many frames per second", NULL, NULL);
     return 1;
   }
   if (s->busy) {
     if (s->pending_count >= MAX_PENDING_FRAMES) {
-      send_error(s, "too many frames waiting; slow down", NULL, NULL);
+      chat_stomp_session_error(s, "too many frames waiting; slow down", NULL, NULL);
       return 1;
     }
     pending_frame *p = copy_frame(f);
     if (p == NULL) {
-      send_error(s, "out of memory", NULL, NULL);
+      chat_stomp_session_error(s, "out of memory", NULL, NULL);
       return 1;
     }
     if (s->pending_tail) s->pending_tail->next = p;
@@ -586,7 +539,7 @@ static int on_parsed(const chat_stomp_frame *f, void *ud) {
     s->pending_tail = p;
     s->pending_count++;
     /* Backpressure: read no more until the application has caught up. */
-    if (!s->paused) s->paused_at_ms = now_ms(s->hub);
+    if (!s->paused) s->paused_at_ms = chat_stomp_now_ms(s->hub);
     s->paused = 1;
     s->ops->pause(s->transport, 1);
     return 0;
@@ -603,13 +556,13 @@ void chat_stomp_session_feed(chat_stomp_session *s, const char *data, size_t len
   const char *err = NULL;
   s->refs++; /* a frame's task may end synchronously and drop the last other reference */
   if (chat_stomp_parser_feed(s->parser, data, len, on_parsed, s, &err) < 0 && !s->closing)
-    send_error(s, err, NULL, NULL);
+    chat_stomp_session_error(s, err, NULL, NULL);
   session_release(s);
 }
 
 int chat_stomp_session_heartbeating(const chat_stomp_session *s) { return s->send_every_ms > 0; }
 
-void chat_stomp_session_wrote(chat_stomp_session *s) { s->last_progress_ms = now_ms(s->hub); }
+void chat_stomp_session_wrote(chat_stomp_session *s) { s->last_progress_ms = chat_stomp_now_ms(s->hub); }
 
 void chat_stomp_session_closed(chat_stomp_session *s) {
   chat_stomp_hub *hub = s->hub;
@@ -633,158 +586,3 @@ void chat_stomp_session_closed(chat_stomp_session *s) {
   session_release(s);
 }
 
-/* ---- fan-out ---- */
-
-enum { COMMON_HEADERS = 2 * (CHAT_STOMP_MAX_EXTRA_HEADERS + 2) };
-
-/* What every recipient of one broadcast shares: the body, the destination they see, and
- * the headers after the per-subscriber ones. Built once per broadcast, not per recipient. */
-typedef struct {
-  chat_shared_buf *body; /* body + NUL */
-  const char *destination;
-  const char *common[COMMON_HEADERS + 1];
-  size_t deliveries;
-  size_t head_bytes; /* summed here, added to the metrics once per broadcast */
-} fanout;
-
-static void deliver(chat_sub *sub, void *ud) {
-  fanout *fo = ud;
-  chat_stomp_session *s = sub->session;
-  if (s->closing || s->gone) return;
-  chat_stomp_hub *hub = s->hub;
-  char msgid[48];
-  snprintf(msgid, sizeof msgid, "%s-%llu", s->id, (unsigned long long)s->message_seq++);
-  const char *headers[6 + COMMON_HEADERS + 1] = {"destination", fo->destination, "subscription", sub->id,
-                                                 "message-id", msgid};
-  memcpy(headers + 6, fo->common, sizeof fo->common);
-  char head[2048];
-  size_t n = chat_stomp_encode_head(head, sizeof head, s->version, "MESSAGE", headers);
-  if (n > sizeof head) return; /* headers this long are a programming error upstream */
-  s->ops->send(s->transport, head, n, fo->body);
-  s->last_sent_ms = now_ms(hub);
-  fo->deliveries++;
-  fo->head_bytes += n;
-  if (s->ops->queued(s->transport) > hub->limits.max_queued_bytes) {
-    chat_log_warn("stomp", "session %s: %zu bytes queued, dropping the slow consumer", s->id,
-                  s->ops->queued(s->transport));
-    chat_metrics.stomp_slow_consumers++;
-    close_session(s);
-  }
-}
-
-static size_t fan_out(chat_stomp_hub *hub, const char *key, const char *destination, const char *body,
-                      size_t body_len, const char *const *extra) {
-  chat_shared_buf *b = chat_shared_buf_new(body, body_len + 1);
-  if (b == NULL) return 0;
-  b->data[body_len] = '\0';
-  char cl[24];
-  snprintf(cl, sizeof cl, "%zu", body_len);
-  fanout fo = {.body = b, .destination = destination};
-  int h = 0, has_type = 0;
-  for (const char *const *e = extra; e && e[0] && h < 2 * CHAT_STOMP_MAX_EXTRA_HEADERS; e += 2) {
-    has_type |= strcmp(e[0], "content-type") == 0;
-    fo.common[h++] = e[0], fo.common[h++] = e[1];
-  }
-  if (!has_type) fo.common[h++] = "content-type", fo.common[h++] = "application/json";
-  fo.common[h++] = "content-length", fo.common[h++] = cl;
-  fo.common[h] = NULL;
-  chat_broker_each(hub->broker, key, deliver, &fo);
-  chat_shared_buf_release(b);
-  chat_metrics.stomp_deliveries += fo.deliveries;
-  chat_metrics.stomp_frames_out += fo.deliveries;
-  chat_metrics.stomp_bytes_out += fo.head_bytes + fo.deliveries * (body_len + 1);
-  return fo.deliveries;
-}
-
-size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
-                                size_t body_len, const char *const *headers) {
-  return fan_out(hub, destination, destination, body, body_len, headers);
-}
-
-size_t chat_stomp_hub_send_to_session(chat_stomp_hub *hub, const char *session_id,
-                                      const char *destination, const char *body, size_t body_len,
-                                      const char *const *headers) {
-  char key[1024];
-  session_key(key, sizeof key, destination, session_id);
-  return fan_out(hub, key, destination, body, body_len, headers);
-}
-
-/* ---- the sweep: heart-beats, stalled writers and expired credentials, once a second ---- */
-
-static void sweep(uv_timer_t *t) {
-  chat_stomp_hub *hub = t->data;
-  uint64_t now = now_ms(hub);
-  double wall = (double)time(NULL);
-  for (chat_stomp_session *s = hub->sessions; s; s = s->next) {
-    if (s->closing || s->gone) continue;
-    /* A session lives no longer than the token it connected with: the client reconnects
-     * with a fresh one. */
-    if (s->expires_at > 0 && wall >= s->expires_at) {
-      send_error(s, "unauthorized: token expired", NULL, NULL);
-      continue;
-    }
-    if (s->ops->queued(s->transport) > 0) {
-      if (now - s->last_progress_ms > hub->limits.max_stall_ms) {
-        chat_log_warn("stomp", "session %s: no write progress for %llu ms, dropping it", s->id,
-                      (unsigned long long)(now - s->last_progress_ms));
-        chat_metrics.stomp_slow_consumers++;
-        close_session(s);
-        continue;
-      }
-    } else {
-      s->last_progress_ms = now;
-    }
-    /* Spring and most clients allow some slack; a client silent for 1.5 intervals is gone. */
-    if (s->expect_every_ms && now - s->last_received_ms > s->expect_every_ms * 3 / 2) {
-      chat_log_info("stomp", "session %s: no heart-beat for %llu ms, closing", s->id,
-                    (unsigned long long)(now - s->last_received_ms));
-      close_session(s);
-      continue;
-    }
-    if (s->connected && s->send_every_ms && now - s->last_sent_ms + 500 >= s->send_every_ms) {
-      s->ops->send(s->transport, "\n", 1, NULL);
-      chat_metrics.stomp_bytes_out++;
-      s->last_sent_ms = now;
-    }
-  }
-}
-
-chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_config *limits) {
-  chat_stomp_hub *hub = calloc(1, sizeof *hub);
-  if (hub == NULL) return NULL;
-  hub->rt = rt;
-  hub->limits = *limits;
-  hub->broker = chat_broker_new();
-  uv_timer_init(rt->loop, &hub->sweep);
-  hub->sweep.data = hub;
-  uv_timer_start(&hub->sweep, sweep, 1000, 1000);
-  uv_unref((uv_handle_t *)&hub->sweep); /* never keeps the loop alive on its own */
-  return hub;
-}
-
-void chat_stomp_hub_drain(chat_stomp_hub *hub) {
-  /* finish_drain may close a session, and a SockJS transport reports that at once:
-   * the session is unlinked and may be freed, so its successor is read first. */
-  for (chat_stomp_session *s = hub->sessions, *next; s; s = next) {
-    next = s->next;
-    if (s->closing || s->gone || s->draining) continue;
-    s->draining = 1;
-    s->ops->pause(s->transport, 1);
-    finish_drain(s);
-  }
-}
-
-static void hub_timer_closed(uv_handle_t *h) {
-  chat_stomp_hub *hub = h->data;
-  chat_broker_free(hub->broker);
-  free(hub);
-}
-
-void chat_stomp_hub_free(chat_stomp_hub *hub) {
-  uv_timer_stop(&hub->sweep);
-  uv_close((uv_handle_t *)&hub->sweep, hub_timer_closed);
-}
-
-size_t chat_stomp_hub_sessions(const chat_stomp_hub *hub) { return hub->count; }
-size_t chat_stomp_hub_subscriptions(const chat_stomp_hub *hub) { return chat_broker_subscriptions(hub->broker); }
-size_t chat_stomp_hub_destinations(const chat_stomp_hub *hub) { return chat_broker_destinations(hub->broker); }
