@@ -70,12 +70,17 @@
     });
   }
 
-  $('login').addEventListener('submit', function (e) {
-    e.preventDefault();
+  function enter() {
     room = Number($('roomId').value);
     userId = Number($('userId').value);
     nickname = $('nickname').value;
+    $('login').querySelector('button').disabled = true;
     loadHistory().then(connect);
+  }
+
+  $('login').addEventListener('submit', function (e) {
+    e.preventDefault();
+    enter();
   });
 
   $('composer').addEventListener('submit', function (e) {
@@ -86,10 +91,12 @@
     $('content').value = '';
   });
 
-  // ?room=1&user=2&nick=x fills the form (handy for links and for the browser test);
-  // &token=... for a server that verifies tokens.
+  // ?room=1&user=2&nick=x fills the form and, when it names both the room and the user,
+  // enters the room at once (a link into a room); &token=... for a server that verifies
+  // tokens.
   var q = new URLSearchParams(location.search);
   if (q.get('room')) $('roomId').value = q.get('room');
   if (q.get('user')) $('userId').value = q.get('user');
   if (q.get('nick')) $('nickname').value = q.get('nick');
+  if (q.get('room') && q.get('user')) enter();
 })();

@@ -27,10 +27,18 @@ after(async () => {
   assert.equal((await chatd.stop()).code, 0);
 });
 
-async function openChat(context, room, userId, nick) {
+// A link naming the room and the user enters the room by itself; without one, the form does.
+async function openChat(context, room, userId, nick, { viaForm = false } = {}) {
   const page = await context.newPage();
-  await page.goto(`${chatd.url}/?room=${room}&user=${userId}&nick=${encodeURIComponent(nick)}`);
-  await page.click('#login button');
+  if (viaForm) {
+    await page.goto(chatd.url);
+    await page.fill('#roomId', String(room));
+    await page.fill('#userId', String(userId));
+    await page.fill('#nickname', nick);
+    await page.click('#login button');
+  } else {
+    await page.goto(`${chatd.url}/?room=${room}&user=${userId}&nick=${encodeURIComponent(nick)}`);
+  }
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('connected'));
   return page;
 }
@@ -46,7 +54,7 @@ test('two members chat in the browser, one over WebSocket and one over an HTTP f
   // A browser behind a proxy that blocks WebSocket: SockJS must fall back.
   await ctxB.addInitScript(() => { delete window.WebSocket; window.WebSocket = undefined; });
   const a = await openChat(ctxA, room.id, 401, '홍길동');
-  const b = await openChat(ctxB, room.id, 402, '김철수');
+  const b = await openChat(ctxB, room.id, 402, '김철수', { viaForm: true });
 
   assert.match(await a.textContent('#status'), /websocket/);
   const bTransport = await b.textContent('#status');
@@ -123,13 +131,12 @@ async function watchedContext() {
   return { context, stompErrors, nextStompError };
 }
 
-// Opens the page with these query parameters and presses Enter; resolves with the status of
-// the history request the page made.
+// Opens the page with these query parameters (which name the room and the user, so the
+// page enters by itself); resolves with the status of the history request the page made.
 async function enter(context, server, params) {
   const page = await context.newPage();
-  await page.goto(`${server.url}/?${new URLSearchParams(params)}`);
   const history = page.waitForResponse((r) => r.url().includes(`/api/chat/rooms/${params.room}/messages`));
-  await page.click('#login button');
+  await page.goto(`${server.url}/?${new URLSearchParams(params)}`);
   return { page, historyStatus: (await history).status() };
 }
 
