@@ -55,7 +55,7 @@ typedef struct chat_config {
   int pg_connect_timeout_ms;    /* CHAT_PG_CONNECT_TIMEOUT_MS, default 5 s */
   int kafka_produce_timeout_ms; /* CHAT_KAFKA_PRODUCE_TIMEOUT_MS, default 10 s */
   char *log_level;
-  /* Identity and access (README "Access control"). The CIDR lists and key files are read
+  /* Identity and access (docs/access-control.md). The CIDR lists and key files are read
    * and checked by lua/chat/access.lua, on start and on every reload. */
   char *auth;               /* CHAT_AUTH: none (default), gateway or jwt */
   char *trusted_proxies;    /* CHAT_TRUSTED_PROXIES: whose X-User-Id is believed */

@@ -1,5 +1,5 @@
 /* Metrics: the counters chatd keeps and their Prometheus text exposition (format 0.0.4,
- * served at /actuator/prometheus). README "Metrics" lists every name.
+ * served at /actuator/prometheus). docs/metrics.md lists every name.
  *
  * Counters on hot paths (frames, bytes, fan-out deliveries) are plain integers in one
  * global struct: the event loop is single-threaded, so an increment is one add, with no
@@ -37,7 +37,7 @@ typedef struct chat_metrics_counters {
   uint64_t http_connections_refused; /* over CHAT_MAX_CONNECTIONS: answered 503 and closed */
   uint64_t sockjs_sessions_refused;  /* over CHAT_SOCKJS_MAX_SESSIONS */
   uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
-  uint64_t access_denied[5];         /* by reason (chat_access_denial below) (README "Access control") */
+  uint64_t access_denied[5];         /* by reason (chat_access_denial below) (docs/access-control.md) */
   int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
 } chat_metrics_counters;
 

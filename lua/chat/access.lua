@@ -1,5 +1,5 @@
 --[[ Who is speaking and what they may do: every access rule of chatd, in one module that
-operators can change with a reload (README "Access control"). The C core only carries the
+operators can change with a reload (docs/access-control.md). The C core only carries the
 credentials here (REST headers, the WebSocket/SockJS handshake, STOMP CONNECT headers) and
 keeps the identity this module gives a STOMP session.
 

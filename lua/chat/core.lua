@@ -42,7 +42,7 @@ Misc
   chat.health()             {pg = {connected=n, size=n}, redis = {connected=bool}}
   chat.stopping()           true once a graceful stop began (readiness goes DOWN)
 
-Access control (README "Access control"; the rules are lua/chat/access.lua's)
+Access control (docs/access-control.md; the rules are lua/chat/access.lua's)
   chat.origin_allowed(origin)         CHAT_ALLOWED_ORIGINS, as the handshakes check it
   text, version = chat.jwks(known)    CHAT_JWT_JWKS_URL's key set as last fetched (nil before
                                       the first fetch, and while the version is `known`)
@@ -55,7 +55,7 @@ Access control (README "Access control"; the rules are lua/chat/access.lua's)
   chat.crypto.equal(a, b)             constant-time comparison
   chat.crypto.inet_pton(addr)         -> 4 or 16 bytes | nil (IPv4-mapped IPv6 as 4)
 
-Metrics (kept in C, core/metrics.c; README "Metrics")
+Metrics (kept in C, core/metrics.c; docs/metrics.md)
   chat.metrics.render()               the Prometheus text for /actuator/prometheus
   chat.metrics.message_stored(type)   one chat message of that type was stored
   chat.metrics.access_denied(reason)  a refusal: "unauthenticated", "forbidden", "internal", ...

@@ -95,7 +95,7 @@ local DOC = {
       security = { {}, { internalToken = {} } },
       responses = responses(ref("ChatRoomResponse"), "403", "415") } },
   },
-  -- Which scheme applies is the server's CHAT_AUTH (README "Access control"); with none,
+  -- Which scheme applies is the server's CHAT_AUTH (docs/access-control.md); with none,
   -- no credentials are needed, hence the empty requirement.
   security = { {}, { bearerAuth = {} }, { gatewayUser = {} } },
   components = {
