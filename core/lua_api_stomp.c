@@ -54,16 +54,9 @@ static int stomp_send_to_session(lua_State *L) {
   return 1;
 }
 
-static int stomp_sessions(lua_State *L) {
-  chat_stomp_hub *hub = lua_touserdata(L, lua_upvalueindex(1));
-  lua_pushinteger(L, (lua_Integer)chat_stomp_hub_sessions(hub));
-  return 1;
-}
-
 void chat_lua_api_stomp_inject(lua_State *L, struct chat_stomp_hub *hub) {
   static const luaL_Reg fns[] = {{"broadcast", stomp_broadcast},
                                  {"send_to_session", stomp_send_to_session},
-                                 {"sessions", stomp_sessions},
                                  {NULL, NULL}};
   lua_newtable(L);
   lua_pushlightuserdata(L, hub);

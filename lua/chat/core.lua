@@ -14,7 +14,8 @@ PostgreSQL
       `$1..$n` parameters: nil -> NULL, boolean, integer, number, string.
       rows: array of rows, each a table keyed by column name. int2/int4/int8 become Lua
       integers, bool booleans, float/numeric numbers, SQL NULL nil, anything else the
-      text PostgreSQL sends (timestamps as "2025-01-09 14:30:00.123456").
+      text PostgreSQL sends (timestamps as "2025-01-09 14:30:00.123456"; chat/db.lua selects
+      them as seconds since the epoch instead, see db.timestamp).
       rows.affected: rows changed by INSERT/UPDATE/DELETE.
       On failure: nil, message, SQLSTATE ("08006" when no connection is available).
   result, err, sqlstate = chat.pg.transaction(function(tx) ... end)
@@ -27,6 +28,22 @@ Redis
       integer replies are integers, bulk and status replies strings, arrays tables,
       a nil reply is chat.null. An error reply or a lost connection: nil, message.
   n, err = chat.redis.publish(channel, payload)
+      A command unanswered for CHAT_REDIS_TIMEOUT_MS fails with "Redis did not answer in
+      time"; while the link is being made again, calls fail at once ("Redis is unavailable").
+
+STOMP (delivery to this process's subscribers; the core encodes each body once)
+  n = chat.stomp.broadcast(destination, body[, headers])
+      a MESSAGE to every local subscription of `destination`; headers: a table of extra
+      header names and values (content-type defaults to application/json); n deliveries.
+  n = chat.stomp.send_to_session(session_id, destination, body[, headers])
+      to the subscriptions of one session (by the opaque id the handlers receive) to a
+      session-scoped destination such as "/user/queue/errors".
+
+Kafka
+  ok, err = chat.kafka.produce(topic, key, value[, headers])
+      yields until the broker acknowledged it (or CHAT_KAFKA_PRODUCE_TIMEOUT_MS passed).
+  state = chat.kafka.state()  {assigned = partitions, backlog = records, error = last error},
+                              nil when CHAT_KAFKA_ENABLED=0
 
 Misc
   chat.null                 the value of a nil Redis reply (a light userdata)
@@ -36,7 +53,9 @@ Misc
   ok = chat.wake(id, ...)   resumes a waiting task on the next loop turn with `...`;
                             false when that task is not waiting (a stale or repeated id)
   chat.now()                wall-clock seconds (float, microsecond precision)
-  chat.localtime(seconds)   "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the process's TZ
+  chat.localtime(seconds[, zone])  "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the zone, or the
+                            process's TZ without one (zones: a tz region, UTC or +09:00)
+  chat.offsettime(seconds, zone)   "YYYY-MM-DDTHH:MM:SS.mmm+09:00", as Jackson writes a Date
   chat.log.debug|info|warn|error(fmt, ...)
   chat.config               read-only copy of the configuration (port, app_name, ...)
   chat.health()             {pg = {connected=n, size=n}, redis = {connected=bool}}
