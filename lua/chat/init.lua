@@ -46,8 +46,8 @@ local ENTRY_POINTS = { "http", "stomp_connect", "stomp_send", "stomp_subscribe",
 
 function app.validate()
   -- (tests/integration/reload.test.mjs edits the assert line below: keep its text.)
-  local compiled = router.compile(route_tables())
-  assert(#compiled > 0, "no HTTP routes")
+  local routes = router.compile(route_tables())
+  assert(#routes > 0, "no HTTP routes")
   for _, entry in ipairs(ENTRY_POINTS) do
     assert(type(app[entry]) == "function", "app." .. entry .. " is missing")
   end

@@ -27,20 +27,20 @@ local function read_file(path, variable)
   return text
 end
 
--- The RSA signing keys of a JSON Web Key Set's text: { [kid] = key }, and the key when
--- there is only one. Raises, naming `source`, when the set is unusable.
+-- The RSA signing keys of a JSON Web Key Set's text: { [kid] = key }, and how many there
+-- are. Raises, naming `source`, when the set is unusable.
 local function parse_key_set(text, source)
   local set = json.decode(text)
   if type(set) ~= "table" or type(set.keys) ~= "table" then
     error(source .. ": not a JSON Web Key Set (an object with \"keys\")", 0)
   end
-  local rsa, count, only = {}, 0, nil
+  local rsa, count = {}, 0
   for i, jwk in ipairs(set.keys) do
     if type(jwk) == "table" and jwk.kty == "RSA" and (jwk.use == nil or jwk.use == "sig") then
       local key, why = crypto.public_key_jwk(tostring(jwk.n), tostring(jwk.e))
       if not key then error(fmt("%s: key %d: %s", source, i, tostring(why)), 0) end
       rsa[type(jwk.kid) == "string" and jwk.kid or ("#" .. i)] = key
-      count, only = count + 1, key
+      count = count + 1
     end
   end
   if count == 0 then error(source .. ": no RSA signing key in the set", 0) end

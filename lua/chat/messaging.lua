@@ -179,7 +179,7 @@ end
 
 local handlers = {}
 
-handlers["/app/chat.sendMessage"] = function(session_id, req)
+handlers["/app/chat.sendMessage"] = function(_session_id, req)
   if req.messageType == "CHAT" and (req.content == nil or not req.content:find("%S")) then
     return nil, "content must not be blank"
   end

@@ -46,7 +46,7 @@ test('SIGHUP reloads the scripts, keeps the old ones when the new ones are broke
     fs.writeFileSync(actuator, original);
     const init = path.join(dir, 'chat', 'init.lua');
     const initText = fs.readFileSync(init, 'utf8');
-    fs.writeFileSync(init, initText.replace('assert(#compiled > 0, "no HTTP routes")', 'error("validation says no")'));
+    fs.writeFileSync(init, initText.replace('assert(#routes > 0, "no HTTP routes")', 'error("validation says no")'));
     chatd.signal('SIGHUP');
     await chatd.waitForLog(/validation says no/);
     assert.equal(await liveness(), 'RELOADED');
