@@ -18,5 +18,6 @@ void chat_lua_api_stomp_inject(lua_State *L, struct chat_stomp_hub *hub);
 void chat_lua_api_kafka_inject(lua_State *L, struct chat_kafka *kafka);
 void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt);
 void chat_lua_api_crypto_inject(lua_State *L);
+void chat_lua_api_json_inject(lua_State *L);
 
 #endif

@@ -102,6 +102,7 @@ static int open_native(lua_State *L) {
   chat_lua_api_kafka_inject(L, rt->kafka);
   chat_lua_api_metrics_inject(L, rt);
   chat_lua_api_crypto_inject(L);
+  chat_lua_api_json_inject(L);
   return 1;
 }
 

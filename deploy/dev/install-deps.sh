@@ -7,6 +7,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev liblua5.4-dev lua5.4 lua-dkjson lua-busted lua-check
+  # fuzz_json's reference decoder (tests only; chatd does not link it).
+  libjansson-dev
   libhiredis-dev libpq-dev libssl-dev librdkafka-dev libcurl4-openssl-dev kcat
   postgresql redis-server iproute2 curl ca-certificates python3-yaml
   # The fuzz build (tests/fuzz): Debian's clang 14; libFuzzer's runtime

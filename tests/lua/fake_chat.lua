@@ -35,6 +35,22 @@ function M.install()
     end,
     equal = function(a, b) return a == b end,
   }
+  -- chat.json's decoder factory (core/lua_api_json.c) on lua-dkjson, with the same options
+  -- and answers for valid JSON; the strict C decoder is tested in tests/c/test_json_decode.c
+  -- and fuzzed against jansson (tests/fuzz/fuzz_json.c).
+  chat.json = {
+    decoder = function(opts)
+      local dkjson = require "dkjson"
+      return function(text)
+        local ok, value, pos, err = pcall(dkjson.decode, text, 1, opts.null, opts.object, opts.array)
+        if not ok then return nil, tostring(value) end
+        if value == nil then return nil, err or "no JSON value" end
+        local extra = pos and text:find("%S", pos)
+        if extra then return nil, ("unexpected characters after the JSON value at position %d"):format(extra) end
+        return value
+      end
+    end,
+  }
   fake.refused_origins = {}
   function chat.origin_allowed(origin) return not fake.refused_origins[origin] end
   chat.log = {}

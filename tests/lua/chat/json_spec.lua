@@ -66,6 +66,48 @@ describe("chat.json", function()
     assert.is_nil((json.decode(nil)))
   end)
 
+  it("keeps the last value of a repeated key, as Jackson does", function()
+    assert.equal(2, json.decode('{"a":1,"a":2}').a)
+  end)
+
+  it("decodes through chat.json.decoder, given json.null and the object and array markers", function()
+    local fake = require("fake_chat").install()
+    local given, texts = nil, {}
+    fake.chat.json = {
+      decoder = function(opts)
+        given = opts
+        return function(text)
+          texts[#texts + 1] = text
+          if text == "bad" then return nil, "invalid number at position 1" end
+          return setmetatable({}, opts.array)
+        end
+      end,
+    }
+    json = require "chat.json"
+    assert.equal(json.null, given.null)
+    assert.equal("object", given.object.__jsontype)
+    assert.equal("array", given.array.__jsontype)
+    assert.is_true(json.is_array(json.decode("[]")))
+    local v, err = json.decode("bad")
+    assert.is_nil(v)
+    assert.equal("invalid number at position 1", err)
+    assert.same({ "[]", "bad" }, texts)
+    -- not a string: answered without asking the decoder
+    assert.same({ nil, "not a string" }, { json.decode(42) })
+    assert.equal(2, #texts)
+  end)
+
+  it("falls back to dkjson where the core has no chat.json", function()
+    local fake = require("fake_chat").install()
+    fake.chat.json = nil
+    json = require "chat.json"
+    local v = json.decode('{"a":[1,null],"b":{}}')
+    assert.equal(json.null, v.a[2])
+    assert.is_true(json.is_array(v.a))
+    assert.equal('{"a":[1,null],"b":{}}', json.encode(v))
+    assert.is_nil((json.decode("[1,")))
+  end)
+
   it("refuses values it cannot represent", function()
     assert.has_error(function() json.encode(print) end)
   end)

@@ -1,0 +1,57 @@
+/* chat.json: the strict JSON decoder (core/json_decode.c) for lua/chat/json.lua.
+ *
+ *   decode = chat.json.decoder{ null = json.null, object = mt, array = mt,
+ *                               max_depth = 64, allow_nul = false }
+ *   value = decode(text)          or nil, "invalid number at position 12"
+ *
+ * A decoder is made once, with the application's null sentinel and the metatables its
+ * encoder recognises as upvalues, so decoding passes nothing but the text. A text that is
+ * not accepted is an answer (nil and the reason with its 1-based byte position), never an
+ * error: request bodies come from clients. Only a wrong argument type raises. */
+#include <lauxlib.h>
+
+#include "json_decode.h"
+#include "lua_api.h"
+
+enum { UP_NULL = 1, UP_OBJECT, UP_ARRAY, UP_DEPTH, UP_NUL };
+
+static int decode(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  chat_json_options opt = {
+      .null_index = lua_upvalueindex(UP_NULL),
+      .object_mt_index = lua_istable(L, lua_upvalueindex(UP_OBJECT)) ? lua_upvalueindex(UP_OBJECT) : 0,
+      .array_mt_index = lua_istable(L, lua_upvalueindex(UP_ARRAY)) ? lua_upvalueindex(UP_ARRAY) : 0,
+      .max_depth = (int)lua_tointeger(L, lua_upvalueindex(UP_DEPTH)),
+      .allow_nul = lua_toboolean(L, lua_upvalueindex(UP_NUL)),
+  };
+  chat_json_error err;
+  if (chat_json_decode(L, text, len, &opt, &err) == 0) return 1;
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s at position %I", err.reason, (lua_Integer)err.position);
+  return 2;
+}
+
+/* chat.json.decoder(options) -> a decode function bound to those options. */
+static int decoder(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "null");
+  if (lua_getfield(L, 1, "object") != LUA_TNIL) luaL_checktype(L, -1, LUA_TTABLE);
+  if (lua_getfield(L, 1, "array") != LUA_TNIL) luaL_checktype(L, -1, LUA_TTABLE);
+  lua_getfield(L, 1, "max_depth");
+  lua_Integer depth = luaL_optinteger(L, -1, CHAT_JSON_DEFAULT_DEPTH);
+  luaL_argcheck(L, depth >= 1 && depth <= CHAT_JSON_DEPTH_LIMIT, 1, "max_depth must be 1..1024");
+  lua_pop(L, 1);
+  lua_pushinteger(L, depth);
+  lua_getfield(L, 1, "allow_nul");
+  lua_pushboolean(L, lua_toboolean(L, -1));
+  lua_remove(L, -2);
+  lua_pushcclosure(L, decode, 5);
+  return 1;
+}
+
+void chat_lua_api_json_inject(lua_State *L) {
+  static const luaL_Reg fns[] = {{"decoder", decoder}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  lua_setfield(L, -2, "json");
+}
