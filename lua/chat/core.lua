@@ -45,6 +45,10 @@ Kafka
   state = chat.kafka.state()  {assigned = partitions, backlog = records, error = last error},
                               nil when CHAT_KAFKA_ENABLED=0
 
+JSON (core/json_decode.c; lua/chat/json.lua wraps it)
+  decode = chat.json.decoder{null = v, object = mt, array = mt, max_depth = 64, allow_nul = false}
+  value | nil, reason = decode(text)   strict RFC 8259: "invalid number at position 12"
+
 Misc
   chat.null                 the value of a nil Redis reply (a light userdata)
   chat.sleep(seconds)       yields for that long
