@@ -29,6 +29,18 @@ before(async () => {
     SPRING_DATASOURCE_URL: db.url, SPRING_DATA_REDIS_PORT: String(redis.port), TZ,
   } });
   original = await startSpringCompat({ databaseUrl: db.url, redisPort: redis.port, tz: TZ });
+  // Spring subscribes to chat:messages in the background after it reports healthy: wait
+  // until a probe published there arrives, so the first test's message is not early.
+  const probe = '["com.grow.chat.dto.ChatMessagePublish",{"chatRoomId":0,"id":0,"senderId":0,'
+    + '"senderNickname":"probe","content":"probe","messageType":"CHAT","createdAt":"2026-01-01T00:00:00"}]';
+  for (let i = 0; i < 100; i++) {
+    redis.cli('PUBLISH', 'chat:messages', probe);
+    if ((await api(original.url, 'GET', '/fixture/received')).json.messages.length > 0) break;
+    await sleep(100);
+  }
+  assert.ok((await api(original.url, 'GET', '/fixture/received')).json.messages.length > 0,
+    'the original pod subscribed to chat:messages');
+  await api(original.url, 'DELETE', '/fixture/received');
   const studyId = 4242;
   let res = await api(chatd.url, 'POST', `/api/chat/rooms?studyId=${studyId}&roomName=mixed`);
   assert.equal(res.status, 200, res.text);
