@@ -1,12 +1,16 @@
-/* The glue between the servers and the Lua application: every HTTP request becomes a
- * task running app.http(req), and SIGHUP swaps the generation new tasks start in. */
+/* The glue between the servers and the Lua application (app.h): every HTTP request
+ * becomes a task running app.http(req), and SIGHUP swaps the generation new tasks start
+ * in. Split from runtime.h's struct so the areas it drives need not depend back on it. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "http_server.h"
 #include "log.h"
+#include "lua_api.h"
+#include "lua_task.h"
 #include "lua_vm.h"
 #include "metrics.h"
 #include "kafka.h"
@@ -16,9 +20,9 @@
 #include "static_files.h"
 #include "ws_conn.h"
 
-int chat_runtime_reload(chat_runtime *rt) {
+int chat_app_reload(chat_runtime *rt) {
   char err[512] = "";
-  chat_vm *vm = chat_vm_new(rt, rt->config.lua_dir, err, sizeof err);
+  chat_vm *vm = chat_vm_new(rt, rt->config.lua_dir, CHAT_LUA_APIS, err, sizeof err);
   if (vm == NULL) {
     if (rt->vm == NULL) {
       /* At start there is nothing to keep serving: main says so and exits. */
@@ -38,7 +42,7 @@ int chat_runtime_reload(chat_runtime *rt) {
   while (channels && channels[n]) n++;
   if (rt->redis_sub && n > 0)
     chat_redis_set_subscriptions(rt->redis_sub, (const char *const *)channels, n,
-                                 chat_runtime_redis_message, rt);
+                                 chat_app_redis_message, rt);
   chat_vm_strings_free(channels);
   if (rt->kafka) {
     char **topics = chat_vm_strings(vm, "kafka_topics");
@@ -144,7 +148,7 @@ static int is_websocket_path(const char *path) {
   return strcmp(path, "/ws-chat") == 0 || strcmp(path, "/ws-chat/websocket") == 0;
 }
 
-void chat_runtime_http_request(chat_http_conn *conn, const chat_http_request *req, void *ud) {
+void chat_app_http_request(chat_http_conn *conn, const chat_http_request *req, void *ud) {
   chat_runtime *rt = ud;
   if (req->upgrade && is_websocket_path(req->path)) {
     chat_ws_conn_upgrade(rt, conn, req);
@@ -179,8 +183,8 @@ static void redis_message_done(chat_task *t, lua_State *co, int ok, int nres, vo
   (void)t, (void)co, (void)ok, (void)nres, (void)ud;
 }
 
-void chat_runtime_redis_message(const char *channel, size_t channel_len, const char *payload,
-                                size_t payload_len, void *ud) {
+void chat_app_redis_message(const char *channel, size_t channel_len, const char *payload,
+                            size_t payload_len, void *ud) {
   chat_runtime *rt = ud;
   redis_message m = {channel, payload, channel_len, payload_len};
   if (chat_task_spawn(rt->vm, "redis_message", push_redis_message, &m, redis_message_done, NULL) < 0)

@@ -55,6 +55,9 @@ static char *url_decode(const char *p, size_t n) {
   return out;
 }
 
+/* Declared printf-like so callers' arguments are checked against their formats, and so
+ * the vsnprintf below passes -Wformat-nonliteral (the format is the caller's literal). */
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   if (err == NULL || errlen == 0) return;
   va_list ap;

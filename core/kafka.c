@@ -8,7 +8,7 @@
 
 #include "kafka.h"
 #include "log.h"
-#include "lua_vm.h"
+#include "lua_task.h"
 #include "runtime.h"
 
 enum {

@@ -11,7 +11,7 @@
 #include "jwks_fetch.h"
 #include "log.h"
 #include "lua_api.h"
-#include "lua_vm.h"
+#include "lua_task.h"
 #include "pg.h"
 #include "redis.h"
 #include "runtime.h"

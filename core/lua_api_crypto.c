@@ -290,7 +290,8 @@ static int parse_address(lua_State *L) {
   return 1;
 }
 
-void chat_lua_api_crypto_inject(lua_State *L) {
+void chat_lua_api_crypto_inject(lua_State *L, struct chat_runtime *rt) {
+  (void)rt; /* nothing here depends on the runtime */
   static const luaL_Reg fns[] = {{"hmac_sha256", hmac_sha256},
                                  {"b64url_decode", b64url_decode},
                                  {"public_key_pem", public_key_pem},
@@ -304,6 +305,5 @@ void chat_lua_api_crypto_inject(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  luaL_newlib(L, fns);
-  lua_setfield(L, -2, "crypto");
+  luaL_setfuncs(L, fns, 0);
 }

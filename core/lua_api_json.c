@@ -50,8 +50,8 @@ static int decoder(lua_State *L) {
   return 1;
 }
 
-void chat_lua_api_json_inject(lua_State *L) {
+void chat_lua_api_json_inject(lua_State *L, struct chat_runtime *rt) {
+  (void)rt; /* nothing here depends on the runtime */
   static const luaL_Reg fns[] = {{"decoder", decoder}, {NULL, NULL}};
-  luaL_newlib(L, fns);
-  lua_setfield(L, -2, "json");
+  luaL_setfuncs(L, fns, 0);
 }

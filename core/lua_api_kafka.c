@@ -4,7 +4,8 @@
 
 #include "kafka.h"
 #include "lua_api.h"
-#include "lua_vm.h"
+#include "lua_task.h"
+#include "runtime.h"
 
 enum { MAX_HEADERS = 32 };
 
@@ -80,10 +81,8 @@ static int kafka_state(lua_State *L) {
   return 1;
 }
 
-void chat_lua_api_kafka_inject(lua_State *L, struct chat_kafka *kafka) {
+void chat_lua_api_kafka_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"produce", kafka_produce}, {"state", kafka_state}, {NULL, NULL}};
-  lua_newtable(L);
-  lua_pushlightuserdata(L, kafka);
+  lua_pushlightuserdata(L, rt->kafka);
   luaL_setfuncs(L, fns, 1);
-  lua_setfield(L, -2, "kafka");
 }

@@ -7,6 +7,7 @@
 #include "http_server.h"
 #include "kafka.h"
 #include "lua_api.h"
+#include "lua_task.h"
 #include "lua_vm.h"
 #include "metrics.h"
 #include "pg.h"
@@ -93,8 +94,6 @@ static int access_denied(lua_State *L) {
 void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored},
                                  {"access_denied", access_denied}, {NULL, NULL}};
-  lua_newtable(L);
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, fns, 1);
-  lua_setfield(L, -2, "metrics");
 }

@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "lua_api.h"
-#include "lua_vm.h"
+#include "lua_task.h"
 #include "pg.h"
+#include "runtime.h"
 
 enum { MAX_PARAMS = 64 };
 
@@ -256,7 +257,7 @@ static int tx_gc(lua_State *L) {
   return 0;
 }
 
-void chat_lua_api_pg_inject(lua_State *L, struct chat_pg_pool *pool) {
+void chat_lua_api_pg_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg tx_methods[] = {
       {"query", tx_query}, {"commit", tx_commit}, {"rollback", tx_rollback}, {NULL, NULL}};
   if (luaL_newmetatable(L, TX_META)) {
@@ -267,8 +268,6 @@ void chat_lua_api_pg_inject(lua_State *L, struct chat_pg_pool *pool) {
   }
   lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"query", pg_query}, {"begin", pg_begin}, {NULL, NULL}};
-  lua_newtable(L);
-  lua_pushlightuserdata(L, pool);
+  lua_pushlightuserdata(L, rt->pg);
   luaL_setfuncs(L, fns, 1);
-  lua_setfield(L, -2, "pg");
 }

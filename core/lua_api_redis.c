@@ -3,8 +3,9 @@
 #include <stdlib.h>
 
 #include "lua_api.h"
-#include "lua_vm.h"
+#include "lua_task.h"
 #include "redis.h"
+#include "runtime.h"
 
 enum { MAX_ARGS = 256 };
 
@@ -73,10 +74,8 @@ static int redis_call(lua_State *L) {
   return chat_task_yield(L);
 }
 
-void chat_lua_api_redis_inject(lua_State *L, struct chat_redis *redis) {
+void chat_lua_api_redis_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"call", redis_call}, {NULL, NULL}};
-  lua_newtable(L);
-  lua_pushlightuserdata(L, redis);
+  lua_pushlightuserdata(L, rt->redis);
   luaL_setfuncs(L, fns, 1);
-  lua_setfield(L, -2, "redis");
 }

@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 
 #include "lua_api.h"
+#include "runtime.h"
 #include "stomp_session.h"
 
 
@@ -54,12 +55,10 @@ static int stomp_send_to_session(lua_State *L) {
   return 1;
 }
 
-void chat_lua_api_stomp_inject(lua_State *L, struct chat_stomp_hub *hub) {
+void chat_lua_api_stomp_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"broadcast", stomp_broadcast},
                                  {"send_to_session", stomp_send_to_session},
                                  {NULL, NULL}};
-  lua_newtable(L);
-  lua_pushlightuserdata(L, hub);
+  lua_pushlightuserdata(L, rt->stomp);
   luaL_setfuncs(L, fns, 1);
-  lua_setfield(L, -2, "stomp");
 }

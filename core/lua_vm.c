@@ -1,4 +1,5 @@
-/* Lua generations and the coroutine scheduler (see lua_vm.h for the model). */
+/* Lua generations and the coroutine scheduler (see lua_vm.h and lua_task.h for the model).
+ * Both live here because a task's end is what closes a retired generation. */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
@@ -8,14 +9,14 @@
 
 #include "hash.h"
 #include "log.h"
-#include "lua_api.h"
+#include "lua_task.h"
 #include "lua_vm.h"
-#include "runtime.h"
 #include "script_tree.h"
 
 struct chat_vm {
   lua_State *L;
-  struct chat_runtime *rt;
+  struct chat_runtime *rt;        /* handed to the bindings, never looked into */
+  const chat_lua_api_entry *apis; /* the bindings "chat.native" is opened from */
   int app_ref;
   int tasks;   /* tasks started in this generation that have not ended */
   int retired; /* replaced by a newer generation: close when tasks reaches 0 */
@@ -91,18 +92,20 @@ static int traceback_handler(lua_State *L) {
   return 1;
 }
 
-/* The C primitives, preloaded as "chat.native"; lua/chat/core.lua builds on them. */
+/* The C primitives, preloaded as "chat.native"; lua/chat/core.lua builds on them. The
+ * bindings come from the generation's table, so this file names none of them. */
 static int open_native(lua_State *L) {
-  chat_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+  const chat_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
   lua_newtable(L);
-  chat_lua_api_core_inject(L, rt);
-  chat_lua_api_pg_inject(L, rt->pg);
-  chat_lua_api_redis_inject(L, rt->redis);
-  chat_lua_api_stomp_inject(L, rt->stomp);
-  chat_lua_api_kafka_inject(L, rt->kafka);
-  chat_lua_api_metrics_inject(L, rt);
-  chat_lua_api_crypto_inject(L);
-  chat_lua_api_json_inject(L);
+  for (const chat_lua_api_entry *e = vm->apis; e->inject != NULL; e++) {
+    if (e->name == NULL) {
+      e->inject(L, vm->rt);
+      continue;
+    }
+    lua_newtable(L);
+    e->inject(L, vm->rt);
+    lua_setfield(L, -2, e->name);
+  }
   return 1;
 }
 
@@ -124,7 +127,8 @@ static int protected_call(lua_State *L, int nargs, int nres, char *err, size_t e
   return 0;
 }
 
-chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, char *err, size_t errlen) {
+chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, const chat_lua_api_entry *apis,
+                     char *err, size_t errlen) {
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     snprintf(err, errlen, "out of memory creating a Lua state");
@@ -132,6 +136,13 @@ chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, char *err, si
   }
   *task_slot(L) = NULL; /* coroutines created by scripts copy this: they are not tasks */
   luaL_openlibs(L);
+
+  /* Made before "chat.native" is preloaded: open_native finds the bindings through it. */
+  chat_vm *vm = calloc(1, sizeof *vm);
+  vm->L = L;
+  vm->rt = rt;
+  vm->apis = apis;
+  chat_vm_scripts_version(lua_dir, vm->version);
 
   /* The scripts' folder comes first so an operator's copy shadows nothing by accident
    * but wins over system-wide modules of the same name. */
@@ -141,15 +152,10 @@ chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, char *err, si
   lua_setfield(L, -3, "path");
   lua_pop(L, 1);
   lua_getfield(L, -1, "preload");
-  lua_pushlightuserdata(L, rt);
+  lua_pushlightuserdata(L, vm);
   lua_pushcclosure(L, open_native, 1);
   lua_setfield(L, -2, "chat.native");
   lua_pop(L, 2);
-
-  chat_vm *vm = calloc(1, sizeof *vm);
-  vm->L = L;
-  vm->rt = rt;
-  chat_vm_scripts_version(lua_dir, vm->version);
 
   lua_getglobal(L, "require");
   lua_pushliteral(L, "chat");

@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "eureka.h"
 #include "jwks_fetch.h"
 #include "http_server.h"
 #include "kafka.h"
 #include "log.h"
+#include "lua_task.h"
 #include "lua_vm.h"
 #include "migrate.h"
 #include "pg.h"
@@ -207,7 +209,7 @@ static void on_reload_signal(uv_signal_t *s, int signum) {
   (void)signum;
   if (rt.stopping) return; /* the pools a new generation would bind to are closing */
   chat_log_info("reload", "SIGHUP: reloading scripts from %s", rt.config.lua_dir);
-  chat_runtime_reload(&rt);
+  chat_app_reload(&rt);
 }
 
 int main(void) {
@@ -244,12 +246,12 @@ int main(void) {
   rt.stomp = chat_stomp_hub_new(&rt, &stomp_limits);
   if (rt.config.kafka_enabled) rt.kafka = chat_kafka_new(&rt, rt.config.kafka_bootstrap, rt.config.kafka_group,
                                                    rt.config.kafka_session_timeout_ms);
-  if (chat_runtime_reload(&rt) < 0) {
+  if (chat_app_reload(&rt) < 0) {
     chat_log_error("main", "cannot start without a valid Lua application in %s", rt.config.lua_dir);
     return 1;
   }
 
-  rt.http = chat_http_server_start(rt.loop, &rt.config, chat_runtime_http_request, &rt);
+  rt.http = chat_http_server_start(rt.loop, &rt.config, chat_app_http_request, &rt);
   if (rt.http == NULL) return 1;
 
   uv_signal_init(rt.loop, &sig_hup);

@@ -1,6 +1,10 @@
 /* The process-wide state of one chatd: its loop, configuration, connection pools and
  * the Lua generation that new work goes to. Everything that must survive a Lua reload
- * (sockets, pools, subscriptions) hangs off this struct, never off a lua_State. */
+ * (sockets, pools, subscriptions) hangs off this struct, never off a lua_State.
+ *
+ * Only the struct lives here, no functions: every area reaches its siblings through it,
+ * so a function here would make each of them depend on whatever implements it. The glue
+ * that drives the areas (reloads, requests into the Lua application) is app.h. */
 #ifndef CHAT_RUNTIME_H
 #define CHAT_RUNTIME_H
 
@@ -38,19 +42,5 @@ typedef struct chat_runtime {
   uint64_t reloads;
   uint64_t reloads_failed;
 } chat_runtime;
-
-/* Loads CHAT_LUA_DIR into a new generation and makes it current; on any error logs it
- * and keeps the old one (a bad ConfigMap never takes a pod down). Returns 0 on success. */
-int chat_runtime_reload(chat_runtime *rt);
-
-struct chat_http_conn;
-struct chat_http_request;
-/* The HTTP server's handler: runs app.http(req) in a task and answers with its result. */
-void chat_runtime_http_request(struct chat_http_conn *conn, const struct chat_http_request *req,
-                               void *rt);
-
-/* A Pub/Sub message: runs app.redis_message(channel, payload) in a task. */
-void chat_runtime_redis_message(const char *channel, size_t channel_len, const char *payload,
-                                size_t payload_len, void *rt);
 
 #endif

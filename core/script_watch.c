@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "log.h"
 #include "lua_vm.h"
 #include "runtime.h"
@@ -111,7 +112,7 @@ static void on_settled(uv_timer_t *t) {
   }
   if (strcmp(version, w->last_rejected) == 0) return; /* reported already */
   chat_log_info("reload", "scripts in %s changed (now %s): reloading", rt->config.lua_dir, version);
-  if (chat_runtime_reload(rt) < 0)
+  if (chat_app_reload(rt) < 0)
     memcpy(w->last_rejected, version, sizeof version);
   else
     w->last_rejected[0] = '\0';

@@ -8,7 +8,7 @@
 #include "broker.h"
 #include "handshake_credentials.h"
 #include "log.h"
-#include "lua_vm.h"
+#include "lua_task.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "stomp.h"

@@ -215,7 +215,9 @@ int main(void) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
   lua_newtable(L);
-  chat_lua_api_crypto_inject(L);
+  lua_newtable(L); /* native.crypto, filled as lua_vm.c fills it */
+  chat_lua_api_crypto_inject(L, NULL);
+  lua_setfield(L, -2, "crypto");
   lua_setglobal(L, "native");
 
   test_hmac(L);

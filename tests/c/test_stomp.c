@@ -167,7 +167,7 @@ static void test_frame_limit(void) {
   char *big = malloc(body + 64);
   int h = snprintf(big, 64, "SEND\ncontent-length:%zu\n\n", body);
   memset(big + h, 'z', body);
-  big[h + body] = '\0';
+  big[(size_t)h + body] = '\0';
   memset(&s, 0, sizeof s);
   CHECK(feed(p, big, (size_t)h + body + 1, &s, &err) == 0);
   CHECK(s.frames == 1);

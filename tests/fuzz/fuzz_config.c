@@ -94,6 +94,9 @@ static void check_load(void) {
   chat_config_free(&cfg);
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lines l = split_lines(data, size);
   check_conninfo(l.line[0], l.count > 1 ? l.line[1] : NULL, l.count > 2 ? l.line[2] : NULL);

@@ -184,6 +184,9 @@ static void receive(connection *c, const uint8_t *data, size_t len) {
   process(c);
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   size_t len = size - 1;

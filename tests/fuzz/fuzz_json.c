@@ -1,6 +1,6 @@
 /* Fuzzes chatd's JSON decoding: core/json_decode.c, differentially against jansson (a
  * strict RFC 8259 decoder with exact long long integers, a test-only dependency), and
- * lua/chat/json.lua on top of it as chatd runs it (every request body, STOMP payload,
+ * lua/chat/lib/json.lua on top of it as chatd runs it (every request body, STOMP payload,
  * Redis message and Kafka record goes through json.decode before any business rule).
  *
  * Per input:
@@ -27,7 +27,7 @@
 
 /* Called with the checker's module; returns the function run per input. */
 static const char CHECKER[] =
-    "local json = require 'chat.json'\n"
+    "local json = require 'chat.lib.json'\n"
     "return function(text)\n"
     "  local ok, value, err = pcall(json.decode, text)\n"
     "  if not ok then error('json.decode threw: ' .. tostring(value), 0) end\n"
@@ -62,7 +62,9 @@ static void start_lua(void) {
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "loaded");
   lua_newtable(L);
-  chat_lua_api_json_inject(L);
+  lua_newtable(L); /* chat.core.json, filled as lua_vm.c fills it */
+  chat_lua_api_json_inject(L, NULL);
+  lua_setfield(L, -2, "json");
   lua_setfield(L, -2, "chat.core");
   lua_pop(L, 2);
   lua_settop(L, 0);
@@ -198,6 +200,9 @@ static size_t position_in(const char *reason) {
   return at ? (size_t)strtoull(at + 13, NULL, 10) : 0;
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (L == NULL) start_lua();
   json_error_t jerr;

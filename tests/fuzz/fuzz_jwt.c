@@ -1,4 +1,4 @@
-/* Fuzzes the token path of CHAT_AUTH=jwt: lua/chat/jwt.lua's verify, with chat.crypto's
+/* Fuzzes the token path of CHAT_AUTH=jwt: lua/chat/auth/jwt.lua's verify, with chat.crypto's
  * real C bindings (core/lua_api_crypto.c) underneath, in embedded Lua 5.4 as chatd runs it.
  * Every bearer token and access_token a client sends goes through jwt.verify before chatd
  * believes an identity.
@@ -41,8 +41,8 @@ static const char CHECKER[] =
     "core.now = function() return NOW end\n"
     "local function nop() end\n"
     "core.log = { debug = nop, info = nop, warn = nop, error = nop }\n"
-    "local jwt = require 'chat.jwt'\n"
-    "local json = require 'chat.json'\n"
+    "local jwt = require 'chat.auth.jwt'\n"
+    "local json = require 'chat.lib.json'\n"
     "local crypto = core.crypto\n"
     "local key, why = crypto.public_key_pem(pem)\n"
     "if not key then error('the embedded RSA key is refused: ' .. tostring(why), 0) end\n"
@@ -117,7 +117,9 @@ static void start_lua(void) {
   /* package.loaded["chat.core"]: the crypto bindings; the checker adds now and log. */
   lua_getfield(L, -1, "loaded");
   lua_newtable(L);
-  chat_lua_api_crypto_inject(L);
+  lua_newtable(L); /* chat.core.crypto, filled as lua_vm.c fills it */
+  chat_lua_api_crypto_inject(L, NULL);
+  lua_setfield(L, -2, "crypto");
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "chat.core");
   lua_replace(L, 1); /* stack: core, loaded */
@@ -137,6 +139,9 @@ static void start_lua(void) {
   fuzz_lua_hook(L);
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (L == NULL) start_lua();
   fuzz_lua_check(L, "fuzz_jwt", checker_ref, data, size);

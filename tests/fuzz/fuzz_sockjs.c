@@ -64,6 +64,9 @@ static void check_split_path(const char *path, size_t scap, size_t sesscap, size
   free(transport);
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   chat_sockjs_messages m;
   int rc = chat_sockjs_parse((const char *)data, size, &m);

@@ -141,6 +141,9 @@ static int parse(parse_log *log, const uint8_t *data, size_t size, fuzz_chunks *
   return rc;
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   static const chat_stomp_version versions[] = {CHAT_STOMP_V10, CHAT_STOMP_V11, CHAT_STOMP_V12,

@@ -105,6 +105,9 @@ static long handshake(const uint8_t *data, size_t len) {
   return used;
 }
 
+/* The entry point libFuzzer (or replay_main.c) calls by name. libFuzzer ships no header
+ * for it, so it is declared here, which keeps it extern and -Wmissing-prototypes quiet. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   static const size_t limits[] = {0, 16, 200, 70000};
