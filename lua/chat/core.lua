@@ -14,7 +14,7 @@ PostgreSQL
       `$1..$n` parameters: nil -> NULL, boolean, integer, number, string.
       rows: array of rows, each a table keyed by column name. int2/int4/int8 become Lua
       integers, bool booleans, float/numeric numbers, SQL NULL nil, anything else the
-      text PostgreSQL sends (timestamps as "2025-01-09 14:30:00.123456"; chat/db.lua selects
+      text PostgreSQL sends (timestamps as "2025-01-09 14:30:00.123456"; chat/lib/db.lua selects
       them as seconds since the epoch instead, see db.timestamp).
       rows.affected: rows changed by INSERT/UPDATE/DELETE.
       On failure: nil, message, SQLSTATE ("08006" when no connection is available).
@@ -45,7 +45,7 @@ Kafka
   state = chat.kafka.state()  {assigned = partitions, backlog = records, error = last error},
                               nil when CHAT_KAFKA_ENABLED=0
 
-JSON (core/json_decode.c; lua/chat/json.lua wraps it)
+JSON (core/json_decode.c; lua/chat/lib/json.lua wraps it)
   decode = chat.json.decoder{null = v, object = mt, array = mt, max_depth = 64, allow_nul = false}
   value | nil, reason = decode(text)   strict RFC 8259: "invalid number at position 12"
 
@@ -65,7 +65,7 @@ Misc
   chat.health()             {pg = {connected=n, size=n}, redis = {connected=bool}}
   chat.stopping()           true once a graceful stop began (readiness goes DOWN)
 
-Access control (docs/access-control.md; the rules are lua/chat/access.lua's)
+Access control (docs/access-control.md; the rules are lua/chat/auth/access.lua's)
   chat.origin_allowed(origin)         CHAT_ALLOWED_ORIGINS, as the handshakes check it
   text, version = chat.jwks(known)    CHAT_JWT_JWKS_URL's key set as last fetched (nil before
                                       the first fetch, and while the version is `known`)

@@ -7,20 +7,32 @@ scripts use, and shared/DESIGN.md §2 for the model.
                                  route: the matched path pattern, the metrics' label)
       req = { method, path (raw), query (raw, "" when none), headers (lower-case names),
               body ("" when none), remote_addr (the peer's address) }
-  app.stomp_connect / stomp_subscribe / stomp_send / stomp_disconnect   (chat/messaging.lua)
+  app.stomp_connect / stomp_subscribe / stomp_send / stomp_disconnect   (chat/stomp/)
   app.redis_message(channel, payload), app.redis_channels
-  app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics ]]
+  app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics
 
-local access = require "chat.access"
+Where things are:
+  chat/core.lua      the Lua API (the C bindings)
+  chat/errors.lua    every failure: code, kind, client text
+  chat/domain/       rooms, members, messages, read marks, presence: the business rules
+  chat/routes/       REST: route tables, the OpenAPI document, errors as HTTP answers
+  chat/stomp/        STOMP: destinations, delivery across instances, the error queues
+  chat/events/       Kafka: topics and their handlers, retries, the dead-letter topic
+  chat/auth/         access control: identities, tokens and keys, address lists
+  chat/lib/          libraries: JSON, HTTP helpers, routing, PostgreSQL helpers, group
+                     commit, text checks, throttled logging ]]
+
+local access = require "chat.auth.access"
 local chat = require "chat.core"
+local error_response = require "chat.routes.error_response"
 local errors = require "chat.errors"
 local events = require "chat.events"
-local json = require "chat.json"
-local messaging = require "chat.messaging"
-local openapi = require "chat.openapi"
-local router = require "chat.router"
-local throttled_log = require "chat.throttled_log"
-local web = require "chat.web"
+local json = require "chat.lib.json"
+local openapi = require "chat.routes.openapi"
+local router = require "chat.lib.router"
+local stomp = require "chat.stomp"
+local throttled_log = require "chat.lib.throttled_log"
+local web = require "chat.lib.web"
 
 local type, xpcall, traceback = type, xpcall, debug.traceback
 
@@ -84,11 +96,13 @@ local PREFLIGHT_METHODS = "GET, POST, OPTIONS"
 -- chatd_access_denied_total).
 local log_refusal = throttled_log.new("info")
 
-local function refusal(req, failure, extra_headers)
+local function refusal(req, err, extra_headers)
   log_refusal("%s %s from %s refused: %d %s", tostring(req.method), tostring(req.path),
-    tostring(req.remote_addr), failure.status, failure.message)
-  return web.error_response(failure.status, failure.message, req.path or "/", extra_headers)
+    tostring(req.remote_addr), error_response.status(err), err.text)
+  return error_response.of(err, req.path or "/", extra_headers)
 end
+
+local REFUSALS = { unauthenticated = true, forbidden = true }
 
 local function dispatch(req)
   local path = req.path or "/"
@@ -105,16 +119,17 @@ local function dispatch(req)
   end
   local handler, params, extra, route = router.match(compiled, req.method, path)
   req.route = route or ROUTE_NOT_FOUND
-  if not handler then return web.error_response(params.status, params.message, path, with_headers(extra, cors)) end
+  if not handler then return error_response.of(params, path, with_headers(extra, cors)) end
   local denied = access.check_request(req)
-  if denied then return refusal(req, denied, with_headers(denied.headers, cors)) end
+  if denied then return refusal(req, denied, cors) end
   req.path_params = params
   req.params = web.parse_query(req.query)
-  if not req.params then return web.error_response(400, errors.QUERY_MALFORMED, path, cors) end
+  if not req.params then return error_response.of(errors.new(errors.QUERY_MALFORMED), path, cors) end
+  -- A handler answers status, body, headers, or nil and an error value.
   local status, body, headers = handler(req)
-  if web.is_failure(status) then
-    if status.status == 401 or status.status == 403 then return refusal(req, status, cors) end
-    return web.error_response(status.status, status.message, path, cors)
+  if status == nil then
+    if REFUSALS[body.kind] then return refusal(req, body, cors) end
+    return error_response.of(body, path, cors)
   end
   if body == nil then body = "" end
   if type(body) ~= "string" then
@@ -132,17 +147,17 @@ function app.http(req)
   local ok, status, body, headers = xpcall(dispatch, traceback, req)
   if not ok then
     chat.log.error("%s %s failed: %s", tostring(req.method), tostring(req.path), tostring(status))
-    status, body, headers = web.error_response(500, errors.INTERNAL, req.path or "/")
+    status, body, headers = error_response.of(errors.new(errors.INTERNAL), req.path or "/")
   end
   return status, body, headers, req.route or ROUTE_UNKNOWN
 end
 
-app.stomp_connect = messaging.connect
-app.stomp_subscribe = messaging.subscribe
-app.stomp_send = messaging.send
-app.stomp_disconnect = messaging.disconnect
-app.redis_message = messaging.redis_message
-app.redis_channels = messaging.redis_channels
+app.stomp_connect = stomp.connect
+app.stomp_subscribe = stomp.subscribe
+app.stomp_send = stomp.send
+app.stomp_disconnect = stomp.disconnect
+app.redis_message = stomp.redis_message
+app.redis_channels = stomp.redis_channels
 app.kafka_record = events.record
 app.kafka_topics = events.topic_names()
 

@@ -2,7 +2,7 @@
 // CHAT_TRUSTED_PROXIES) on REST and the WebSocket handshake; 401 / ERROR from elsewhere or
 // without it; 403 when memberId/userId is somebody else; history and SUBSCRIBE only for
 // active members; the errors queue of another user; SEND as somebody else goes to the
-// error queue, unstored; refusals counted by reason; the rules are a script (lua/chat/access.lua)
+// error queue, unstored; refusals counted by reason; the rules are a script (lua/chat/auth/access.lua)
 // changed by a reload while connected sessions keep their identity.
 // Rooms and members are written straight into PostgreSQL (seedRoom), so every block works
 // whatever its mode; ids are unique per run. Shared setup: tests/helpers/access.mjs.
@@ -166,7 +166,7 @@ describe('mode gateway', () => {
 });
 
 describe('the rules are a script: changed by a reload, sessions keep their identity', () => {
-  test('a rule edited in lua/chat/access.lua takes effect on SIGHUP; a connected user stays who they are', async () => {
+  test('a rule edited in lua/chat/auth/access.lua takes effect on SIGHUP; a connected user stays who they are', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-access-lua-'));
     fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
     const chatd = await startChatd({ luaDir: dir, env: { ...ENV, CHAT_AUTH: 'gateway', CHAT_LUA_WATCH: '0' } });
@@ -181,7 +181,7 @@ describe('the rules are a script: changed by a reload, sessions keep their ident
       await subscribed(conn, `/topic/chatroom/${mine.id}`);
 
       // An operator opens history to every authenticated user: one line in access.lua.
-      const file = path.join(dir, 'chat', 'access.lua');
+      const file = path.join(dir, 'chat', 'auth', 'access.lua');
       const rules = fs.readFileSync(file, 'utf8');
       const edited = rules.replace('function M.may_read_room(req, room_id)\n',
         'function M.may_read_room(req, room_id)\n  if true then return nil end\n');

@@ -14,7 +14,7 @@ const BROKEN_ROOM = 424242424242;
 test('a handler that raises fails only its own request, logged with a traceback', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-lua-'));
   fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
-  const messagesLua = path.join(dir, 'chat', 'messages.lua');
+  const messagesLua = path.join(dir, 'chat', 'domain', 'messages.lua');
   const src = fs.readFileSync(messagesLua, 'utf8');
   // The bug: history of one room, and storing one particular text, raise.
   const patched = src

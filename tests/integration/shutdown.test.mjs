@@ -186,7 +186,7 @@ test('a SEND being stored when SIGTERM arrives is stored and receipted, then the
   // Scripts whose message store takes 600 ms, so the SEND is surely in flight at the stop.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-lua-'));
   fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
-  const file = path.join(dir, 'chat', 'messages.lua');
+  const file = path.join(dir, 'chat', 'domain', 'messages.lua');
   const original = fs.readFileSync(file, 'utf8');
   const slowed = original.replace('function M.store(room_id, sender_id, nickname, content, kind, member_check)\n',
     'function M.store(room_id, sender_id, nickname, content, kind, member_check)\n  chat.sleep(0.6)\n');

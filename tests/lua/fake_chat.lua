@@ -182,7 +182,7 @@ function M.request(app, method, path, query, body, headers)
                 headers = headers or (body and body ~= "" and { ["content-type"] = "application/json" } or {}),
                 remote_addr = "127.0.0.1" }
   local status, raw, hdrs = app.http(req)
-  local decoded = raw ~= "" and require("chat.json").decode(raw) or nil
+  local decoded = raw ~= "" and require("chat.lib.json").decode(raw) or nil
   return status, decoded, hdrs, raw
 end
 

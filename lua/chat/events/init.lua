@@ -1,13 +1,17 @@
 --[[ Kafka topics the service consumes (CONTRACT §6): topic -> handler, retry schedule and
 dead-letter topic. Adding a topic is a change here, reloaded with the other scripts.
 
-A handler returns true when the record is applied, or nil, reason[, "permanent"]. A
-transient failure is retried after each delay of `backoff` (the partition waits, the
-others keep flowing); then, or at once for a permanent failure such as malformed JSON,
-the record goes to the dead-letter topic with Spring Kafka's headers. The C core commits
-the offset only after this returns true: nothing is lost, nothing stops the consumer. ]]
+A handler returns true when the record is applied, or nil and an error value
+(chat/errors.lua). What the error's kind means for the record is decided here, in
+PERMANENT: invalid input never becomes valid, so it goes to the dead-letter topic at once;
+anything else (the database unavailable, the study's room not created yet, a fault) is
+retried after each delay of `backoff` (the partition waits, the others keep flowing), then
+dead-lettered. The dead letter carries Spring Kafka's headers, the error's text as the
+exception message. The C core commits the offset only after this returns true: nothing is
+lost, nothing stops the consumer. ]]
 
 local chat = require "chat.core"
+local errors = require "chat.errors"
 local study_member_created = require "chat.events.study_member_created"
 
 local spack = string.pack
@@ -21,6 +25,9 @@ M.TOPICS = {
     dlt = "study.member.created.dlt",
   },
 }
+
+-- The one table from an error's kind to "do not retry".
+M.PERMANENT = { invalid = true }
 
 function M.topic_names()
   local names = {}
@@ -57,12 +64,15 @@ function M.record(record)
   end
   local attempt = 0
   while true do
-    local ok, reason, kind = topic.handler(record)
+    local ok, err = topic.handler(record)
     if ok then return true end
+    -- A handler that returned something else than an error value is retried, as a fault.
+    local kind, text = "internal", tostring(err)
+    if errors.is(err) then kind, text = err.kind, err.text end
     attempt = attempt + 1
-    if kind == "permanent" or attempt > #topic.backoff then return dead_letter(topic, record, reason) end
+    if M.PERMANENT[kind] or attempt > #topic.backoff then return dead_letter(topic, record, text) end
     chat.log.info("%s[%d]@%d failed (%s); retry %d in %s s", record.topic, record.partition, record.offset,
-                  tostring(reason), attempt, topic.backoff[attempt])
+                  text, attempt, topic.backoff[attempt])
     chat.sleep(topic.backoff[attempt])
   end
 end

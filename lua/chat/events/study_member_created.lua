@@ -1,35 +1,39 @@
 --[[ study.member.created: a member joined a study, so they join the study's chat room.
 Value: {"userId":1,"studyId":2,"orderName":"…","amount":null,"nickname":"…"} (a
 __TypeId__ header may be present and is ignored). Idempotent: a redelivery re-adds an
-existing member, which changes nothing. ]]
+existing member, which changes nothing.
 
-local json = require "chat.json"
-local rooms = require "chat.rooms"
-local text = require "chat.text"
+Returns true, or nil and an error value: invalid ones (a malformed event) are dead-lettered
+at once, the rest retried (chat/events/init.lua): study_room_not_found among them, since
+the room may be created a moment later (the study service's own flow). ]]
 
-local fmt, mtype = string.format, math.type
+local errors = require "chat.errors"
+local json = require "chat.lib.json"
+local rooms = require "chat.domain.rooms"
+local text = require "chat.lib.text"
+
+local mtype = math.type
+local new = errors.new
 
 local M = {}
 
 function M.handle(record)
-  local event, err = json.decode(record.value)
+  local event, derr = json.decode(record.value)
   if type(event) ~= "table" or event[1] ~= nil then
-    return nil, "malformed JSON: " .. tostring(err or "not an object"), "permanent"
+    return nil, new(errors.EVENT_MALFORMED, tostring(derr or "not an object"))
   end
   if mtype(event.userId) ~= "integer" or mtype(event.studyId) ~= "integer" then
-    return nil, "userId and studyId must be integers", "permanent"
+    return nil, new(errors.EVENT_IDS_MISSING)
   end
   local nickname = event.nickname
   if nickname == json.null or type(nickname) ~= "string" then nickname = nil end
   local problem = nickname and text.problem(nickname)
-  if problem then return nil, "nickname " .. problem, "permanent" end
-  local room, failure = rooms.find_by_study(event.studyId)
-  if not room then
-    -- The room may be created a moment later (the study service's own flow): retry.
-    return nil, failure and failure.message or fmt("study %d has no chat room", event.studyId)
-  end
-  local _, add_failure = rooms.add_member(room.id, event.userId, nickname, nil)
-  if add_failure then return nil, add_failure.message end
+  if problem then return nil, new(errors.VALUE_UNSTORABLE, "nickname", problem) end
+  local room, err = rooms.find_by_study(event.studyId)
+  if not room then return nil, err end
+  local added
+  added, err = rooms.add_member(room.id, event.userId, nickname, nil)
+  if not added then return nil, err end
   return true
 end
 

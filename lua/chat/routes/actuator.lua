@@ -2,9 +2,9 @@
 Prometheus scrape endpoint, and the OpenAPI description (CONTRACT §3, operations). ]]
 
 local chat = require "chat.core"
-local json = require "chat.json"
-local jwt_keys = require "chat.jwt_keys"
-local openapi = require "chat.openapi"
+local json = require "chat.lib.json"
+local jwt_keys = require "chat.auth.jwt_keys"
+local openapi = require "chat.routes.openapi"
 
 -- A real round trip to PostgreSQL (as Spring's DataSourceHealthIndicator validates a
 -- connection); details as Spring Boot writes them.

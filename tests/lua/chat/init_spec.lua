@@ -5,7 +5,7 @@ describe("chat (the app table the C core calls)", function()
     local fc = require "fake_chat"
     fake = fc.install()
     app = require "chat"
-    json = require "chat.json"
+    json = require "chat.lib.json"
     request = function(...) return fc.request(app, ...) end
   end)
 
@@ -25,9 +25,9 @@ describe("chat (the app table the C core calls)", function()
   end)
 
   it("rejects an OpenAPI document that does not describe the routed paths", function()
-    local openapi = require "chat.openapi"
+    local openapi = require "chat.routes.openapi"
     local doc = openapi.document()
-    package.loaded["chat.openapi"].document = function()
+    package.loaded["chat.routes.openapi"].document = function()
       local d = json.decode(doc)
       d.paths["/api/chat/rooms/member"] = nil
       return json.encode(d)

@@ -1,5 +1,6 @@
--- The Kafka dispatcher (chat/events/init.lua): the retry schedule, when a record goes to the
--- dead-letter topic, and Spring's DLT headers. Changing any of them fails here.
+-- The Kafka dispatcher (chat/events/init.lua): the retry schedule, which errors are retried
+-- and which go to the dead-letter topic at once, and Spring's DLT headers. Changing any of
+-- them fails here.
 describe("chat.events", function()
   local fake, events, produced, slept
   before_each(function()
@@ -48,6 +49,43 @@ describe("chat.events", function()
     assert.same({}, slept)
     assert.equal(1, #produced)
     assert.matches("^malformed JSON", produced[1].headers["kafka_dlt-exception-message"])
+  end)
+
+  it("dead-letters invalid input at once and retries every other kind of error", function()
+    assert.same({ invalid = true }, events.PERMANENT)
+    local errors = require "chat.errors"
+    for code, entry in pairs(errors.BY_CODE) do
+      assert.equal(entry.kind == "invalid", events.PERMANENT[entry.kind] == true, code)
+    end
+    -- The ones this handler meets: the study's room not there yet and the database down are
+    -- retried; a malformed event is not.
+    for _, entry in ipairs { errors.STUDY_ROOM_NOT_FOUND, errors.ROOM_NOT_FOUND, errors.DB_UNAVAILABLE,
+                             errors.INTERNAL } do
+      assert.is_nil(events.PERMANENT[entry.kind], entry.code)
+    end
+    for _, entry in ipairs { errors.EVENT_MALFORMED, errors.EVENT_IDS_MISSING, errors.VALUE_UNSTORABLE } do
+      assert.is_true(events.PERMANENT[entry.kind], entry.code)
+    end
+  end)
+
+  it("retries while PostgreSQL is unavailable, with the error's text in the log and the dead letter", function()
+    fake.pg_down("08006")
+    assert.is_true(events.record(record('{"userId":5,"studyId":9,"nickname":"n"}')))
+    assert.same({ 1, 2, 4 }, slept)
+    assert.equal("database unavailable", produced[1].headers["kafka_dlt-exception-message"])
+    local retries = 0
+    for _, l in ipairs(fake.logs) do
+      if l[1] == "info" and l[2]:find("^study%.member%.created%[2%]@41 failed %(database unavailable%); retry %d in %d s$") then
+        retries = retries + 1
+      end
+    end
+    assert.equal(3, retries)
+  end)
+
+  it("dead-letters ids that are not integers at once", function()
+    assert.is_true(events.record(record('{"userId":"5","studyId":9}')))
+    assert.same({}, slept)
+    assert.equal("userId and studyId must be integers", produced[1].headers["kafka_dlt-exception-message"])
   end)
 
   it("leaves the offset uncommitted when the dead letter cannot be produced", function()

@@ -1,0 +1,258 @@
+--[[ Chat messages: storing them (STOMP, chat/stomp/handlers.lua) and paging through a room's
+history as Spring Data's Page JSON (REST endpoint 6). Failures are error values of
+chat/errors.lua. ]]
+
+local chat = require "chat.core"
+local db = require "chat.lib.db"
+local errors = require "chat.errors"
+local group_commit = require "chat.lib.group_commit"
+local json = require "chat.lib.json"
+local read_marks = require "chat.domain.read_marks"
+
+local fmt, concat = string.format, table.concat
+local new = errors.new
+
+local M = {}
+
+M.MAX_PAGE_SIZE = 2000
+M.DEFAULT_PAGE_SIZE = 50
+M.DEFAULT_SORT = { "createdAt,desc" }
+
+-- With $7 set, the insert happens only if that sender is an active member: the check
+-- and the write are one statement, so a member leaving cannot slip between them.
+local INSERT_MESSAGE = [[
+INSERT INTO chat_messages (chat_room_id, sender_id, sender_nickname, content, message_type, created_at)
+SELECT $1::bigint, $2::bigint, $3::varchar, $4::text, $5::varchar, $6::timestamp
+WHERE $7::bigint IS NULL OR EXISTS (
+  SELECT 1 FROM chat_room_members
+  WHERE chat_room_id = $1 AND member_id = $7 AND left_at IS NULL)
+RETURNING id, ]] .. db.timestamp("created_at", "created_at")
+
+-- Many messages in one statement (group commit, see chat/lib/group_commit.lua): the same
+-- insert and membership check as INSERT_MESSAGE, row by row, with each stored row's id
+-- tied back to its place in the batch (ids are drawn first, so the join is exact).
+local INSERT_MESSAGES = [[
+WITH input AS (
+  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::varchar[], $4::text[], $5::varchar[],
+                       $6::timestamp[], $7::bigint[])
+    WITH ORDINALITY AS i(room, sender, nickname, content, kind, created, member_check, ord)
+), allowed AS (
+  SELECT i.*, nextval(pg_get_serial_sequence('chat_messages', 'id')) AS id
+  FROM input i
+  WHERE i.member_check IS NULL OR EXISTS (
+    SELECT 1 FROM chat_room_members m
+    WHERE m.chat_room_id = i.room AND m.member_id = i.member_check AND m.left_at IS NULL)
+), stored AS (
+  INSERT INTO chat_messages (id, chat_room_id, sender_id, sender_nickname, content, message_type, created_at)
+  SELECT id, room, sender, nickname, content, kind, created FROM allowed
+  RETURNING id, created_at
+)
+SELECT a.ord, s.id, ]] .. db.timestamp("s.created_at", "created_at") .. [[
+
+FROM stored s JOIN allowed a USING (id)]]
+
+local function stored_message(m, id, created_at)
+  return {
+    chatRoomId = m.room_id, id = id, senderId = m.sender_id, senderNickname = m.nickname,
+    content = m.content, messageType = m.kind, createdAt = db.iso(created_at),
+  }
+end
+
+-- What a failed insert means for the sender: the room's foreign key is "no such room", an
+-- unavailable database stays itself, anything else (logged by chat/lib/db.lua) is
+-- message_not_stored.
+local function store_error(err, room_id)
+  if errors.is(err, errors.DB_FOREIGN_KEY_VIOLATION) then return new(errors.ROOM_NOT_FOUND, room_id) end
+  if errors.is(err, errors.DB_UNAVAILABLE) then return err end
+  return new(errors.MESSAGE_NOT_STORED):with(err.details)
+end
+
+local function not_a_member(m) return new(errors.NOT_A_MEMBER, "user", m.member_check, m.room_id) end
+
+-- One message, one statement. Returns the stored message or nil and an error.
+local function store_one(m)
+  local rows, err = db.query(INSERT_MESSAGE, m.room_id, m.sender_id, m.nickname, m.content,
+                             m.kind, m.created_at, m.member_check)
+  if not rows then return nil, store_error(err, m.room_id) end
+  if not rows[1] then return nil, not_a_member(m) end
+  return stored_message(m, rows[1].id, rows[1].created_at)
+end
+
+-- A PostgreSQL array literal of text elements (nil is NULL).
+local function pg_array(items, field)
+  local out = {}
+  for i, m in ipairs(items) do
+    local v = m[field]
+    out[i] = v == nil and "NULL" or '"' .. (tostring(v):gsub('[\\"]', "\\%0")) .. '"'
+  end
+  return "{" .. concat(out, ",") .. "}"
+end
+
+local function store_batch(items)
+  local results = {}
+  if #items == 1 then
+    results[1] = { store_one(items[1]) }
+  else
+    chat.log.debug("storing %d messages in one statement", #items)
+    local rows, err = db.query(INSERT_MESSAGES, pg_array(items, "room_id"), pg_array(items, "sender_id"),
+      pg_array(items, "nickname"), pg_array(items, "content"), pg_array(items, "kind"),
+      pg_array(items, "created_at"), pg_array(items, "member_check"))
+    if not rows and errors.is(err, errors.DB_FOREIGN_KEY_VIOLATION) then
+      -- A room that does not exist fails the whole statement: find out which, one by one.
+      for i, m in ipairs(items) do results[i] = { store_one(m) } end
+    elseif not rows then
+      local serr = store_error(err, items[1].room_id)
+      for i = 1, #items do results[i] = { nil, serr } end
+    else
+      for _, row in ipairs(rows) do
+        results[row.ord] = { stored_message(items[row.ord], row.id, row.created_at) }
+      end
+      for i, m in ipairs(items) do results[i] = results[i] or { nil, not_a_member(m) } end
+    end
+  end
+  -- Only CHAT messages are counted as unread here; JOIN/LEAVE change no count of chatd's,
+  -- but original pods of a mixed fleet count every row. Once per room, after the commit and
+  -- before anyone publishes. Counted for the metrics here too: the one place every message
+  -- is stored, whichever path (STOMP send, join, leave) asked.
+  local rooms = {}
+  for i, m in ipairs(items) do
+    if results[i][1] then chat.metrics.message_stored(m.kind) end
+    local counted = m.kind == "CHAT" or read_marks.MIXED_FLEET
+    if counted and results[i][1] and not rooms[m.room_id] then
+      rooms[m.room_id] = true
+      read_marks.invalidate(m.room_id)
+    end
+  end
+  return results
+end
+
+local batcher = group_commit.new(store_batch, { max_in_flight = 2, max_batch = 200 })
+
+-- Stores a message (type "CHAT", "JOIN" or "LEAVE"); with member_check (a member id) only
+-- if that member is active in the room. Returns the stored message as a table with the
+-- ChatMessagePublish/Response fields (chatRoomId, id, senderId, senderNickname, content,
+-- messageType, createdAt), or nil and an error: not_a_member ("user <member_check> ..."),
+-- room_not_found, db_unavailable or message_not_stored. A stored CHAT message bumps the
+-- room's unread generation after the commit. Concurrent calls share statements (group commit).
+function M.store(room_id, sender_id, nickname, content, kind, member_check)
+  return batcher:submit({
+    room_id = room_id, sender_id = sender_id, nickname = nickname, content = content,
+    kind = kind or "CHAT", created_at = db.now(), member_check = member_check,
+  })
+end
+
+-- ---- sorting, as Spring's `sort` parameters ----
+
+-- Sortable properties: the column inside the page query and in its outer query.
+local SORT_COLUMNS = {
+  id = { inner = "c.id", outer = "m.id" },
+  createdAt = { inner = "c.created_at", outer = "m.created_at_sort" },
+}
+
+local DIRECTIONS = { asc = "ASC", desc = "DESC" }
+
+-- values: the `sort` parameters, each "property[,property...][,asc|desc]" (the direction
+-- applies to the properties of its parameter; asc when absent), several allowed, as
+-- Spring's SortHandlerMethodArgumentResolver reads them. Empty ones are ignored; none at
+-- all is the default createdAt,desc. `id` in the last direction is appended as a
+-- tie-breaker (unless id is already sorted on), so pages never overlap or skip.
+-- Returns a list of { property, "ASC"|"DESC" }, or nil and a sort_invalid error.
+function M.parse_sort(values)
+  local orders, seen = {}, {}
+  for _, value in ipairs(values or {}) do
+    local parts = {}
+    for part in value:gmatch("[^,]+") do
+      part = part:match("^%s*(.-)%s*$")
+      if part ~= "" then parts[#parts + 1] = part end
+    end
+    local dir = parts[#parts] and DIRECTIONS[parts[#parts]:lower()]
+    local last = dir and #parts - 1 or #parts
+    for i = 1, last do
+      local prop = parts[i]
+      if not SORT_COLUMNS[prop] then return nil, new(errors.SORT_INVALID, prop) end
+      if not seen[prop] then
+        seen[prop] = true
+        orders[#orders + 1] = { prop, dir or "ASC" }
+      end
+    end
+  end
+  if #orders == 0 then return M.parse_sort(M.DEFAULT_SORT) end
+  if not seen.id then orders[#orders + 1] = { "id", orders[#orders][2] } end
+  return orders
+end
+
+-- The original's query says ORDER BY createdAt DESC itself and Spring appends the `sort`
+-- parameter after it, so its pages are always newest first and a requested order only
+-- breaks ties (observed on the running original: sort=createdAt,asc still answers newest
+-- first). Clients were built against that, so chatd pages the same way.
+local ALWAYS_FIRST = { "createdAt", "DESC" }
+
+-- ORDER BY text for the orders, after ALWAYS_FIRST; `which` is "inner" or "outer".
+function M.order_sql(orders, which)
+  local out = { SORT_COLUMNS[ALWAYS_FIRST[1]][which] .. " " .. ALWAYS_FIRST[2] }
+  for _, o in ipairs(orders) do
+    if o[1] ~= ALWAYS_FIRST[1] then out[#out + 1] = SORT_COLUMNS[o[1]][which] .. " " .. o[2] end
+  end
+  return concat(out, ", ")
+end
+
+-- ---- the Page JSON ----
+
+local SORT_STATE = json.object { "sorted", true, "empty", false, "unsorted", false }
+
+-- ChatMessageResponse, fields in the order of the original's record.
+function M.response(row, room_id)
+  return json.object {
+    "id", row.id, "chatRoomId", room_id, "senderId", row.sender_id,
+    "senderNickname", row.sender_nickname, "content", row.content,
+    "messageType", row.message_type, "createdAt", db.iso(row.created_at),
+  }
+end
+
+-- Spring Data 3.4's PageImpl JSON, for a page of `size` at 0-based `page`, keys in the
+-- order the running original (Spring Boot 3.4.12) writes them (CONTRACT §3).
+function M.page_json(content, page, size, total)
+  local total_pages = size > 0 and (total + size - 1) // size or 1
+  return json.object {
+    "content", json.array(content),
+    "pageable", json.object {
+      "pageNumber", page, "pageSize", size, "sort", SORT_STATE,
+      "offset", page * size, "paged", true, "unpaged", false,
+    },
+    "totalElements", total, "totalPages", total_pages, "last", page + 1 >= total_pages,
+    "size", size, "number", page, "sort", SORT_STATE, "numberOfElements", #content,
+    "first", page == 0, "empty", #content == 0,
+  }
+end
+
+-- One round trip, one snapshot: the room's existence, its total and the page. No row:
+-- no such room; a row with a null id: the room exists but the page is empty.
+local PAGE_SQL = [[
+SELECT t.total, m.id, m.sender_id, m.sender_nickname, m.content, m.message_type, m.created_at
+FROM chat_rooms r
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM chat_messages WHERE chat_room_id = r.id) t
+LEFT JOIN LATERAL (
+  SELECT c.id, c.sender_id, c.sender_nickname, c.content, c.message_type,
+         ]] .. db.timestamp("c.created_at", "created_at") .. [[, c.created_at AS created_at_sort
+  FROM chat_messages c
+  WHERE c.chat_room_id = r.id
+  ORDER BY %s
+  LIMIT $2 OFFSET $3) m ON true
+WHERE r.id = $1
+ORDER BY %s]]
+
+-- The room's history page as an ordered JSON object, or nil and an error (room_not_found,
+-- or the database's). `orders` comes from M.parse_sort.
+function M.page(room_id, page, size, orders)
+  local sql = fmt(PAGE_SQL, M.order_sql(orders, "inner"), M.order_sql(orders, "outer"))
+  local rows, err = db.query(sql, room_id, size, page * size)
+  if not rows then return nil, err end
+  if not rows[1] then return nil, new(errors.ROOM_NOT_FOUND, room_id) end
+  local content = {}
+  for _, row in ipairs(rows) do
+    if row.id ~= nil then content[#content + 1] = M.response(row, room_id) end
+  end
+  return M.page_json(content, page, size, rows[1].total)
+end
+
+return M

@@ -1,0 +1,143 @@
+--[[ Who is in a room right now, across every chatd instance (CONTRACT §4, §5).
+
+Redis holds it, so it outlives a reload and crosses pods:
+  chatroom:presence:{roomId}   hash  memberId -> the entry {"memberId","nickname","sessionId","joinedAt"}
+  chatroom:session:{sessionId} hash  roomId -> memberId   (what to clean when the session drops)
+Both expire after 24 h so a crashed pod's sessions cannot haunt a room forever.
+
+The presence hash is shared with original pods in a mixed fleet (CONTRACT §5). Their Redis
+serializer stores each entry as a JSON *string* holding the entry's JSON, and fails on
+anything else, so chatd writes that form too and reads both. Session keys are private to
+the pod that owns the session (the original keeps a string "room:member" there). ]]
+
+local chat = require "chat.core"
+local json = require "chat.lib.json"
+local throttled_log = require "chat.lib.throttled_log"
+
+local fmt = string.format
+
+local M = {}
+
+local TTL_SECONDS = 24 * 60 * 60
+M.CHANNEL = "chat:presence"
+
+local function presence_key(room_id) return fmt("chatroom:presence:%d", room_id) end
+local function session_key(session_id) return fmt("chatroom:session:%s", session_id) end
+
+-- Removes a member's entry only if it still belongs to this session: the same member may
+-- have joined again from another tab, and that newer entry must survive this one's close.
+-- The session's own record of the room goes either way. One round trip.
+local REMOVE_IF_OWNED = [[
+redis.call('HDEL', KEYS[2], ARGV[3])
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[4], 1, true)) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0]]
+
+-- Both hashes and their expiry in one round trip (and atomically: no entry without TTL).
+local ADD = [[
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1]]
+
+function M.add(room_id, member_id, nickname, session_id)
+  local entry = json.encode_ordered({
+    {"memberId", member_id}, {"nickname", nickname or json.null},
+    {"sessionId", session_id}, {"joinedAt", chat.localtime(chat.now())},
+  })
+  local ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
+                                  tostring(member_id), json.quote(entry), tostring(room_id), TTL_SECONDS)
+  if not ok then return nil, err end
+  return true
+end
+
+function M.remove(room_id, member_id, session_id)
+  -- The owner's mark in an entry, as chatd and the original store it (a JSON string, so
+  -- its quotes are escaped) and as earlier chatd versions did (a plain object).
+  local owned = '"sessionId":"' .. session_id .. '"'
+  local ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 2, presence_key(room_id), session_key(session_id),
+                                  tostring(member_id), owned, tostring(room_id), (owned:gsub('"', '\\"')))
+  if not ok then return nil, err end
+  return true
+end
+
+-- The presence list of a room as the JSON array clients receive, sorted by joinedAt.
+function M.list_json(room_id)
+  local flat, err = chat.redis.call("HGETALL", presence_key(room_id))
+  if not flat then return nil, err end
+  local entries = {}
+  for i = 2, #flat, 2 do
+    local raw = flat[i]
+    if raw:sub(1, 1) == '"' then raw = json.decode(raw) end
+    local entry = type(raw) == "string" and json.decode(raw)
+    -- Only an object with a text joinedAt is an entry (what both kinds of pod write); anything
+    -- else in the hash is left out rather than passed to clients or failing the sort.
+    if type(entry) == "table" and entry ~= json.null and not json.is_array(entry)
+        and type(entry.joinedAt) == "string" then
+      entries[#entries + 1] = { raw = raw, at = entry.joinedAt }
+    end
+  end
+  table.sort(entries, function(a, b) return a.at < b.at end)
+  local parts = {}
+  for i, e in ipairs(entries) do parts[i] = e.raw end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+-- Whether this session made the member present in the room (and has not left it).
+function M.is_present(session_id, room_id, member_id)
+  local member = chat.redis.call("HGET", session_key(session_id), tostring(room_id))
+  return member ~= nil and member ~= chat.null and math.tointeger(tonumber(member)) == member_id
+end
+
+-- Rooms a session had joined, for clean-up when it drops: { [room_id] = member_id }.
+function M.session_rooms(session_id)
+  local flat, err = chat.redis.call("HGETALL", session_key(session_id))
+  if not flat then return nil, err end
+  local rooms = {}
+  for i = 1, #flat, 2 do rooms[math.tointeger(tonumber(flat[i]))] = math.tointeger(tonumber(flat[i + 1])) end
+  chat.redis.call("DEL", session_key(session_id))
+  return rooms
+end
+
+-- Tells every instance (this one included, through its subscription) to push the list.
+function M.publish(room_id)
+  local list, err = M.list_json(room_id)
+  if not list then return nil, err end
+  local msg = fmt('{"chatRoomId":%d,"members":%s}', room_id, list)
+  local ok = chat.redis.publish(M.CHANNEL, msg)
+  if not ok then
+    -- Redis Pub/Sub is down: at least this instance's subscribers see the change.
+    chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)
+  end
+  return true
+end
+
+-- The room's list to this instance's subscribers only (every instance does this for the
+-- JOIN or LEAVE message it delivers).
+function M.push_local(room_id)
+  local list, err = M.list_json(room_id)
+  if not list then
+    chat.log.warn("cannot read the presence of chat room %d: %s", room_id, tostring(err))
+    return
+  end
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)
+end
+
+local log_malformed = throttled_log.new("warn")
+
+-- A presence update from any instance: deliver it to this instance's subscribers.
+function M.on_redis_message(payload)
+  local msg = json.decode(payload)
+  if type(msg) ~= "table" or math.type(msg.chatRoomId) ~= "integer" then
+    log_malformed("ignoring a malformed presence update: %s", payload:sub(1, 200))
+    return
+  end
+  local list = payload:match('"members":(%b[])')
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", msg.chatRoomId), list or "[]")
+end
+
+return M

@@ -1,0 +1,113 @@
+--[[ Delivery of stored messages across instances (CONTRACT §5): every instance publishes
+what it stored on Redis chat:messages, as the original's Jackson writes it, and delivers
+what any instance published to its own subscribers of the room.
+
+  delivery.deliver(msg)                a stored message (chat/domain/messages.lua's table)
+  delivery.redis_message(channel, payload), delivery.redis_channels
+  delivery.unwrap(payload)             the plain ChatMessagePublish object of a payload ]]
+
+local chat = require "chat.core"
+local json = require "chat.lib.json"
+local presence = require "chat.domain.presence"
+local throttled_log = require "chat.lib.throttled_log"
+
+local fmt = string.format
+local mtype = math.type
+
+local M = {}
+
+M.MESSAGES_CHANNEL = "chat:messages"
+M.PUBLISH_CLASS = "com.grow.chat.dto.ChatMessagePublish"
+
+-- ChatMessagePublish on chat:messages as the original writes it (CONTRACT §5): Jackson's
+-- default typing wraps the object in an array after its class name. Fields in the
+-- original's order, written in one format (the generic encoder was a quarter of a stored
+-- message's Lua work).
+local PUBLISH_FORMAT = '["' .. M.PUBLISH_CLASS .. '",{"chatRoomId":%d,"id":%d,"senderId":%d,'
+  .. '"senderNickname":%s,"content":%s,"messageType":%s,"createdAt":%s}]'
+
+local function string_or_null(s) return s == nil and "null" or json.quote(s) end
+
+local function publish_json(msg)
+  return fmt(PUBLISH_FORMAT, msg.chatRoomId, msg.id, msg.senderId, string_or_null(msg.senderNickname),
+    string_or_null(msg.content), json.quote(msg.messageType), json.quote(msg.createdAt))
+end
+
+-- The plain ChatMessagePublish object of a message published in any form a pod of the fleet
+-- uses: the wrapper array (the original, and chatd now), an object with "@class" first
+-- (earlier chatd), or a plain object. STOMP clients always get the plain object.
+function M.unwrap(payload)
+  local inner = payload:match('^%[%s*"[%w_%.%$]+"%s*,%s*({.*})%s*%]%s*$')
+  if inner then return inner end
+  local rest = payload:match('^{%s*"@class"%s*:%s*"[^"]*"%s*,%s*(.*)$')
+  if rest then return "{" .. rest end
+  return payload
+end
+
+-- The room a plain message is for, and whether it is a JOIN or LEAVE. Every instance reads
+-- every message, so the common shape (chatRoomId first, as both services write it) is read
+-- without a full JSON decode; anything else is decoded. Nil for a malformed message.
+local function room_of(message)
+  local room = message:match('^{"chatRoomId":(%d+),')
+  if room then return math.tointeger(tonumber(room)) end
+  local msg = json.decode(message)
+  if type(msg) == "table" and mtype(msg.chatRoomId) == "integer" then return msg.chatRoomId end
+end
+
+-- A JOIN or LEAVE changes who is present. A quoted key cannot occur inside a JSON string
+-- (its quotes would be escaped there), so a plain search is exact for both services' output.
+local function changes_presence(message)
+  return message:find('"messageType":"JOIN"', 1, true) ~= nil or message:find('"messageType":"LEAVE"', 1, true) ~= nil
+end
+
+-- Delivers a plain message to this instance's subscribers of its room. After a JOIN or
+-- LEAVE, whichever kind of pod stored it, the room's presence list follows it (the
+-- original pushes its list only to its own subscribers, so this is how chatd's learn
+-- of joins on original pods).
+local function deliver_locally(room, message)
+  chat.stomp.broadcast(fmt("/topic/chatroom/%d", room), message)
+  if changes_presence(message) then presence.push_local(room) end
+end
+
+-- Publishes a stored message to every instance; if Redis is down, this instance's own
+-- subscribers still get it (the message is stored either way). An outage is logged when it
+-- starts and when it ends with the number of messages it affected, not once per message.
+local local_only = 0
+
+function M.deliver(msg)
+  local payload = publish_json(msg)
+  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, payload)
+  if ok then
+    if local_only > 0 then
+      chat.log.info("Redis publish works again; %d message(s) were delivered to this instance's subscribers only",
+        local_only)
+      local_only = 0
+    end
+    return
+  end
+  if local_only == 0 then
+    chat.log.warn("Redis publish failed (%s); delivering locally only until it works again", tostring(err))
+  end
+  local_only = local_only + 1
+  deliver_locally(msg.chatRoomId, M.unwrap(payload))
+end
+
+-- Driven by what other pods send: throttled (chat/lib/throttled_log.lua).
+local log_malformed = throttled_log.new("warn")
+
+-- A message from any instance (this one included, through its subscription).
+function M.redis_message(channel, payload)
+  if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
+  if channel ~= M.MESSAGES_CHANNEL then return end
+  local message = M.unwrap(payload)
+  local room = room_of(message)
+  if not room then
+    log_malformed("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
+    return
+  end
+  deliver_locally(room, message)
+end
+
+M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL }
+
+return M

@@ -1,0 +1,133 @@
+-- Delivery across instances (chat/stomp/delivery.lua): the forms of chat:messages every pod
+-- of a mixed fleet writes, what this instance's subscribers get, and the presence list that
+-- follows a JOIN or LEAVE.
+describe("chat.stomp.delivery", function()
+  local fake, delivery, json
+  local CLASS = "com.grow.chat.dto.ChatMessagePublish"
+  local E41 = '{"memberId":41,"nickname":"n41","sessionId":"s41","joinedAt":"2025-01-09T05:29:00"}'
+  local E7 = '{"memberId":7,"nickname":"홍길동","sessionId":"s1","joinedAt":"2025-01-09T05:30:00.5"}'
+
+  before_each(function()
+    fake = require("fake_chat").install()
+    delivery = require "chat.stomp.delivery"
+    json = require "chat.lib.json"
+  end)
+
+  local function with_presence(room)
+    fake.redis_data["chatroom:presence:" .. room] = { "7", E7, "41", json.quote(E41) }
+  end
+
+  local function published(channel)
+    local out = {}
+    for _, c in ipairs(fake.redis_calls) do
+      if c[1] == "PUBLISH" and c[2] == channel then out[#out + 1] = c[3] end
+    end
+    return out
+  end
+
+  local function called(cmd)
+    for _, c in ipairs(fake.redis_calls) do if c[1] == cmd then return true end end
+    return false
+  end
+
+  it("listens on chat:messages and chat:presence", function()
+    assert.same({ "chat:messages", "chat:presence" }, delivery.redis_channels)
+    assert.equal(delivery.redis_message, require("chat.stomp").redis_message)
+  end)
+
+  describe("unwrap", function()
+    it("takes the object out of the wrapper array, drops a leading @class, leaves a plain object as it is", function()
+      assert.equal('{"chatRoomId":1,"id":2}', delivery.unwrap('["' .. CLASS .. '",{"chatRoomId":1,"id":2}]'))
+      assert.equal('{"chatRoomId":1,"id":2}', delivery.unwrap('[ "' .. CLASS .. '" , {"chatRoomId":1,"id":2} ]\n'))
+      assert.equal('{"chatRoomId":1,"id":2}', delivery.unwrap('{"@class":"' .. CLASS .. '","chatRoomId":1,"id":2}'))
+      assert.equal('{"chatRoomId":1,"id":2}', delivery.unwrap('{ "@class" : "x",  "chatRoomId":1,"id":2}'))
+      assert.equal('{"chatRoomId":1,"id":2}', delivery.unwrap('{"chatRoomId":1,"id":2}'))
+      assert.equal('{"id":2,"@class":"x","chatRoomId":1}', delivery.unwrap('{"id":2,"@class":"x","chatRoomId":1}'))
+      assert.equal("garbage", delivery.unwrap("garbage"))
+      assert.equal("[1,2]", delivery.unwrap("[1,2]"))
+    end)
+  end)
+
+  describe("messages from Redis", function()
+    local PLAIN = '{"chatRoomId":3,"id":1,"senderId":7,"senderNickname":"n","content":"hi","messageType":"CHAT",'
+      .. '"createdAt":"2025-01-09T05:30:00"}'
+
+    local function delivered(payload)
+      delivery.redis_message("chat:messages", payload)
+      assert.equal(1, #fake.broadcasts)
+      return fake.broadcasts[1]
+    end
+
+    it("delivers the wrapper array (the original's and chatd's) as the plain object", function()
+      assert.same({ dest = "/topic/chatroom/3", body = PLAIN }, delivered('["' .. CLASS .. '",' .. PLAIN .. ']'))
+    end)
+
+    it("delivers an object with @class first (earlier chatd) without @class", function()
+      assert.same({ dest = "/topic/chatroom/3", body = PLAIN }, delivered('{"@class":"' .. CLASS .. '",' .. PLAIN:sub(2)))
+    end)
+
+    it("delivers a plain object as it is, chatRoomId anywhere", function()
+      assert.same({ dest = "/topic/chatroom/3", body = PLAIN }, delivered(PLAIN))
+      local moved = '{"id":2,"content":"\\"chatRoomId\\":9","chatRoomId":13}'
+      delivery.redis_message("chat:messages", moved)
+      assert.same({ dest = "/topic/chatroom/13", body = moved }, fake.broadcasts[2])
+    end)
+
+    it("drops malformed messages with a warning", function()
+      for _, payload in ipairs {
+        "garbage", "not json", "[]", '["' .. CLASS .. '"]', '["' .. CLASS .. '",{"id":1}]',
+        '{"@class":"x","chatRoomId":"14","id":3}', '["' .. CLASS .. '",{"chatRoomId":1.5,"id":1}]', '{"id":1}',
+      } do
+        local logs = #fake.logs
+        delivery.redis_message("chat:messages", payload)
+        assert.equal(logs + 1, #fake.logs, payload)
+        assert.equal("warn", fake.logs[#fake.logs][1])
+        assert.equal("ignoring a malformed message on chat:messages: " .. payload, fake.logs[#fake.logs][2])
+      end
+      assert.equal(0, #fake.broadcasts)
+    end)
+
+    it("ignores other channels", function()
+      delivery.redis_message("chat:other", PLAIN)
+      assert.equal(0, #fake.broadcasts)
+      assert.equal(0, #fake.logs)
+    end)
+
+    it("follows a JOIN or LEAVE, from any pod, with the room's presence list to this instance", function()
+      with_presence(3)
+      local join = '{"chatRoomId":3,"id":8,"senderId":0,"senderNickname":"n41","content":"n41님이 입장하셨습니다.",'
+        .. '"messageType":"JOIN","createdAt":"2025-01-09T05:29:00"}'
+      delivery.redis_message("chat:messages", '["' .. CLASS .. '",' .. join .. ']')
+      assert.same({ { dest = "/topic/chatroom/3", body = join },
+                    { dest = "/topic/chatroom/3/presence", body = "[" .. E41 .. "," .. E7 .. "]" } }, fake.broadcasts)
+      assert.same({ "HGETALL", "chatroom:presence:3" }, fake.redis_calls[1])
+
+      local leave = join:gsub("JOIN", "LEAVE")
+      delivery.redis_message("chat:messages", leave)
+      assert.equal(4, #fake.broadcasts)
+      assert.same({ dest = "/topic/chatroom/3", body = leave }, fake.broadcasts[3])
+      assert.same({ dest = "/topic/chatroom/3/presence", body = "[" .. E41 .. "," .. E7 .. "]" }, fake.broadcasts[4])
+      assert.same({}, published("chat:presence"), "this instance's subscribers only")
+    end)
+
+    it("pushes no presence list after a CHAT message, whatever its text says", function()
+      with_presence(3)
+      delivered(PLAIN)
+      delivery.redis_message("chat:messages",
+        '{"chatRoomId":3,"id":2,"content":"\\"messageType\\":\\"JOIN\\"","messageType":"CHAT"}')
+      assert.equal(2, #fake.broadcasts)
+      assert.equal("/topic/chatroom/3", fake.broadcasts[2].dest)
+      assert.is_false(called("HGETALL"))
+    end)
+
+    it("still delivers the JOIN when the presence list cannot be read (logged)", function()
+      fake.redis_fail.HGETALL = true
+      delivery.redis_message("chat:messages", '{"chatRoomId":3,"id":8,"messageType":"JOIN"}')
+      assert.equal(1, #fake.broadcasts)
+      assert.equal("/topic/chatroom/3", fake.broadcasts[1].dest)
+      assert.equal("warn", fake.logs[#fake.logs][1])
+      assert.matches("^cannot read the presence of chat room 3: ", fake.logs[#fake.logs][2])
+    end)
+  end)
+
+end)
