@@ -298,7 +298,7 @@ static char *path_or(chat_getenv_fn get, const char *name, const char *install_d
 
 static char *dup_set(const char *v) { return v && *v ? strdup(v) : NULL; }
 
-/* CHAT_AUTH and what each mode needs; the rest is plain text for lua/chat/access.lua. */
+/* CHAT_AUTH and what each mode needs; the rest is plain text for lua/chat/auth/access.lua. */
 static int load_access(chat_config *cfg, chat_getenv_fn get, char *err, size_t errlen) {
   cfg->auth = dup_or(get("CHAT_AUTH"), "none");
   cfg->trusted_proxies = dup_or(get("CHAT_TRUSTED_PROXIES"), "127.0.0.1/32,::1/128");

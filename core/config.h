@@ -56,7 +56,7 @@ typedef struct chat_config {
   int kafka_produce_timeout_ms; /* CHAT_KAFKA_PRODUCE_TIMEOUT_MS, default 10 s */
   char *log_level;
   /* Identity and access (docs/access-control.md). The CIDR lists and key files are read
-   * and checked by lua/chat/access.lua, on start and on every reload. */
+   * and checked by lua/chat/auth/access.lua, on start and on every reload. */
   char *auth;               /* CHAT_AUTH: none (default), gateway or jwt */
   char *trusted_proxies;    /* CHAT_TRUSTED_PROXIES: whose X-User-Id is believed */
   char *jwt_secret;         /* CHAT_JWT_SECRET: HS256 key; a secret, never logged */

@@ -1,5 +1,5 @@
 /* What the HTTP request that opens a STOMP session (a WebSocket upgrade, or the SockJS
- * request that creates a session) says about its caller: the credentials lua/chat/access.lua
+ * request that creates a session) says about its caller: the credentials lua/chat/auth/access.lua
  * checks at STOMP CONNECT, the peer address, and the browser Origin check.
  *
  * The credentials are kept only until CONNECT has been answered. A SockJS session keeps a

@@ -1,5 +1,5 @@
 /* Strict JSON (RFC 8259) decoding straight into Lua values: every request body, STOMP
- * SEND body, Redis payload and Kafka record chatd reads goes through it (lua/chat/json.lua
+ * SEND body, Redis payload and Kafka record chatd reads goes through it (lua/chat/lib/json.lua
  * calls it through chat.json, core/lua_api_json.c).
  *
  * What it accepts is RFC 8259 and nothing more: one value with optional SP/HTAB/LF/CR

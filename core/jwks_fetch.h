@@ -2,7 +2,7 @@
  * start, again every CHAT_JWT_JWKS_REFRESH_SECONDS, and at once when a token names a key
  * that is not in the set (a rotation; at most once per 30 s, so bad tokens cannot make
  * chatd hammer the provider). A failed fetch keeps the last good set and retries with backoff.
- * Only the text is kept here; lua/chat/access.lua parses it (and keeps its last good
+ * Only the text is kept here; lua/chat/auth/access.lua parses it (and keeps its last good
  * parse when a new text is not a usable set). */
 #ifndef CHAT_JWKS_FETCH_H
 #define CHAT_JWKS_FETCH_H

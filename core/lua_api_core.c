@@ -287,7 +287,7 @@ static void push_config(lua_State *L, const chat_config *c) {
   lua_setfield(L, -2, "db_time_zone");
   lua_pushstring(L, c->json_time_zone);
   lua_setfield(L, -2, "json_time_zone");
-  /* chat.config.access: read by lua/chat/access.lua (unset ones stay nil). */
+  /* chat.config.access: read by lua/chat/auth/access.lua (unset ones stay nil). */
   const struct {
     const char *name, *value;
   } access[] = {{"auth", c->auth},

@@ -1,7 +1,7 @@
 /* chat.crypto: the primitives that access control (CHAT_AUTH, issue 9) needs and Lua
  * cannot do itself: HMAC-SHA256 and RS256 verification for JWTs, base64url,
  * constant-time comparison, and address parsing for the CIDR rules (trusted proxies,
- * internal networks). lua/chat/jwt.lua parses the token, picks the key and checks the
+ * internal networks). lua/chat/auth/jwt.lua parses the token, picks the key and checks the
  * claims; C does only the crypto, through OpenSSL 3's EVP interfaces.
  *
  * Tokens come from clients and keys from configuration files, so bad input data is an

@@ -1,4 +1,4 @@
-/* chat.json: the strict JSON decoder (core/json_decode.c) for lua/chat/json.lua.
+/* chat.json: the strict JSON decoder (core/json_decode.c) for lua/chat/lib/json.lua.
  *
  *   decode = chat.json.decoder{ null = json.null, object = mt, array = mt,
  *                               max_depth = 64, allow_nul = false }

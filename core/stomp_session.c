@@ -345,7 +345,7 @@ static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
   unsigned offer = s->hub->limits.heartbeat_ms;
   s->offered_send_ms = cy == 0 ? 0 : (cy > offer ? cy : offer);
   s->offered_expect_ms = cx == 0 ? 0 : (cx > offer ? cx : offer);
-  /* Who is connecting is the application's call (lua/chat/access.lua); CONNECTED follows
+  /* Who is connecting is the application's call (lua/chat/auth/access.lua); CONNECTED follows
    * in frame_done, and frames sent meanwhile wait their turn. */
   dispatch_to_app(s, f, FRAME_CONNECT, "", NULL);
 }

@@ -47,7 +47,7 @@ struct chat_stomp_session {
   int paused;              /* reading stopped for backpressure, since paused_at_ms */
   uint64_t paused_at_ms;
   chat_handshake *handshake; /* the opening request's credentials, until CONNECT is answered */
-  char *user;                /* who lua/chat/access.lua says is speaking; NULL: nobody */
+  char *user;                /* who lua/chat/auth/access.lua says is speaking; NULL: nobody */
   double expires_at;         /* wall-clock seconds when its credentials expire; 0: never */
   uint64_t offered_send_ms, offered_expect_ms; /* heart-beats, while CONNECT is with the app */
 };

@@ -1,5 +1,5 @@
 /* The strict JSON decoder (core/json_decode.c) through its binding (core/lua_api_json.c) in
- * a bare Lua state, as lua/chat/json.lua uses it: each case is a text and either the Lua
+ * a bare Lua state, as lua/chat/lib/json.lua uses it: each case is a text and either the Lua
  * value it must give (a Lua expression, compared with types: 1 and 1.0 differ, and so do
  * an object and an array) or the reason and 1-based position it must be refused with.
  * Then the limits: depth, the cost bound measured against Lua's own allocation count,

@@ -1,4 +1,4 @@
-/* chat.crypto (core/lua_api_crypto.c) through Lua, the way lua/chat/jwt.lua calls it: known
+/* chat.crypto (core/lua_api_crypto.c) through Lua, the way lua/chat/auth/jwt.lua calls it: known
  * HMAC and base64url vectors, RS256 with keys generated here (PEM, PKCS#1 PEM and JWK forms
  * of one key verifying one signature), the keys that must be refused, and inet_pton. */
 #include <lauxlib.h>
