@@ -153,6 +153,18 @@ function M.install()
     return "OK"
   end
   function chat.redis.publish(ch, payload) return chat.redis.call("PUBLISH", ch, payload) end
+  -- The payloads PUBLISHed on a channel, in order; whether a command was sent at all.
+  function fake.published(channel)
+    local out = {}
+    for _, c in ipairs(fake.redis_calls) do
+      if c[1] == "PUBLISH" and c[2] == channel then out[#out + 1] = c[3] end
+    end
+    return out
+  end
+  function fake.redis_called(cmd)
+    for _, c in ipairs(fake.redis_calls) do if c[1] == cmd then return true end end
+    return false
+  end
 
   chat.kafka = { state = function() return nil end, produce = function() return true end }
   chat.stomp = {

@@ -17,19 +17,6 @@ describe("chat.stomp.delivery", function()
     fake.redis_data["chatroom:presence:" .. room] = { "7", E7, "41", json.quote(E41) }
   end
 
-  local function published(channel)
-    local out = {}
-    for _, c in ipairs(fake.redis_calls) do
-      if c[1] == "PUBLISH" and c[2] == channel then out[#out + 1] = c[3] end
-    end
-    return out
-  end
-
-  local function called(cmd)
-    for _, c in ipairs(fake.redis_calls) do if c[1] == cmd then return true end end
-    return false
-  end
-
   it("listens on chat:messages and chat:presence", function()
     assert.same({ "chat:messages", "chat:presence" }, delivery.redis_channels)
     assert.equal(delivery.redis_message, require("chat.stomp").redis_message)
@@ -107,7 +94,7 @@ describe("chat.stomp.delivery", function()
       assert.equal(4, #fake.broadcasts)
       assert.same({ dest = "/topic/chatroom/3", body = leave }, fake.broadcasts[3])
       assert.same({ dest = "/topic/chatroom/3/presence", body = "[" .. E41 .. "," .. E7 .. "]" }, fake.broadcasts[4])
-      assert.same({}, published("chat:presence"), "this instance's subscribers only")
+      assert.same({}, fake.published("chat:presence"), "this instance's subscribers only")
     end)
 
     it("pushes no presence list after a CHAT message, whatever its text says", function()
@@ -117,7 +104,7 @@ describe("chat.stomp.delivery", function()
         '{"chatRoomId":3,"id":2,"content":"\\"messageType\\":\\"JOIN\\"","messageType":"CHAT"}')
       assert.equal(2, #fake.broadcasts)
       assert.equal("/topic/chatroom/3", fake.broadcasts[2].dest)
-      assert.is_false(called("HGETALL"))
+      assert.is_false(fake.redis_called("HGETALL"))
     end)
 
     it("still delivers the JOIN when the presence list cannot be read (logged)", function()

@@ -18,19 +18,6 @@ describe("chat.stomp", function()
     fake.redis_data["chatroom:presence:" .. room] = { "7", E7, "41", json.quote(E41) }
   end
 
-  local function published(channel)
-    local out = {}
-    for _, c in ipairs(fake.redis_calls) do
-      if c[1] == "PUBLISH" and c[2] == channel then out[#out + 1] = c[3] end
-    end
-    return out
-  end
-
-  local function called(cmd)
-    for _, c in ipairs(fake.redis_calls) do if c[1] == cmd then return true end end
-    return false
-  end
-
   it("allows only the contract's destinations", function()
     assert.is_true(stomp.subscribe("s", "/topic/chatroom/1"))
     assert.is_true(stomp.subscribe("s", "/topic/chatroom/1/presence"))
@@ -60,7 +47,7 @@ describe("chat.stomp", function()
         '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동","content":"안녕 \\"you\\""}'))
       assert.same({ '["com.grow.chat.dto.ChatMessagePublish",{"chatRoomId":1,"id":5,"senderId":7,'
         .. '"senderNickname":"홍길동","content":"안녕 \\"you\\"","messageType":"CHAT","createdAt":"2025-01-09T05:30:00"}]' },
-        published("chat:messages"))
+        fake.published("chat:messages"))
       assert.equal(0, #fake.broadcasts, "subscribers get it back through Redis")
     end)
 
@@ -68,7 +55,7 @@ describe("chat.stomp", function()
       fake.on_sql("INSERT INTO chat_messages", function() return { { id = 6, created_at = 1736400600.25 } } end)
       assert.is_true(stomp.send("s1", "/app/chat.sendMessage", {}, '{"chatRoomId":2,"senderId":7,"content":"hi"}'))
       assert.equal('["' .. CLASS .. '",{"chatRoomId":2,"id":6,"senderId":7,"senderNickname":null,"content":"hi",'
-        .. '"messageType":"CHAT","createdAt":"2025-01-09T05:30:00.25"}]', published("chat:messages")[1])
+        .. '"messageType":"CHAT","createdAt":"2025-01-09T05:30:00.25"}]', fake.published("chat:messages")[1])
     end)
 
     it("delivers to this instance's subscribers only, as the plain object, when Redis cannot publish", function()
@@ -79,7 +66,7 @@ describe("chat.stomp", function()
       assert.equal("/topic/chatroom/1", fake.broadcasts[1].dest)
       assert.equal('{"chatRoomId":1,"id":5,"senderId":7,"senderNickname":null,"content":"hi","messageType":"CHAT",'
         .. '"createdAt":"2025-01-09T05:30:00"}', fake.broadcasts[1].body)
-      assert.is_false(called("HGETALL"))
+      assert.is_false(fake.redis_called("HGETALL"))
       assert.equal("warn", fake.logs[#fake.logs][1])
     end)
   end)
@@ -102,13 +89,13 @@ describe("chat.stomp", function()
                     "1", 86400 }, eval_args(1))
       local join = '{"chatRoomId":1,"id":9,"senderId":0,"senderNickname":"홍길동","content":"홍길동님이 입장하셨습니다.",'
         .. '"messageType":"JOIN","createdAt":"2025-01-09T05:30:00"}'
-      assert.same({ '["' .. CLASS .. '",' .. join .. ']' }, published("chat:messages"))
-      assert.same({}, published("chat:presence"))
+      assert.same({ '["' .. CLASS .. '",' .. join .. ']' }, fake.published("chat:messages"))
+      assert.same({}, fake.published("chat:presence"))
       assert.equal(0, #fake.broadcasts)
 
       -- Every instance, this one included, gets the JOIN back and pushes the list after it.
       with_presence(1)
-      stomp.redis_message("chat:messages", published("chat:messages")[1])
+      stomp.redis_message("chat:messages", fake.published("chat:messages")[1])
       assert.same({ { dest = "/topic/chatroom/1", body = join },
                     { dest = "/topic/chatroom/1/presence", body = "[" .. E41 .. "," .. E7 .. "]" } }, fake.broadcasts)
     end)
@@ -130,10 +117,10 @@ describe("chat.stomp", function()
       for i, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then remove = eval_args(i) end end
       assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
                     '\\"sessionId\\":\\"s1\\"' }, remove)
-      local payload = published("chat:messages")
+      local payload = fake.published("chat:messages")
       assert.equal(1, #payload)
       assert.matches('"content":"홍길동님이 퇴장하셨습니다%.","messageType":"LEAVE"', payload[1])
-      assert.same({}, published("chat:presence"))
+      assert.same({}, fake.published("chat:presence"))
       assert.equal(0, #fake.broadcasts)
     end)
 
@@ -143,8 +130,8 @@ describe("chat.stomp", function()
       stomp.disconnect("s1")
       assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
                     '\\"sessionId\\":\\"s1\\"' }, eval_args(3))
-      assert.same({ '{"chatRoomId":1,"members":[' .. E41 .. ']}' }, published("chat:presence"))
-      assert.same({}, published("chat:messages"))
+      assert.same({ '{"chatRoomId":1,"members":[' .. E41 .. ']}' }, fake.published("chat:presence"))
+      assert.same({}, fake.published("chat:messages"))
       assert.is_nil(fake.redis_data["chatroom:session:s1"])
     end)
   end)
