@@ -33,7 +33,8 @@ typedef struct session {
 } session;
 
 static uint16_t code_of(const uint8_t *payload, size_t len) {
-  return len >= 2 ? (uint16_t)(payload[0] << 8 | payload[1]) : CHAT_WS_CLOSE_NO_STATUS;
+  if (len < 2) return CHAT_WS_CLOSE_NO_STATUS;
+  return (uint16_t)(payload[0] << 8 | payload[1]);
 }
 
 static void on_write(void *ud, const uint8_t *data, size_t len) {
