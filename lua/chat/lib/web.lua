@@ -97,6 +97,18 @@ function M.int_param(params, name, default, min)
   return n
 end
 
+-- Spring's `size` of a Pageable: `default` when absent or empty, at least 1; larger than
+-- `max` is served with `max`, as Spring's max-page-size does (and the Page JSON shows it).
+function M.page_size(params, default, max)
+  local list = params.size
+  if not list or list[1] == "" then return default end
+  local n = M.parse_long(list[1])
+  if n == nil then return nil, new(errors.PARAM_NOT_INT, "size", list[1]:sub(1, 40)) end
+  if n < 1 then return nil, new(errors.PARAM_TOO_SMALL, "size", 1) end
+  if n > max then return max end
+  return n
+end
+
 function M.string_param(params, name)
   local list = params[name]
   if not list then return nil, new(errors.PARAM_MISSING, name) end

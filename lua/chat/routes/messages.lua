@@ -2,25 +2,10 @@
 status, body and headers, or nil and an error value (chat/errors.lua). ]]
 
 local access = require "chat.auth.access"
-local errors = require "chat.errors"
 local json = require "chat.lib.json"
 local messages = require "chat.domain.messages"
 local read_marks = require "chat.domain.read_marks"
 local web = require "chat.lib.web"
-
-local new = errors.new
-
--- `size`: default 50, at least 1; larger than the maximum is served with the maximum,
--- as Spring's max-page-size does (and the Page JSON shows the maximum).
-local function page_size(params)
-  local list = params.size
-  if not list or list[1] == "" then return messages.DEFAULT_PAGE_SIZE end
-  local n = web.parse_long(list[1])
-  if n == nil then return nil, new(errors.PARAM_NOT_INT, "size", list[1]:sub(1, 40)) end
-  if n < 1 then return nil, new(errors.PARAM_TOO_SMALL, "size", 1) end
-  if n > messages.MAX_PAGE_SIZE then return messages.MAX_PAGE_SIZE end
-  return n
-end
 
 -- The memberId query parameter, which must be the caller's own id.
 local function own_member_id(req)
@@ -36,7 +21,7 @@ local function history(req)
   local page, err = web.int_param(req.params, "page", 0, 0)
   if err then return nil, err end
   local size
-  size, err = page_size(req.params)
+  size, err = web.page_size(req.params, messages.DEFAULT_PAGE_SIZE, messages.MAX_PAGE_SIZE)
   if err then return nil, err end
   local orders
   orders, err = messages.parse_sort(req.params.sort)

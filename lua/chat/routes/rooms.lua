@@ -1,9 +1,11 @@
 --[[ Room endpoints of CONTRACT §3: create (1), add a member (2), find by study (3), join
-(4), leave (5), and the internal idempotent add (9). A handler returns status, body
+(4), leave (5), the internal idempotent add (9), and the inbox (a chatd addition, issue 17:
+docs/protocol.md). A handler returns status, body
 (a JSON value or a string) and headers, or nil and an error value (chat/errors.lua) that
 the REST layer answers (chat/routes/error_response.lua). ]]
 
 local access = require "chat.auth.access"
+local inbox = require "chat.domain.inbox"
 local rooms = require "chat.domain.rooms"
 local web = require "chat.lib.web"
 
@@ -95,8 +97,29 @@ local function leave(req)
   return 200, ""
 end
 
+-- GET /api/chat/rooms?memberId=&page=&size=  (the inbox: the member's active rooms, newest
+-- activity first, with unread counts and last messages, as a Page). Parameters are read as
+-- the history reads them (size defaults to 20, Spring's default); memberId must be the
+-- caller's own, as on the other member endpoints.
+local function inbox_page(req)
+  local member_id, err = web.long_param(req.params, "memberId")
+  if err then return nil, err end
+  local page
+  page, err = web.int_param(req.params, "page", 0, 0)
+  if err then return nil, err end
+  local size
+  size, err = web.page_size(req.params, inbox.DEFAULT_PAGE_SIZE, inbox.MAX_PAGE_SIZE)
+  if err then return nil, err end
+  local denied = access.own_id(req, member_id, "memberId")
+  if denied then return nil, denied end
+  local body
+  body, err = inbox.page(member_id, page, size)
+  if not body then return nil, err end
+  return 200, body
+end
+
 return {
-  ["/api/chat/rooms"] = { POST = create_room },
+  ["/api/chat/rooms"] = { POST = create_room, GET = inbox_page },
   ["/api/chat/rooms/member"] = { POST = add_member },
   ["/api/chat/rooms/study/{studyId}"] = { GET = by_study },
   ["/api/chat/rooms/{chatRoomId}/join"] = { POST = join },
