@@ -359,5 +359,8 @@ test('actuator: health with db and redis components, liveness, readiness, api-do
   const docs = await api(base, 'GET', '/v3/api-docs');
   assert.equal(docs.json.openapi, '3.0.1');
   assert.ok(docs.json.paths['/api/chat/rooms/{chatRoomId}/messages'].get);
-  assert.equal(Object.keys(docs.json.paths).length, 9);
+  assert.ok(docs.json.paths['/api/chat/rooms'].get, 'the inbox');
+  assert.ok(docs.json.paths['/api/chat/rooms/{chatRoomId}/read-marks'].get);
+  // The contract's nine paths (the inbox shares /api/chat/rooms) and the room's read marks.
+  assert.equal(Object.keys(docs.json.paths).length, 10);
 });

@@ -1,4 +1,7 @@
---[[ Read marks and unread counts (CONTRACT §3, endpoints 7 and 8).
+--[[ Read marks and unread counts (CONTRACT §3, endpoints 7 and 8), and live read state
+(a chatd addition, docs/protocol.md): GET .../read-marks lists every active member's mark,
+and a mark that moved is pushed to /topic/chatroom/{id}/read on every instance through
+Redis chat:read-marks.
 
 Counted: CHAT messages of the room with id > last_read_message_id (null = 0) that the
 reader did not send (fix: the original also counted the reader's own messages). Only an
@@ -30,6 +33,7 @@ member's key, or every key of the room found with KEYS for a new message). ]]
 local chat = require "chat.core"
 local db = require "chat.lib.db"
 local errors = require "chat.errors"
+local json = require "chat.lib.json"
 local membership = require "chat.domain.membership"
 local throttled_log = require "chat.lib.throttled_log"
 
@@ -37,6 +41,8 @@ local fmt, tointeger, tonumber = string.format, math.tointeger, tonumber
 local new = errors.new
 
 local M = {}
+
+local log_publish_failed = throttled_log.new("warn")
 
 M.CACHE_TTL_SECONDS = 300
 
@@ -50,13 +56,32 @@ FROM chat_room_members m
 WHERE m.chat_room_id = $1 AND m.member_id = $2 AND m.left_at IS NULL]]
 
 -- The mark only moves forward, and only to a message of this room (fix). One statement:
--- the membership check and the write cannot be split by a concurrent leave.
+-- the membership check and the write cannot be split by a concurrent leave. `previous` is
+-- the mark before this statement (its snapshot: the statement does not see its own write),
+-- so the caller can tell whether the mark moved. (Two concurrent marks of one member may
+-- both say "moved" for the same value: at worst a live update is pushed twice.)
 local MARK_READ = [[
 UPDATE chat_room_members m
 SET last_read_message_id = greatest(coalesce(m.last_read_message_id, 0), $3::bigint)
 WHERE m.chat_room_id = $1 AND m.member_id = $2 AND m.left_at IS NULL
   AND EXISTS (SELECT 1 FROM chat_messages c WHERE c.id = $3 AND c.chat_room_id = $1)
-RETURNING m.last_read_message_id]]
+RETURNING m.last_read_message_id,
+  (SELECT o.last_read_message_id FROM chat_room_members o
+    WHERE o.chat_room_id = $1 AND o.member_id = $2) AS previous]]
+
+-- Every active member's mark, ordered by member id; the room row alone (member_id NULL)
+-- when it has no active member, no row at all when there is no such room.
+local LIST_MARKS = [[
+SELECT m.member_id, m.last_read_message_id
+FROM chat_rooms r
+LEFT JOIN chat_room_members m ON m.chat_room_id = r.id AND m.left_at IS NULL
+WHERE r.id = $1
+ORDER BY m.member_id]]
+
+-- Live read state (a chatd addition): a moved mark is published on this channel as
+-- {"chatRoomId","memberId","lastReadMessageId"} and every instance pushes
+-- {"memberId","lastReadMessageId"} to its subscribers of /topic/chatroom/{id}/read.
+M.CHANNEL = "chat:read-marks"
 
 
 M.MIXED_FLEET = chat.config.mixed_fleet ~= false
@@ -124,7 +149,54 @@ function M.mark(room_id, member_id, message_id)
     return nil, membership_error(room_id, member_id) or new(errors.MESSAGE_NOT_IN_ROOM, message_id, room_id)
   end
   M.invalidate(room_id, member_id)
+  local mark = tointeger(rows[1].last_read_message_id)
+  if mark and mark ~= tointeger(rows[1].previous) then M.publish(room_id, member_id, mark) end
   return true
+end
+
+local function topic(room_id) return fmt("/topic/chatroom/%d/read", room_id) end
+local function update_json(member_id, mark) return fmt('{"memberId":%d,"lastReadMessageId":%d}', member_id, mark) end
+
+-- Tells every instance (this one included, through its subscription) that a member's mark
+-- moved; if Redis cannot take it, this instance's own subscribers still learn of it.
+function M.publish(room_id, member_id, mark)
+  local payload = fmt('{"chatRoomId":%d,"memberId":%d,"lastReadMessageId":%d}', room_id, member_id, mark)
+  local ok, err = chat.redis.publish(M.CHANNEL, payload)
+  if not ok then
+    log_publish_failed("cannot publish a read mark (%s); pushing it to this instance's subscribers only",
+      tostring(err))
+    chat.stomp.broadcast(topic(room_id), update_json(member_id, mark))
+  end
+end
+
+local log_malformed = throttled_log.new("warn")
+
+-- A moved mark from any instance: deliver it to this instance's subscribers of the room.
+function M.on_redis_message(payload)
+  local msg = json.decode(payload)
+  if type(msg) ~= "table" or math.type(msg.chatRoomId) ~= "integer" or math.type(msg.memberId) ~= "integer"
+      or math.type(msg.lastReadMessageId) ~= "integer" then
+    log_malformed("ignoring a malformed read mark on %s: %s", M.CHANNEL, tostring(payload):sub(1, 200))
+    return
+  end
+  chat.stomp.broadcast(topic(msg.chatRoomId), update_json(msg.memberId, msg.lastReadMessageId))
+end
+
+-- Every active member's mark as the JSON array clients get, ordered by member id (null
+-- for a member who has not read yet), or nil and an error: room_not_found or the
+-- database's.
+function M.list(room_id)
+  local rows, err = db.query(LIST_MARKS, room_id)
+  if not rows then return nil, err end
+  if not rows[1] then return nil, new(errors.ROOM_NOT_FOUND, room_id) end
+  local marks = {}
+  for _, row in ipairs(rows) do
+    if row.member_id ~= nil then
+      marks[#marks + 1] = json.object { "memberId", row.member_id,
+        "lastReadMessageId", row.last_read_message_id == nil and json.null or row.last_read_message_id }
+    end
+  end
+  return json.array(marks)
 end
 
 local log_cache_unavailable = throttled_log.new("warn")

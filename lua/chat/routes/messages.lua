@@ -1,4 +1,5 @@
---[[ History (6), read marks (7) and unread counts (8) of CONTRACT §3. A handler returns
+--[[ History (6), read marks (7) and unread counts (8) of CONTRACT §3, and every member's
+read mark (a chatd addition). A handler returns
 status, body and headers, or nil and an error value (chat/errors.lua). ]]
 
 local access = require "chat.auth.access"
@@ -47,6 +48,17 @@ local function mark_read(req)
   return 200, ""
 end
 
+-- GET /api/chat/rooms/{chatRoomId}/read-marks (a chatd addition): every active member's
+-- mark; access as the history's.
+local function marks(req)
+  local room_id = req.path_params.chatRoomId
+  local denied = access.may_read_room(req, room_id)
+  if denied then return nil, denied end
+  local list, err = read_marks.list(room_id)
+  if not list then return nil, err end
+  return 200, list
+end
+
 -- 8. GET /api/chat/rooms/{chatRoomId}/unread?memberId=
 local function unread(req)
   local member_id, err = own_member_id(req)
@@ -62,4 +74,5 @@ return {
   ["/api/chat/rooms/{chatRoomId}/messages"] = { GET = history },
   ["/api/chat/rooms/{chatRoomId}/read"] = { POST = mark_read },
   ["/api/chat/rooms/{chatRoomId}/unread"] = { GET = unread },
+  ["/api/chat/rooms/{chatRoomId}/read-marks"] = { GET = marks },
 }

@@ -9,6 +9,7 @@ what any instance published to its own subscribers of the room.
 local chat = require "chat.core"
 local json = require "chat.lib.json"
 local presence = require "chat.domain.presence"
+local read_marks = require "chat.domain.read_marks"
 local throttled_log = require "chat.lib.throttled_log"
 
 local fmt = string.format
@@ -98,6 +99,7 @@ local log_malformed = throttled_log.new("warn")
 -- A message from any instance (this one included, through its subscription).
 function M.redis_message(channel, payload)
   if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
+  if channel == read_marks.CHANNEL then return read_marks.on_redis_message(payload) end
   if channel ~= M.MESSAGES_CHANNEL then return end
   local message = M.unwrap(payload)
   local room = room_of(message)
@@ -108,6 +110,6 @@ function M.redis_message(channel, payload)
   deliver_locally(room, message)
 end
 
-M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL }
+M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL, read_marks.CHANNEL }
 
 return M

@@ -38,6 +38,7 @@ end
 local SUBSCRIBABLE = {
   "^/topic/chatroom/%d+$",
   "^/topic/chatroom/%d+/presence$",
+  "^/topic/chatroom/%d+/read$",
   "^/user/queue/errors$",
   "^/user/%d+/queue/errors$",
 }

@@ -101,14 +101,15 @@ describe("chat (the app table the C core calls)", function()
     assert.equal("application/json", headers["Content-Type"])
   end)
 
-  it("serves the OpenAPI document describing the nine endpoints", function()
+  it("serves the OpenAPI document describing the ten endpoints", function()
     local status, doc, headers = request("GET", "/v3/api-docs")
     assert.equal(200, status)
     assert.equal("application/json", headers["Content-Type"])
     assert.equal("3.0.1", doc.openapi)
     local n = 0
     for _ in pairs(doc.paths) do n = n + 1 end
-    assert.equal(9, n)
+    assert.equal(10, n)
+    assert.is_table(doc.paths["/api/chat/rooms/{chatRoomId}/read-marks"].get)
     assert.is_table(doc.paths["/api/chat/rooms/{chatRoomId}/messages"].get)
     assert.is_table(doc.paths["/api/chat/internal/rooms/member"].post)
     assert.same({ "studyId", "roomId", "userId" }, doc.components.schemas.AddMemberRequest.required)

@@ -150,7 +150,69 @@ describe("chat.domain.read_marks", function()
       assert.matches("c%.id = %$3 AND c%.chat_room_id = %$1", seen.sql)
       assert.matches("m%.left_at IS NULL", seen.sql)
       assert.equal("1", fake.redis_data["chat:unread:gen:1"])
-      assert.same({ { "INCR", "chat:unread:gen:1" } }, fake.redis_calls, "one INCR, outside a mixed fleet")
+      assert.same({ { "INCR", "chat:unread:gen:1" },
+                    { "PUBLISH", "chat:read-marks", '{"chatRoomId":1,"memberId":2,"lastReadMessageId":10}' } },
+                  fake.redis_calls, "one INCR outside a mixed fleet, after it the moved mark")
+      assert.matches("AS previous", seen.sql)
+      assert.same({}, fake.broadcasts, "the local push comes through the subscription")
+    end)
+
+    it("publishes a mark set for the first time, nothing when the mark did not move", function()
+      local previous = nil
+      fake.on_sql(MARK, function() return { { last_read_message_id = 10, previous = previous } } end)
+      assert.is_true(read_marks.mark(1, 2, 10))
+      assert.same({ '{"chatRoomId":1,"memberId":2,"lastReadMessageId":10}' }, fake.published("chat:read-marks"))
+      previous = 10
+      assert.is_true(read_marks.mark(1, 2, 7))
+      assert.is_true(read_marks.mark(1, 2, 10))
+      assert.equal(1, #fake.published("chat:read-marks"), "a mark that did not move is not published")
+      previous = 4
+      assert.is_true(read_marks.mark(1, 2, 10))
+      assert.equal(2, #fake.published("chat:read-marks"))
+    end)
+
+    it("pushes to this instance's subscribers when Redis cannot publish", function()
+      fake.on_sql(MARK, function() return { { last_read_message_id = 12, previous = 3 } } end)
+      fake.redis_fail.PUBLISH = true
+      assert.is_true(read_marks.mark(5, 2, 12))
+      assert.same({ { dest = "/topic/chatroom/5/read", body = '{"memberId":2,"lastReadMessageId":12}' } },
+                  fake.broadcasts)
+    end)
+
+    it("broadcasts a mark from the channel to the room's read topic; ignores malformed ones", function()
+      read_marks.on_redis_message('{"chatRoomId":7,"memberId":3,"lastReadMessageId":42}')
+      assert.same({ { dest = "/topic/chatroom/7/read", body = '{"memberId":3,"lastReadMessageId":42}' } },
+                  fake.broadcasts)
+      for _, bad in ipairs { "", "nope", "[]", '{"chatRoomId":"7","memberId":3,"lastReadMessageId":42}',
+                             '{"chatRoomId":7,"memberId":3}', '{"chatRoomId":7,"memberId":3,"lastReadMessageId":1.5}' } do
+        read_marks.on_redis_message(bad)
+      end
+      assert.equal(1, #fake.broadcasts)
+      local warned = false
+      for _, l in ipairs(fake.logs) do warned = warned or (l[1] == "warn" and l[2]:find("malformed read mark") ~= nil) end
+      assert.is_true(warned, "a malformed mark leaves a warning")
+    end)
+
+    it("lists every active member's mark by member id, null when none, 404 for an unknown room", function()
+      local seen
+      fake.on_sql("FROM chat_rooms r", function(params, sql)
+        seen = sql
+        if params[1] == 1 then
+          return { { member_id = 2, last_read_message_id = 42 }, { member_id = 5 } }
+        elseif params[1] == 2 then
+          return { {} }
+        end
+        return {}
+      end)
+      local json = require "chat.lib.json"
+      assert.equal('[{"memberId":2,"lastReadMessageId":42},{"memberId":5,"lastReadMessageId":null}]',
+                   json.encode(read_marks.list(1)))
+      assert.matches("ORDER BY m%.member_id", seen)
+      assert.matches("m%.left_at IS NULL", seen)
+      assert.equal("[]", json.encode(read_marks.list(2)))
+      local list, err = read_marks.list(3)
+      assert.is_nil(list)
+      assert.equal("room_not_found", err.code)
     end)
 
     it("tells an unknown room, a non-member and a foreign message apart", function()
@@ -258,7 +320,7 @@ describe("chat.domain.read_marks", function()
     end)
 
     it("forgets the reader's original count after a read mark", function()
-      fake.on_sql("UPDATE chat_room_members m", function() return { { last_read_message_id = 10 } } end)
+      fake.on_sql("UPDATE chat_room_members m", function() return { { last_read_message_id = 10, previous = 10 } } end)
       assert.is_true(read_marks.mark(1, 2, 10))
       assert.same({ { 1, "chat:unread:gen:1", "chat:unread:1:2", "chat:unread:1:*" } }, evals())
     end)

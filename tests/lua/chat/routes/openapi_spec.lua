@@ -24,7 +24,7 @@ describe("chat.routes.openapi", function()
     assert.is_true(refs > 10)
   end)
 
-  it("describes each of the nine endpoints and the inbox with a 200 response and its path parameters", function()
+  it("describes each of the nine endpoints, the inbox and the read marks with a 200 response and its path parameters", function()
     local doc = json.decode(openapi.document())
     local operations = 0
     for path, item in pairs(doc.paths) do
@@ -38,7 +38,7 @@ describe("chat.routes.openapi", function()
         end
       end
     end
-    assert.equal(10, operations)
+    assert.equal(11, operations)
   end)
 
   it("names only security schemes it defines, and documents 401 everywhere (CHAT_AUTH)", function()

@@ -17,8 +17,8 @@ describe("chat.stomp.delivery", function()
     fake.redis_data["chatroom:presence:" .. room] = { "7", E7, "41", json.quote(E41) }
   end
 
-  it("listens on chat:messages and chat:presence", function()
-    assert.same({ "chat:messages", "chat:presence" }, delivery.redis_channels)
+  it("listens on chat:messages, chat:presence and chat:read-marks", function()
+    assert.same({ "chat:messages", "chat:presence", "chat:read-marks" }, delivery.redis_channels)
     assert.equal(delivery.redis_message, require("chat.stomp").redis_message)
   end)
 
@@ -72,6 +72,16 @@ describe("chat.stomp.delivery", function()
         assert.equal("ignoring a malformed message on chat:messages: " .. payload, fake.logs[#fake.logs][2])
       end
       assert.equal(0, #fake.broadcasts)
+    end)
+
+    it("pushes a read mark from chat:read-marks to the room's read topic", function()
+      delivery.redis_message("chat:read-marks", '{"chatRoomId":4,"memberId":9,"lastReadMessageId":77}')
+      assert.same({ { dest = "/topic/chatroom/4/read", body = '{"memberId":9,"lastReadMessageId":77}' } },
+                  fake.broadcasts)
+      delivery.redis_message("chat:read-marks", '{"chatRoomId":4}')
+      assert.equal(1, #fake.broadcasts)
+      assert.equal("warn", fake.logs[#fake.logs][1])
+      assert.matches("ignoring a malformed read mark on chat:read%-marks", fake.logs[#fake.logs][2])
     end)
 
     it("ignores other channels", function()
