@@ -205,7 +205,7 @@ end
 function M.may_subscribe(user, destination)
   if user == nil then return true end
   local room = destination:match("^/topic/chatroom/(%d+)$") or destination:match("^/topic/chatroom/(%d+)/presence$")
-    or destination:match("^/topic/chatroom/(%d+)/read$")
+    or destination:match("^/topic/chatroom/(%d+)/read$") or destination:match("^/topic/chatroom/(%d+)/typing$")
   if room then
     room = tointeger(tonumber(room)) or 0
     local member = tointeger(tonumber(user))

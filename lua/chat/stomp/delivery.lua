@@ -11,6 +11,7 @@ local json = require "chat.lib.json"
 local presence = require "chat.domain.presence"
 local read_marks = require "chat.domain.read_marks"
 local throttled_log = require "chat.lib.throttled_log"
+local typing = require "chat.domain.typing"
 
 local fmt = string.format
 local mtype = math.type
@@ -100,6 +101,7 @@ local log_malformed = throttled_log.new("warn")
 function M.redis_message(channel, payload)
   if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
   if channel == read_marks.CHANNEL then return read_marks.on_redis_message(payload) end
+  if channel == typing.CHANNEL then return typing.on_redis_message(payload) end
   if channel ~= M.MESSAGES_CHANNEL then return end
   local message = M.unwrap(payload)
   local room = room_of(message)
@@ -110,6 +112,6 @@ function M.redis_message(channel, payload)
   deliver_locally(room, message)
 end
 
-M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL, read_marks.CHANNEL }
+M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL, read_marks.CHANNEL, typing.CHANNEL }
 
 return M

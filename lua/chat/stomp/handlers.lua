@@ -1,5 +1,5 @@
 --[[ The application destinations of STOMP SEND (CONTRACT §4): /app/chat.sendMessage,
-/app/chat.join and /app/chat.leave, and the request body they share.
+/app/chat.join, /app/chat.leave and /app/chat.typing (a chatd addition), and the request body they share.
 
   req, err, partial = handlers.parse(body)   the checked ChatMessageRequest, or nil, an
                                              error and whatever was decoded (for its senderId)
@@ -16,6 +16,7 @@ local membership = require "chat.domain.membership"
 local messages = require "chat.domain.messages"
 local presence = require "chat.domain.presence"
 local text = require "chat.lib.text"
+local typing = require "chat.domain.typing"
 
 local fmt = string.format
 local mtype = math.type
@@ -102,8 +103,17 @@ M.DESTINATIONS["/app/chat.leave"] = function(session_id, req)
   local nick = req.senderNickname or tostring(req.senderId)
   local ok, err = presence.remove(req.chatRoomId, req.senderId, session_id)
   if not ok then chat.log.warn("presence remove failed: %s", tostring(err)) end
+  typing.stop(session_id, req.chatRoomId, req.senderId)
   local msg, serr = store_and_deliver(req.chatRoomId, 0, nick, fmt(LEAVE_TEXT, nick), "LEAVE", nil)
   if not msg then return nil, serr end
+  return true
+end
+
+-- Typing indicators (a chatd addition, chat/domain/typing.lua): nothing is stored; content
+-- is ignored. Pushes beyond one per member and room per second are dropped without error.
+M.DESTINATIONS["/app/chat.typing"] = function(session_id, req)
+  if not membership.is_active(req.chatRoomId, req.senderId) then return nil, not_a_member(req) end
+  typing.start(session_id, req.chatRoomId, req.senderId, req.senderNickname)
   return true
 end
 

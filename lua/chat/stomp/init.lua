@@ -6,7 +6,7 @@ sessions, through the app table (see chat/init.lua):
   stomp_send(session_id, destination, headers, body, user)
                                                       -> true once stored (RECEIPT) | nil, reason
       user: the session's identity from chat/auth/access.lua (a decimal string), nil when none
-  stomp_disconnect(session_id)                        presence clean-up
+  stomp_disconnect(session_id)                        presence and typing clean-up
   redis_message(channel, payload), redis_channels     delivery across instances
 
 The pieces: chat/stomp/handlers.lua (the /app destinations), chat/stomp/delivery.lua
@@ -21,6 +21,7 @@ local errors = require "chat.errors"
 local handlers = require "chat.stomp.handlers"
 local presence = require "chat.domain.presence"
 local throttled_log = require "chat.lib.throttled_log"
+local typing = require "chat.domain.typing"
 
 local mtype = math.type
 local new = errors.new
@@ -39,6 +40,7 @@ local SUBSCRIBABLE = {
   "^/topic/chatroom/%d+$",
   "^/topic/chatroom/%d+/presence$",
   "^/topic/chatroom/%d+/read$",
+  "^/topic/chatroom/%d+/typing$",
   "^/user/queue/errors$",
   "^/user/%d+/queue/errors$",
 }
@@ -55,6 +57,7 @@ function M.subscribe(_session_id, destination, user)
 end
 
 function M.disconnect(session_id)
+  typing.session_closed(session_id)
   local rooms = presence.session_rooms(session_id)
   if not rooms then return end
   for room_id, member_id in pairs(rooms) do

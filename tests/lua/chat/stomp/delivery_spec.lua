@@ -17,8 +17,8 @@ describe("chat.stomp.delivery", function()
     fake.redis_data["chatroom:presence:" .. room] = { "7", E7, "41", json.quote(E41) }
   end
 
-  it("listens on chat:messages, chat:presence and chat:read-marks", function()
-    assert.same({ "chat:messages", "chat:presence", "chat:read-marks" }, delivery.redis_channels)
+  it("listens on chat:messages, chat:presence, chat:read-marks and chat:typing", function()
+    assert.same({ "chat:messages", "chat:presence", "chat:read-marks", "chat:typing" }, delivery.redis_channels)
     assert.equal(delivery.redis_message, require("chat.stomp").redis_message)
   end)
 

@@ -40,10 +40,10 @@ describe("chat.stomp.handlers", function()
     end
   end)
 
-  it("serves exactly the three application destinations", function()
+  it("serves exactly the four application destinations", function()
     local names = {}
     for name in pairs(handlers.DESTINATIONS) do names[#names + 1] = name end
     table.sort(names)
-    assert.same({ "/app/chat.join", "/app/chat.leave", "/app/chat.sendMessage" }, names)
+    assert.same({ "/app/chat.join", "/app/chat.leave", "/app/chat.sendMessage", "/app/chat.typing" }, names)
   end)
 end)
