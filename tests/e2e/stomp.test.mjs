@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import net from 'node:net';
-import { startChatd, api, sql, redis, uniqueStudyId, sleep, REPO } from '../helpers/chatd.mjs';
+import { startChatd, api, sql, redis, sleep, REPO, roomWithMembers as createRoomWithMembers } from '../helpers/chatd.mjs';
 import { connectStomp, rawStomp, WebSocket } from '../helpers/stomp.mjs';
 
 const require = createRequire(import.meta.url);
@@ -24,16 +24,7 @@ after(async () => {
 
 const wsUrl = (inst, p = '/ws-chat') => `ws://127.0.0.1:${inst.port}${p}`;
 
-async function roomWithMembers(...members) {
-  const studyId = uniqueStudyId();
-  let room;
-  for (const [userId, nickname] of members) {
-    const res = await api(a.url, 'POST', '/api/chat/internal/rooms/member', { studyId, roomName: 'e2e', userId, nickname });
-    assert.equal(res.status, 200, res.text);
-    room = res.json;
-  }
-  return room;
-}
+const roomWithMembers = (...members) => createRoomWithMembers(a.url, ...members);
 
 const msg = (roomId, senderId, content, extra = {}) =>
   ({ chatRoomId: roomId, senderId, senderNickname: `user${senderId}`, content, messageType: 'CHAT', ...extra });

@@ -2,7 +2,7 @@
 // /topic/chatroom/{id}/typing on every instance through Redis chat:typing; nothing is stored.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startChatd, api, sql, uniqueStudyId, sleep } from '../helpers/chatd.mjs';
+import { startChatd, api, sql, sleep, roomWithMembers as createRoomWithMembers } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
 
 let a;
@@ -17,16 +17,7 @@ after(async () => {
 
 const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 
-async function roomWithMembers(...members) {
-  const studyId = uniqueStudyId();
-  let room;
-  for (const [userId, nickname] of members) {
-    const res = await api(a.url, 'POST', '/api/chat/internal/rooms/member', { studyId, roomName: 'e2e', userId, nickname });
-    assert.equal(res.status, 200, res.text);
-    room = res.json;
-  }
-  return room;
-}
+const roomWithMembers = (...members) => createRoomWithMembers(a.url, ...members);
 
 const counts = (roomId) => sql(`SELECT (SELECT count(*) FROM chat_messages WHERE chat_room_id = ${roomId}),
   (SELECT count(*) FROM chat_room_members WHERE chat_room_id = ${roomId}),

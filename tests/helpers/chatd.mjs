@@ -134,3 +134,16 @@ export async function api(base, method, pathAndQuery, body, headers = {}) {
 }
 
 export { sleep };
+
+// A room of a new study with these [userId, nickname] members, through the internal
+// endpoint (which creates the room with its first member); the room's ChatRoomResponse.
+export async function roomWithMembers(base, ...members) {
+  const studyId = uniqueStudyId();
+  let room;
+  for (const [userId, nickname] of members) {
+    const res = await api(base, 'POST', '/api/chat/internal/rooms/member', { studyId, roomName: 'e2e', userId, nickname });
+    if (res.status !== 200) throw new Error(`adding member ${userId}: ${res.status} ${res.text}`);
+    room = res.json;
+  }
+  return room;
+}

@@ -138,6 +138,17 @@ async function stopRedisSaving(port) {
   throw new Error('Redis did not shut down');
 }
 
+// Until chatd's health shows Redis UP again (10 s at most).
+async function waitForRedisUp(chatd) {
+  let health;
+  for (let i = 0; i < 100; i++) {
+    health = (await api(chatd.url, 'GET', '/actuator/health')).json;
+    if (health?.components?.redis?.status === 'UP') return;
+    await sleep(100);
+  }
+  assert.equal(health?.components?.redis?.status, 'UP');
+}
+
 // The private Redis started again with the saved data. The server daemonizes before it
 // loads the dump, so the dump is removed only once it answers (loaded); later restarts
 // start empty again.
@@ -175,13 +186,7 @@ test('Redis restarted with its data while a message is stored: the unread count 
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('three'));
     // ...and Redis comes back with the old cached count.
     await startRedisWithData(port, dump);
-    let health;
-    for (let i = 0; i < 100; i++) {
-      health = (await api(chatd.url, 'GET', '/actuator/health')).json;
-      if (health?.components?.redis?.status === 'UP') break;
-      await sleep(100);
-    }
-    assert.equal(health.components.redis.status, 'UP');
+    await waitForRedisUp(chatd);
     assert.match(execFileSync('redis-cli', ['-p', port, 'GET', `chat:unread:count:${room.id}:9102`], { encoding: 'utf8' }), /^\d+:2$/m,
       'Redis came back with the old cached count');
     assert.equal(await unread(), 3, 'the count includes the message stored during the outage');
@@ -219,13 +224,7 @@ test('Redis restarted with its data while a message is stored, in a mixed fleet 
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('three'));
     // ...and Redis comes back with them.
     await startRedisWithData(port, dump);
-    let health;
-    for (let i = 0; i < 100; i++) {
-      health = (await api(chatd.url, 'GET', '/actuator/health')).json;
-      if (health?.components?.redis?.status === 'UP') break;
-      await sleep(100);
-    }
-    assert.equal(health.components.redis.status, 'UP');
+    await waitForRedisUp(chatd);
     assert.equal(cli('GET', `chat:unread:${room.id}:9202`), '2', 'Redis came back with the original\'s old counts');
     assert.equal(await unread(), 3, 'chatd counts in PostgreSQL: the message stored during the outage is counted');
 
