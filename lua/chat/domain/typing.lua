@@ -45,8 +45,6 @@ local function prune(now)
   end
 end
 
--- For tests: forget everything.
-function M.reset() last_push, sessions, last_prune = {}, {}, 0 end
 
 local function topic(room_id) return fmt("/topic/chatroom/%d/typing", room_id) end
 local function nick_json(nickname)

@@ -2,14 +2,12 @@
 -- chat:typing, the per-instance rate limit, membership, clearing on leave and disconnect,
 -- subscribing, and the channel handler.
 describe("typing indicators", function()
-  local fake, stomp, typing, delivery
+  local fake, stomp, delivery
 
   before_each(function()
     fake = require("fake_chat").install()
     stomp = require "chat.stomp"
-    typing = require "chat.domain.typing"
     delivery = require "chat.stomp.delivery"
-    typing.reset()
   end)
 
   local function member(yes)
