@@ -5,24 +5,27 @@
 #include "broker.h"
 #include "hash.h"
 
-typedef struct chat_broker_dest {
+struct chat_broker_dest {
   struct chat_broker_dest *next; /* hash chain */
   uint64_t hash;
   char *name;
   chat_sub *subs;
   size_t count;
-} chat_broker_dest;
+  void *state;
+};
 
 struct chat_broker {
   chat_broker_dest **buckets;
   size_t nbuckets; /* a power of two */
   size_t ndests;
   size_t nsubs;
+  void (*free_state)(void *state);
 };
 
-chat_broker *chat_broker_new(void) {
+chat_broker *chat_broker_new(void (*free_state)(void *state)) {
   chat_broker *b = calloc(1, sizeof *b);
   if (b == NULL) return NULL;
+  b->free_state = free_state;
   b->nbuckets = 256;
   b->buckets = calloc(b->nbuckets, sizeof *b->buckets);
   if (b->buckets == NULL) {
@@ -30,6 +33,12 @@ chat_broker *chat_broker_new(void) {
     return NULL;
   }
   return b;
+}
+
+static void free_dest(chat_broker *b, chat_broker_dest *d) {
+  if (d->state && b->free_state) b->free_state(d->state);
+  free(d->name);
+  free(d);
 }
 
 void chat_broker_free(chat_broker *b) {
@@ -44,8 +53,7 @@ void chat_broker_free(chat_broker *b) {
         free(s);
         s = n;
       }
-      free(d->name);
-      free(d);
+      free_dest(b, d);
       d = next;
     }
   }
@@ -129,18 +137,33 @@ void chat_broker_unsubscribe(chat_broker *b, chat_sub *s) {
     chat_broker_dest **pp = &b->buckets[d->hash & (b->nbuckets - 1)];
     while (*pp != d) pp = &(*pp)->next;
     *pp = d->next;
-    free(d->name);
-    free(d);
+    free_dest(b, d);
     b->ndests--;
   }
 }
 
-size_t chat_broker_each(chat_broker *b, const char *destination, chat_broker_visit visit, void *ud) {
-  chat_broker_dest *d = find_dest(b, destination, chat_hash_str(destination));
-  if (d == NULL) return 0;
+chat_broker_dest *chat_broker_find(chat_broker *b, const char *destination) {
+  return find_dest(b, destination, chat_hash_str(destination));
+}
+
+const char *chat_broker_dest_name(const chat_broker_dest *d) { return d->name; }
+
+void **chat_broker_dest_state(chat_broker_dest *d) { return &d->state; }
+
+size_t chat_broker_dest_each(chat_broker_dest *d, chat_broker_visit visit, void *ud) {
   size_t n = 0;
   for (chat_sub *s = d->subs; s; s = s->next, n++) visit(s, ud);
   return n;
+}
+
+size_t chat_broker_each(chat_broker *b, const char *destination, chat_broker_visit visit, void *ud) {
+  chat_broker_dest *d = chat_broker_find(b, destination);
+  return d ? chat_broker_dest_each(d, visit, ud) : 0;
+}
+
+void chat_broker_each_dest(chat_broker *b, void (*fn)(chat_broker_dest *d, void *ud), void *ud) {
+  for (size_t i = 0; i < b->nbuckets; i++)
+    for (chat_broker_dest *d = b->buckets[i]; d; d = d->next) fn(d, ud);
 }
 
 size_t chat_broker_destinations(const chat_broker *b) { return b->ndests; }

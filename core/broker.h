@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 typedef struct chat_broker chat_broker;
+typedef struct chat_broker_dest chat_broker_dest;
 
 typedef struct chat_sub {
   struct chat_sub *prev, *next; /* siblings on the same destination */
@@ -15,9 +16,12 @@ typedef struct chat_sub {
   void *session;
   char *id;           /* the client's subscription id */
   char *destination;  /* owned by dest; shared by its subscriptions */
+  void *replay;       /* the session layer's resume state; it frees it before unsubscribing */
 } chat_sub;
 
-chat_broker *chat_broker_new(void);
+/* free_state (may be NULL) frees what a destination's state slot holds when the
+ * destination is dropped (its last subscription gone) or the broker freed. */
+chat_broker *chat_broker_new(void (*free_state)(void *state));
 void chat_broker_free(chat_broker *b);
 
 /* Adds a subscription; returns NULL on allocation failure. */
@@ -30,6 +34,15 @@ void chat_broker_unsubscribe(chat_broker *b, chat_sub *s);
  * closed later, from the loop, and unsubscribes then. */
 typedef void (*chat_broker_visit)(chat_sub *s, void *ud);
 size_t chat_broker_each(chat_broker *b, const char *destination, chat_broker_visit visit, void *ud);
+
+/* One destination: its subscriptions, and a slot for its owner's per-destination state. */
+chat_broker_dest *chat_broker_find(chat_broker *b, const char *destination);
+const char *chat_broker_dest_name(const chat_broker_dest *d);
+void **chat_broker_dest_state(chat_broker_dest *d);
+size_t chat_broker_dest_each(chat_broker_dest *d, chat_broker_visit visit, void *ud);
+
+/* Calls fn for every destination; fn must not subscribe or unsubscribe. */
+void chat_broker_each_dest(chat_broker *b, void (*fn)(chat_broker_dest *d, void *ud), void *ud);
 
 size_t chat_broker_destinations(const chat_broker *b);
 size_t chat_broker_subscriptions(const chat_broker *b);

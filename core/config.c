@@ -400,6 +400,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_PG_STATEMENT_TIMEOUT_MS", 5000, 100, 3600000, NULL},
       {"CHAT_PG_CONNECT_TIMEOUT_MS", 5000, 100, 600000, NULL},
       {"CHAT_KAFKA_PRODUCE_TIMEOUT_MS", 10000, 1000, 900000, NULL},
+      {"CHAT_RESUME_MAX_MESSAGES", 1000, 1, 100000, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -437,6 +438,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->pg_statement_timeout_ms = (int)vals[22];
   cfg->pg_connect_timeout_ms = (int)vals[23];
   cfg->kafka_produce_timeout_ms = (int)vals[24];
+  cfg->resume_max_messages = (int)vals[25];
   /* The drain is part of the stop, not added to it: SIGTERM to exit stays within
    * CHAT_SHUTDOWN_TIMEOUT_MS, which is what a grace period is sized from. */
   if (cfg->shutdown_drain_ms >= cfg->shutdown_timeout_ms && cfg->shutdown_drain_ms > 0) {

@@ -30,15 +30,19 @@ static int collect_headers(lua_State *L, int idx, const char **out) {
   return n;
 }
 
-/* chat.stomp.broadcast(destination, body[, headers]) -> deliveries */
+/* chat.stomp.broadcast(destination, body[, headers[, message_id]]) -> deliveries */
 static int stomp_broadcast(lua_State *L) {
   chat_stomp_hub *hub = lua_touserdata(L, lua_upvalueindex(1));
   const char *dest = luaL_checkstring(L, 1);
   size_t len;
   const char *body = luaL_checklstring(L, 2, &len);
   const char *headers[2 * CHAT_STOMP_MAX_EXTRA_HEADERS + 1];
-  collect_headers(L, 3, headers);
-  lua_pushinteger(L, (lua_Integer)chat_stomp_hub_broadcast(hub, dest, body, len, headers));
+  int nheaders = collect_headers(L, 3, headers);
+  lua_Integer id = luaL_optinteger(L, 4, 0);
+  luaL_argcheck(L, id >= 0, 4, "a message id is positive");
+  /* A held chat message is kept as its body alone (core/stomp_catch_up.c). */
+  luaL_argcheck(L, id == 0 || nheaders == 0, 3, "a chat message (with an id) takes no extra headers");
+  lua_pushinteger(L, (lua_Integer)chat_stomp_hub_broadcast(hub, dest, body, len, headers, (uint64_t)id));
   return 1;
 }
 

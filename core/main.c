@@ -45,6 +45,11 @@ enum { TASKS_POLL_MS = 10 };
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
+static void pubsub_link_changed(void *ud, int up) {
+  chat_runtime *r = ud;
+  if (r->stomp) chat_stomp_hub_link_changed(r->stomp, up);
+}
+
 static void reset_pubsub(void *ud) {
   chat_runtime *r = ud;
   if (r->redis_sub) chat_redis_reset(r->redis_sub);
@@ -239,6 +244,8 @@ int main(void) {
   /* A subscription alone cannot tell a silent Redis from a quiet one; the command link
    * can, and when it finds Redis silent the Pub/Sub link is made again too. */
   chat_redis_on_stall(rt.redis, reset_pubsub, &rt);
+  /* Messages published while the Pub/Sub link was down are caught up from PostgreSQL. */
+  chat_redis_on_link(rt.redis_sub, pubsub_link_changed, &rt);
   chat_stomp_limits_config stomp_limits = {
       rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
       (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms,

@@ -261,6 +261,17 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
           chat_metrics.stomp_deliveries);
   counter(&t, "chatd_stomp_slow_consumers_dropped_total", "Sessions dropped for not keeping up with their messages.",
           chat_metrics.stomp_slow_consumers);
+  counter(&t, "chatd_stomp_resumes_total", "Subscriptions resumed from a last-message-id.",
+          chat_metrics.stomp_resumes);
+  counter(&t, "chatd_stomp_replayed_messages_total", "Messages replayed from PostgreSQL to resumed subscriptions.",
+          chat_metrics.stomp_replayed_messages);
+  counter(&t, "chatd_stomp_duplicates_skipped_total",
+          "Chat messages not delivered again to a destination that had them (a replay overlapping live delivery).",
+          chat_metrics.stomp_duplicates_skipped);
+  counter(&t, "chatd_redis_catch_ups_total", "Catch-ups from PostgreSQL after the Redis Pub/Sub link was down.",
+          chat_metrics.redis_catch_ups);
+  counter(&t, "chatd_redis_caught_up_messages_total", "Messages delivered by those catch-ups.",
+          chat_metrics.redis_caught_up_messages);
 
   family(&t, "chatd_messages_stored_total", "counter", "Chat messages stored in PostgreSQL, by type.");
   for (size_t i = 0; i < nmessage_types; i++) {

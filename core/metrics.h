@@ -31,6 +31,11 @@ typedef struct chat_metrics_counters {
   uint64_t stomp_bytes_out;    /* bytes of STOMP frames sent, before transport framing */
   uint64_t stomp_deliveries;   /* MESSAGE frames sent to subscriptions (fan-out) */
   uint64_t stomp_slow_consumers; /* sessions dropped for not keeping up */
+  uint64_t stomp_resumes;            /* subscriptions resumed with last-message-id */
+  uint64_t stomp_replayed_messages;  /* messages those resumes replayed from PostgreSQL */
+  uint64_t stomp_duplicates_skipped; /* chat messages a destination had been given already */
+  uint64_t redis_catch_ups;          /* catch-ups after the Redis Pub/Sub link was down */
+  uint64_t redis_caught_up_messages; /* messages they delivered from PostgreSQL */
   uint64_t http_bytes_in;      /* bytes read from client sockets, every protocol */
   uint64_t http_bytes_out;     /* bytes handed to client socket writes, every protocol */
   uint64_t http_connections_accepted;

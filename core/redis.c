@@ -100,7 +100,15 @@ struct chat_redis {
   unsigned long stalls;
   void (*on_stall)(void *ud);
   void *stall_ud;
+  void (*on_link)(void *ud, int up);
+  void *link_ud;
 };
+
+static void link_down(chat_redis *r) {
+  if (!r->connected) return;
+  r->connected = 0;
+  if (r->on_link && !r->closing) r->on_link(r->link_ud, 0);
+}
 
 static void subscribe_all(chat_redis *r);
 
@@ -169,6 +177,7 @@ static void mark_healthy(chat_redis *r) {
   chat_log_info("redis", "%s connected to %s:%d", r->channels ? "Pub/Sub link" : "command link",
                 r->host, r->port);
   r->logged_down = 0;
+  if (r->on_link) r->on_link(r->link_ud, 1);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status) {
@@ -196,7 +205,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
 static void on_disconnect(const redisAsyncContext *ac, int status) {
   chat_redis *r = ac->data;
   r->ac = NULL;
-  r->connected = 0;
+  link_down(r);
   if (r->closing) {
     /* Called from inside hiredis, which frees the context right after: close later. */
     uv_close((uv_handle_t *)&r->retry, retry_closed);
@@ -242,7 +251,7 @@ static void drop_link(chat_redis *r, const char *why) {
   redisAsyncFree(ac); /* pending callbacks run now with no reply; on_disconnect too if connected */
   r->fail_reason = NULL;
   r->ac = NULL;
-  r->connected = 0;
+  link_down(r);
   if (!was_connected) schedule_retry(r); /* no disconnect callback for a connecting context */
 }
 
@@ -321,6 +330,11 @@ void chat_redis_reset(chat_redis *r) {
 void chat_redis_on_stall(chat_redis *r, void (*cb)(void *ud), void *ud) {
   r->on_stall = cb;
   r->stall_ud = ud;
+}
+
+void chat_redis_on_link(chat_redis *r, void (*cb)(void *ud, int up), void *ud) {
+  r->on_link = cb;
+  r->link_ud = ud;
 }
 
 unsigned long chat_redis_stalls(const chat_redis *r) { return r->stalls; }

@@ -34,6 +34,10 @@ void chat_redis_reset(chat_redis *r);
 /* cb runs each time the link drops a connection that stopped answering. */
 void chat_redis_on_stall(chat_redis *r, void (*cb)(void *ud), void *ud);
 
+/* cb runs when the link becomes usable (up = 1: its first answer on a new connection) and
+ * when a usable link is lost (up = 0). */
+void chat_redis_on_link(chat_redis *r, void (*cb)(void *ud, int up), void *ud);
+
 /* Connections dropped because Redis stopped answering (for chatd_dependency_timeouts_total). */
 unsigned long chat_redis_stalls(const chat_redis *r);
 

@@ -121,6 +121,7 @@ typedef struct {
   int kind; /* FRAME_CONNECT, FRAME_SEND or FRAME_SUBSCRIBE */
   char *destination;
   char *sub_id;
+  chat_sub *resumed; /* a SUBSCRIBE with last-message-id: made at once, holding live messages */
 } frame_call;
 
 enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2, FRAME_CONNECT = 3 };
@@ -152,7 +153,8 @@ static void push_optional(lua_State *co, const char *value, const char *name) {
 
 /* app.stomp_connect(session_id, headers, handshake)
  * app.stomp_send(session_id, destination, headers, body, user)
- * app.stomp_subscribe(session_id, destination, user)      user: nil when nobody */
+ * app.stomp_subscribe(session_id, destination, user, last_message_id)
+ *     user: nil when nobody; last_message_id: the header's text, nil without one */
 static int push_frame_args(lua_State *co, void *ud) {
   frame_call *c = ud;
   const chat_stomp_frame *f = c->frame;
@@ -175,7 +177,10 @@ static int push_frame_args(lua_State *co, void *ud) {
   if (c->kind == FRAME_SUBSCRIBE) {
     if (s->user) lua_pushstring(co, s->user);
     else lua_pushnil(co);
-    return 3;
+    const char *last = chat_stomp_frame_header(f, "last-message-id");
+    if (last) lua_pushstring(co, last);
+    else lua_pushnil(co);
+    return 4;
   }
   push_headers(co, f);
   lua_pushlstring(co, f->body, f->body_len);
@@ -192,7 +197,7 @@ void chat_stomp_session_key(char *out, size_t cap, const char *destination, cons
   snprintf(out, cap, "%s#%s", destination, session_id);
 }
 
-static void subscribe_now(chat_stomp_session *s, const char *destination, const char *id) {
+static chat_sub *subscribe_now(chat_stomp_session *s, const char *destination, const char *id) {
   char key[1024];
   if (is_session_scoped(destination)) {
     chat_stomp_session_key(key, sizeof key, destination, s->id);
@@ -201,10 +206,22 @@ static void subscribe_now(chat_stomp_session *s, const char *destination, const 
   chat_sub *sub = chat_broker_subscribe(s->hub->broker, destination, s, id);
   if (sub == NULL) {
     chat_stomp_session_error(s, "out of memory", NULL, NULL);
-    return;
+    return NULL;
   }
   sub->session_next = s->subs;
   s->subs = sub;
+  return sub;
+}
+
+static void unsubscribe(chat_stomp_session *s, chat_sub *sub) {
+  for (chat_sub **pp = &s->subs; *pp; pp = &(*pp)->session_next) {
+    if (*pp == sub) {
+      *pp = sub->session_next;
+      break;
+    }
+  }
+  chat_stomp_resume_free(s, sub);
+  chat_broker_unsubscribe(s->hub->broker, sub);
 }
 
 /* Frames that waited in the socket while we did not read arrive in one burst that the
@@ -253,9 +270,13 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
       else chat_stomp_session_error(s, reason, c->receipt, NULL);
     } else if (c->kind == FRAME_SUBSCRIBE) {
       if (accepted) {
-        subscribe_now(s, c->destination, c->sub_id);
+        /* A resume's replay is the second result; the RECEIPT follows it, so a client that
+         * asked for one knows the replay is complete when it arrives. */
+        if (c->resumed) chat_stomp_resume_finish(s, c->resumed, co, nres >= 2 ? lua_gettop(co) - nres + 2 : 0);
+        else subscribe_now(s, c->destination, c->sub_id);
         send_receipt(s, c->receipt);
       } else {
+        if (c->resumed) unsubscribe(s, c->resumed);
         chat_stomp_session_error(s, reason, c->receipt, NULL);
       }
     } else if (accepted) {
@@ -275,7 +296,7 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
 }
 
 static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, int kind,
-                           const char *destination, const char *sub_id) {
+                           const char *destination, const char *sub_id, chat_sub *resumed) {
   static const char *const entries[] = {NULL, "stomp_send", "stomp_subscribe", "stomp_connect"};
   frame_call *c = calloc(1, sizeof *c);
   const char *receipt = chat_stomp_frame_header(f, "receipt");
@@ -285,10 +306,12 @@ static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, in
   c->receipt = receipt ? strdup(receipt) : NULL;
   c->destination = strdup(destination);
   c->sub_id = sub_id ? strdup(sub_id) : NULL;
+  c->resumed = resumed;
   s->busy = 1;
   s->refs++;
   if (chat_task_spawn(s->hub->rt->vm, entries[kind], push_frame_args, c, frame_done, c) < 0) {
     chat_log_error("stomp", "the application has no %s handler", entries[kind]);
+    if (resumed) unsubscribe(s, resumed);
     free(c->receipt);
     free(c->destination);
     free(c->sub_id);
@@ -347,7 +370,7 @@ static void on_connect(chat_stomp_session *s, const chat_stomp_frame *f) {
   s->offered_expect_ms = cx == 0 ? 0 : (cx > offer ? cx : offer);
   /* Who is connecting is the application's call (lua/chat/auth/access.lua); CONNECTED follows
    * in frame_done, and frames sent meanwhile wait their turn. */
-  dispatch_to_app(s, f, FRAME_CONNECT, "", NULL);
+  dispatch_to_app(s, f, FRAME_CONNECT, "", NULL, NULL);
 }
 
 static void send_connected(chat_stomp_session *s, const char *receipt) {
@@ -375,6 +398,7 @@ static void on_unsubscribe(chat_stomp_session *s, const chat_stomp_frame *f) {
     chat_sub *sub = *pp;
     if (strcmp(sub->id, id) == 0) {
       *pp = sub->session_next;
+      chat_stomp_resume_free(s, sub);
       chat_broker_unsubscribe(s->hub->broker, sub);
     } else {
       pp = &sub->session_next;
@@ -404,7 +428,7 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
       chat_stomp_session_error(s, "unknown destination: only /app/... accepts SEND", receipt, dest);
       return;
     }
-    dispatch_to_app(s, f, FRAME_SEND, dest, NULL);
+    dispatch_to_app(s, f, FRAME_SEND, dest, NULL, NULL);
     return;
   }
   if (strcmp(cmd, "SUBSCRIBE") == 0) {
@@ -427,7 +451,18 @@ static void handle_frame(chat_stomp_session *s, const chat_stomp_frame *f) {
       chat_stomp_session_error(s, "too many subscriptions on one connection", receipt, NULL);
       return;
     }
-    dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id);
+    chat_sub *resumed = NULL;
+    if (chat_stomp_frame_header(f, "last-message-id") && !is_session_scoped(dest)) {
+      /* Subscribed before the application reads what was missed: see core/stomp_resume.c. */
+      resumed = subscribe_now(s, dest, id);
+      if (resumed == NULL) return;
+      if (chat_stomp_resume_begin(s, resumed) < 0) {
+        unsubscribe(s, resumed);
+        chat_stomp_session_error(s, "out of memory", receipt, NULL);
+        return;
+      }
+    }
+    dispatch_to_app(s, f, FRAME_SUBSCRIBE, dest, id, resumed);
     return;
   }
   if (strcmp(cmd, "UNSUBSCRIBE") == 0) {
@@ -571,6 +606,7 @@ void chat_stomp_session_closed(chat_stomp_session *s) {
   while (s->subs) {
     chat_sub *sub = s->subs;
     s->subs = sub->session_next;
+    chat_stomp_resume_free(s, sub);
     chat_broker_unsubscribe(hub->broker, sub);
   }
   if (s->prev) s->prev->next = s->next;

@@ -76,9 +76,15 @@ enum { CHAT_STOMP_MAX_EXTRA_HEADERS = 8 };
 
 /* Delivers a MESSAGE to every local subscription of `destination`. The body is encoded
  * once and shared; only the per-subscriber head differs. `headers` (name/value pairs,
- * NULL-terminated, may be NULL) are added to each MESSAGE. Returns the deliveries. */
+ * NULL-terminated, may be NULL) are added to each MESSAGE. message_id: the chat message's
+ * id (0 for anything else): a destination is given each chat message once, and holds them
+ * while it is being caught up (core/stomp_catch_up.c). Returns the deliveries. */
 size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
-                                size_t body_len, const char *const *headers);
+                                size_t body_len, const char *const *headers, uint64_t message_id);
+
+/* The Redis Pub/Sub link was lost (up = 0) or answers again (up = 1): after a loss, the
+ * application is asked for the chat messages stored meanwhile (app.stomp_catch_up). */
+void chat_stomp_hub_link_changed(chat_stomp_hub *hub, int up);
 
 /* Delivers to the subscriptions of one session (by its opaque id) to `destination`,
  * e.g. "/user/queue/errors". Returns the deliveries (0 when the session is gone). */

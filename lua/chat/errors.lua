@@ -142,6 +142,10 @@ M.FOREIGN_ERROR_QUEUE = define("foreign_error_queue", "forbidden", "user %s may 
 -- ---- STOMP frames (chat/stomp/) ----
 
 M.UNKNOWN_DESTINATION = define("unknown_destination", "not_found", "unknown destination: %s")   -- SUBSCRIBE
+M.RESUME_ID_INVALID = define("resume_id_invalid", "invalid",                                     -- SUBSCRIBE
+  "last-message-id must be a message id (decimal digits), got '%s'")
+M.RESUME_NOT_A_ROOM = define("resume_not_a_room", "invalid",
+  "last-message-id applies to /topic/chatroom/{id} only, not %s")
 M.UNKNOWN_APP_DESTINATION = define("unknown_app_destination", "not_found", "unknown destination %s") -- SEND
 M.MESSAGE_MALFORMED = define("message_malformed", "invalid", "the message body is not valid JSON")
 M.MESSAGE_ID_MISSING = define("message_id_missing", "invalid", "%s is required and must be an integer")

@@ -5,6 +5,11 @@ Redis holds it, so it outlives a reload and crosses pods:
   chatroom:session:{sessionId} hash  roomId -> memberId   (what to clean when the session drops)
 Both expire after 24 h so a crashed pod's sessions cannot haunt a room forever.
 
+Each instance also remembers its own sessions' entries, so that after a Redis outage (a
+restarted Redis has lost them) presence.restore() writes them back and pushes the lists.
+That memory is per script generation: a reload starts it afresh, and sessions present
+before the reload are restored only if Redis kept them.
+
 The presence hash is shared with original pods in a mixed fleet (CONTRACT §5). Their Redis
 serializer stores each entry as a JSON *string* holding the entry's JSON, and fails on
 anything else, so chatd writes that form too and reads both. Session keys are private to
@@ -20,6 +25,25 @@ local M = {}
 
 local TTL_SECONDS = 24 * 60 * 60
 M.CHANNEL = "chat:presence"
+
+-- mine[session_id][room_id] = { member = id, entry = the stored JSON string }
+local mine = {}
+
+local function remember(session_id, room_id, member_id, stored)
+  local rooms = mine[session_id]
+  if not rooms then
+    rooms = {}
+    mine[session_id] = rooms
+  end
+  rooms[room_id] = { member = member_id, entry = stored }
+end
+
+local function forget(session_id, room_id)
+  local rooms = mine[session_id]
+  if not rooms then return end
+  rooms[room_id] = nil
+  if next(rooms) == nil then mine[session_id] = nil end
+end
 
 local function presence_key(room_id) return fmt("chatroom:presence:%d", room_id) end
 local function session_key(session_id) return fmt("chatroom:session:%s", session_id) end
@@ -49,13 +73,16 @@ function M.add(room_id, member_id, nickname, session_id)
     {"memberId", member_id}, {"nickname", nickname or json.null},
     {"sessionId", session_id}, {"joinedAt", chat.localtime(chat.now())},
   })
+  local stored = json.quote(entry)
+  remember(session_id, room_id, member_id, stored)
   local ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
-                                  tostring(member_id), json.quote(entry), tostring(room_id), TTL_SECONDS)
+                                  tostring(member_id), stored, tostring(room_id), TTL_SECONDS)
   if not ok then return nil, err end
   return true
 end
 
 function M.remove(room_id, member_id, session_id)
+  forget(session_id, room_id)
   -- The owner's mark in an entry, as chatd and the original store it (a JSON string, so
   -- its quotes are escaped) and as earlier chatd versions did (a plain object).
   local owned = '"sessionId":"' .. session_id .. '"'
@@ -95,12 +122,62 @@ end
 
 -- Rooms a session had joined, for clean-up when it drops: { [room_id] = member_id }.
 function M.session_rooms(session_id)
-  local flat, err = chat.redis.call("HGETALL", session_key(session_id))
-  if not flat then return nil, err end
   local rooms = {}
+  for room_id, e in pairs(mine[session_id] or {}) do rooms[room_id] = e.member end
+  mine[session_id] = nil
+  local flat, err = chat.redis.call("HGETALL", session_key(session_id))
+  if not flat then return next(rooms) and rooms or nil, err end
   for i = 1, #flat, 2 do rooms[math.tointeger(tonumber(flat[i]))] = math.tointeger(tonumber(flat[i + 1])) end
   chat.redis.call("DEL", session_key(session_id))
   return rooms
+end
+
+-- Many entries in one round trip: ARGV is (room, member, entry, session) repeated, then the TTL.
+local RESTORE = [[
+local ttl = ARGV[#ARGV]
+for i = 1, #ARGV - 1, 4 do
+  local pk, sk = 'chatroom:presence:' .. ARGV[i], 'chatroom:session:' .. ARGV[i + 3]
+  redis.call('HSET', pk, ARGV[i + 1], ARGV[i + 2])
+  redis.call('EXPIRE', pk, ttl)
+  redis.call('HSET', sk, ARGV[i], ARGV[i + 1])
+  redis.call('EXPIRE', sk, ttl)
+end
+return 1]]
+local RESTORE_BATCH = 250
+
+local function restore_batch(args, rooms)
+  args[#args + 1] = TTL_SECONDS
+  local ok, err = chat.redis.call("EVAL", RESTORE, 0, table.unpack(args))
+  if not ok then return nil, err end
+  for room_id in pairs(rooms) do M.publish(room_id) end
+  return true
+end
+
+-- Writes this instance's sessions' entries back to Redis (they are unchanged if Redis kept
+-- them) and pushes the lists of their rooms. Returns how many entries, or nil and an error.
+function M.restore()
+  -- A snapshot first: sessions may join or leave while the batches wait for Redis.
+  local entries = {}
+  for session_id, rooms in pairs(mine) do
+    for room_id, e in pairs(rooms) do
+      entries[#entries + 1] = { tostring(room_id), tostring(e.member), e.entry, session_id, room_id }
+    end
+  end
+  for first = 1, #entries, RESTORE_BATCH do
+    local args, rooms = {}, {}
+    for i = first, math.min(first + RESTORE_BATCH - 1, #entries) do
+      local e = entries[i]
+      for k = 1, 4 do args[#args + 1] = e[k] end
+      rooms[e[5]] = true
+    end
+    local ok, err = restore_batch(args, rooms)
+    if not ok then
+      chat.log.warn("cannot restore presence after the Redis outage: %s", tostring(err))
+      return nil, err
+    end
+  end
+  if #entries > 0 then chat.log.info("restored %d presence entries after the Redis outage", #entries) end
+  return #entries
 end
 
 -- Tells every instance (this one included, through its subscription) to push the list.
@@ -139,5 +216,6 @@ function M.on_redis_message(payload)
   local list = payload:match('"members":(%b[])')
   chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", msg.chatRoomId), list or "[]")
 end
+
 
 return M

@@ -4,7 +4,13 @@ what any instance published to its own subscribers of the room.
 
   delivery.deliver(msg)                a stored message (chat/domain/messages.lua's table)
   delivery.redis_message(channel, payload), delivery.redis_channels
-  delivery.unwrap(payload)             the plain ChatMessagePublish object of a payload ]]
+  delivery.unwrap(payload)             the plain ChatMessagePublish object of a payload
+  delivery.message_json(msg)           that plain object for a stored message (what
+                                       subscribers get, live or replayed)
+  delivery.topic(room_id)              the room's STOMP destination
+
+Each chat message is broadcast with its id, so the C core gives a destination each message
+once, and can hold live ones while missed ones are replayed (chat/stomp/resume.lua). ]]
 
 local chat = require "chat.core"
 local json = require "chat.lib.json"
@@ -21,19 +27,22 @@ local M = {}
 M.MESSAGES_CHANNEL = "chat:messages"
 M.PUBLISH_CLASS = "com.grow.chat.dto.ChatMessagePublish"
 
--- ChatMessagePublish on chat:messages as the original writes it (CONTRACT §5): Jackson's
--- default typing wraps the object in an array after its class name. Fields in the
--- original's order, written in one format (the generic encoder was a quarter of a stored
--- message's Lua work).
-local PUBLISH_FORMAT = '["' .. M.PUBLISH_CLASS .. '",{"chatRoomId":%d,"id":%d,"senderId":%d,'
-  .. '"senderNickname":%s,"content":%s,"messageType":%s,"createdAt":%s}]'
+-- ChatMessagePublish, fields in the original's order, written in one format (the generic
+-- encoder was a quarter of a stored message's Lua work). On chat:messages it goes as the
+-- original writes it (CONTRACT §5): Jackson's default typing wraps the object in an array
+-- after its class name.
+local MESSAGE_FORMAT = '{"chatRoomId":%d,"id":%d,"senderId":%d,'
+  .. '"senderNickname":%s,"content":%s,"messageType":%s,"createdAt":%s}'
+local PUBLISH_PREFIX = '["' .. M.PUBLISH_CLASS .. '",'
 
 local function string_or_null(s) return s == nil and "null" or json.quote(s) end
 
-local function publish_json(msg)
-  return fmt(PUBLISH_FORMAT, msg.chatRoomId, msg.id, msg.senderId, string_or_null(msg.senderNickname),
+function M.message_json(msg)
+  return fmt(MESSAGE_FORMAT, msg.chatRoomId, msg.id, msg.senderId, string_or_null(msg.senderNickname),
     string_or_null(msg.content), json.quote(msg.messageType), json.quote(msg.createdAt))
 end
+
+function M.topic(room_id) return fmt("/topic/chatroom/%d", room_id) end
 
 -- The plain ChatMessagePublish object of a message published in any form a pod of the fleet
 -- uses: the wrapper array (the original, and chatd now), an object with "@class" first
@@ -46,14 +55,17 @@ function M.unwrap(payload)
   return payload
 end
 
--- The room a plain message is for, and whether it is a JOIN or LEAVE. Every instance reads
--- every message, so the common shape (chatRoomId first, as both services write it) is read
--- without a full JSON decode; anything else is decoded. Nil for a malformed message.
-local function room_of(message)
-  local room = message:match('^{"chatRoomId":(%d+),')
-  if room then return math.tointeger(tonumber(room)) end
+-- The room a plain message is for and its id. Every instance reads every message, so the
+-- common shape (chatRoomId then id first, as both services write it) is read without a
+-- full JSON decode; anything else is decoded. Nil for a malformed message; the id is nil
+-- when the message has none (it is then delivered without the once-only guard).
+local function room_and_id(message)
+  local room, id = message:match('^{"chatRoomId":(%d+),"id":(%d+),')
+  if room then return math.tointeger(tonumber(room)), math.tointeger(tonumber(id)) end
   local msg = json.decode(message)
-  if type(msg) == "table" and mtype(msg.chatRoomId) == "integer" then return msg.chatRoomId end
+  if type(msg) == "table" and mtype(msg.chatRoomId) == "integer" then
+    return msg.chatRoomId, mtype(msg.id) == "integer" and msg.id > 0 and msg.id or nil
+  end
 end
 
 -- A JOIN or LEAVE changes who is present. A quoted key cannot occur inside a JSON string
@@ -66,8 +78,8 @@ end
 -- LEAVE, whichever kind of pod stored it, the room's presence list follows it (the
 -- original pushes its list only to its own subscribers, so this is how chatd's learn
 -- of joins on original pods).
-local function deliver_locally(room, message)
-  chat.stomp.broadcast(fmt("/topic/chatroom/%d", room), message)
+local function deliver_locally(room, id, message)
+  chat.stomp.broadcast(M.topic(room), message, nil, id)
   if changes_presence(message) then presence.push_local(room) end
 end
 
@@ -77,8 +89,8 @@ end
 local local_only = 0
 
 function M.deliver(msg)
-  local payload = publish_json(msg)
-  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, payload)
+  local message = M.message_json(msg)
+  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, PUBLISH_PREFIX .. message .. "]")
   if ok then
     if local_only > 0 then
       chat.log.info("Redis publish works again; %d message(s) were delivered to this instance's subscribers only",
@@ -91,7 +103,7 @@ function M.deliver(msg)
     chat.log.warn("Redis publish failed (%s); delivering locally only until it works again", tostring(err))
   end
   local_only = local_only + 1
-  deliver_locally(msg.chatRoomId, M.unwrap(payload))
+  deliver_locally(msg.chatRoomId, msg.id, message)
 end
 
 -- Driven by what other pods send: throttled (chat/lib/throttled_log.lua).
@@ -104,12 +116,12 @@ function M.redis_message(channel, payload)
   if channel == typing.CHANNEL then return typing.on_redis_message(payload) end
   if channel ~= M.MESSAGES_CHANNEL then return end
   local message = M.unwrap(payload)
-  local room = room_of(message)
+  local room, id = room_and_id(message)
   if not room then
     log_malformed("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
     return
   end
-  deliver_locally(room, message)
+  deliver_locally(room, id, message)
 end
 
 M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL, read_marks.CHANNEL, typing.CHANNEL }

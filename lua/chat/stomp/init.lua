@@ -2,7 +2,10 @@
 sessions, through the app table (see chat/init.lua):
 
   stomp_connect(session_id, headers, handshake)        -> true, user | nil, reason (ERROR frame)
-  stomp_subscribe(session_id, destination, user)      -> true | nil, reason (ERROR frame)
+  stomp_subscribe(session_id, destination, user, last_message_id)
+                                                      -> true[, replay] | nil, reason (ERROR frame)
+      last_message_id: the SUBSCRIBE header's text (a resume, chat/stomp/resume.lua), nil without
+  stomp_catch_up(floors, since)                       -> frames | nil, err   after a Redis outage
   stomp_send(session_id, destination, headers, body, user)
                                                       -> true once stored (RECEIPT) | nil, reason
       user: the session's identity from chat/auth/access.lua (a decimal string), nil when none
@@ -20,6 +23,7 @@ local error_report = require "chat.stomp.error_report"
 local errors = require "chat.errors"
 local handlers = require "chat.stomp.handlers"
 local presence = require "chat.domain.presence"
+local resume = require "chat.stomp.resume"
 local throttled_log = require "chat.lib.throttled_log"
 local typing = require "chat.domain.typing"
 
@@ -45,15 +49,34 @@ local SUBSCRIBABLE = {
   "^/user/%d+/queue/errors$",
 }
 
-function M.subscribe(_session_id, destination, user)
+-- A resume reads what the subscription would have delivered: the same access rule decides,
+-- and only a room's message topic has messages to replay.
+local function replay(destination, last_message_id)
+  local room = math.tointeger(tonumber(destination:match("^/topic/chatroom/(%d+)$")))
+  if not room then return nil, new(errors.RESUME_NOT_A_ROOM, destination) end
+  return resume.replay(room, last_message_id)
+end
+
+function M.subscribe(_session_id, destination, user, last_message_id)
   for _, pattern in ipairs(SUBSCRIBABLE) do
     if destination:match(pattern) then
       local ok, err = access.may_subscribe(user, destination)
       if not ok then return nil, error_report.text(err) end
-      return true
+      if last_message_id == nil then return true end
+      local frames, rerr = replay(destination, last_message_id)
+      if not frames then return nil, error_report.text(rerr) end
+      return true, frames
     end
   end
   return nil, error_report.text(new(errors.UNKNOWN_DESTINATION, destination))
+end
+
+-- After the Redis Pub/Sub link was down: what this instance's subscribers missed, and
+-- presence entries of its sessions, which a restarted Redis no longer has.
+function M.catch_up(floors, since)
+  local frames, err = resume.catch_up(floors, since)
+  presence.restore()
+  return frames, err and error_report.text(err)
 end
 
 function M.disconnect(session_id)

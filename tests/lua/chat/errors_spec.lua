@@ -55,6 +55,8 @@ describe("chat.errors", function()
     not_you = { "forbidden", "%s %s is not the authenticated user %s" },
     foreign_error_queue = { "forbidden", "user %s may not read the errors of user %s" },
     unknown_destination = { "not_found", "unknown destination: %s" },
+    resume_id_invalid = { "invalid", "last-message-id must be a message id (decimal digits), got '%s'" },
+    resume_not_a_room = { "invalid", "last-message-id applies to /topic/chatroom/{id} only, not %s" },
     unknown_app_destination = { "not_found", "unknown destination %s" },
     message_malformed = { "invalid", "the message body is not valid JSON" },
     message_id_missing = { "invalid", "%s is required and must be an integer" },

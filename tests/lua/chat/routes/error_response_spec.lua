@@ -23,7 +23,8 @@ describe("chat.routes.error_response", function()
     auth_required = 401, untrusted_gateway = 401, bad_user_id = 401, no_user_claim = 401, token_refused = 401,
     signing_keys_unavailable = 503, internal_only = 403, cors_refused = 403, not_you = 403,
     foreign_error_queue = 403,
-    unknown_destination = 404, unknown_app_destination = 404, message_malformed = 400, message_id_missing = 400,
+    unknown_destination = 404, unknown_app_destination = 404, resume_id_invalid = 400, resume_not_a_room = 400,
+    message_malformed = 400, message_id_missing = 400,
     message_type_invalid = 400, message_not_string = 400, content_blank = 400,
     event_malformed = 400, event_ids_missing = 400, value_unstorable = 400,
   }
