@@ -19,7 +19,7 @@ static void collect_ids(chat_sub *s, void *ud) {
 }
 
 int main(void) {
-  chat_broker *b = chat_broker_new();
+  chat_broker *b = chat_broker_new(NULL);
   int session_a, session_b;
   chat_sub *a1 = chat_broker_subscribe(b, "/topic/chatroom/1", &session_a, "sub-0");
   chat_sub *b1 = chat_broker_subscribe(b, "/topic/chatroom/1", &session_b, "sub-7");
