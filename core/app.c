@@ -191,3 +191,20 @@ void chat_app_redis_message(const char *channel, size_t channel_len, const char 
     chat_log_warn("redis", "message on %.*s but the application has no redis_message handler",
                   (int)channel_len, channel);
 }
+
+static int push_nothing(lua_State *co, void *ud) {
+  (void)co, (void)ud;
+  return 0;
+}
+
+void chat_app_redis_link_changed(void *ud, int up) {
+  chat_runtime *rt = ud;
+  if (!up) {
+    rt->redis_lost = 1;
+    return;
+  }
+  if (!rt->redis_lost) return; /* the first connect: nothing was lost */
+  rt->redis_lost = 0;
+  if (chat_task_spawn(rt->vm, "redis_restored", push_nothing, NULL, redis_message_done, NULL) < 0)
+    chat_log_warn("redis", "Redis is back but the application has no redis_restored handler");
+}

@@ -22,4 +22,8 @@ void chat_app_http_request(struct chat_http_conn *conn, const struct chat_http_r
 void chat_app_redis_message(const char *channel, size_t channel_len, const char *payload,
                             size_t payload_len, void *rt);
 
+/* The command link to Redis answers again after it was lost: runs app.redis_restored()
+ * (what only Redis held is written back, what could not be published is published). */
+void chat_app_redis_link_changed(void *rt, int up);
+
 #endif

@@ -246,6 +246,7 @@ int main(void) {
   chat_redis_on_stall(rt.redis, reset_pubsub, &rt);
   /* Messages published while the Pub/Sub link was down are caught up from PostgreSQL. */
   chat_redis_on_link(rt.redis_sub, pubsub_link_changed, &rt);
+  chat_redis_on_link(rt.redis, chat_app_redis_link_changed, &rt);
   chat_stomp_limits_config stomp_limits = {
       rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
       (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms,

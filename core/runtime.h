@@ -31,6 +31,7 @@ typedef struct chat_runtime {
   struct chat_stomp_hub *stomp;     /* STOMP sessions and the subscription index */
   struct chat_kafka *kafka;        /* NULL when CHAT_KAFKA_ENABLED=0 */
   struct chat_redis *redis_sub;     /* the Pub/Sub connection */
+  int redis_lost;                   /* the command link was lost and has not answered since */
   struct chat_eureka *eureka;       /* NULL unless EUREKA_CLIENT_SERVICE_URL_DEFAULTZONE is set */
   struct chat_jwks *jwks;           /* NULL unless CHAT_AUTH=jwt with CHAT_JWT_JWKS_URL */
   struct chat_vm *vm; /* the current generation: new tasks start here */

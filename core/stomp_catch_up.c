@@ -16,6 +16,12 @@
 #include "metrics.h"
 #include "stomp_session_internal.h"
 
+/* How long the ids a catch-up saw are remembered: another instance whose own link to
+ * Redis came back later publishes then what it could not publish during the outage
+ * (lua/chat/stomp/delivery.lua), and those copies must not be delivered twice. Its link
+ * retries at most every 5 s, so this covers several missed retries. */
+enum { REMEMBER_CAUGHT_UP_MS = 30000 };
+
 static double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -54,7 +60,7 @@ int chat_stomp_catch_up_screen(chat_stomp_hub *hub, chat_broker_dest *d, const c
     chat_shared_buf_release(b);
     if (held) return 1;
   }
-  chat_message_ids_add(&st->delivered, m->message_id);
+  chat_message_ids_add(&st->delivered, m->message_id, chat_stomp_now_ms(hub));
   return 0;
 }
 
@@ -65,7 +71,7 @@ static void freeze_floor(chat_broker_dest *d, void *ud) {
   if (st == NULL || st->floor_frozen) return;
   st->floor = chat_message_ids_floor(&st->delivered);
   st->floor_frozen = 1;
-  chat_message_ids_keep_all(&st->delivered, 1);
+  chat_message_ids_keep_all(&st->delivered, 1, 0);
 }
 
 /* ---- the catch-up: a task of the application ---- */
@@ -110,11 +116,13 @@ static int push_catch_up_args(lua_State *co, void *ud) {
   return 2;
 }
 
-static void deliver_caught_up(chat_stomp_hub *hub, chat_broker_dest *d, chat_stomp_message *m) {
+/* 1 when m was new to the destination (and is now delivered). */
+static int deliver_caught_up(chat_stomp_hub *hub, chat_broker_dest *d, chat_stomp_message *m) {
   chat_dest_replay *st = state_of(hub, d);
-  if (st == NULL || chat_message_ids_contains(&st->delivered, m->message_id)) return;
-  chat_message_ids_add(&st->delivered, m->message_id);
+  if (st == NULL || chat_message_ids_contains(&st->delivered, m->message_id)) return 0;
+  chat_message_ids_add(&st->delivered, m->message_id, chat_stomp_now_ms(hub));
   chat_stomp_fan_out(hub, d, m);
+  return 1;
 }
 
 /* Reads the application's answer {{destination=, id=, body=}, ...} at idx. */
@@ -132,8 +140,7 @@ static size_t deliver_answer(chat_stomp_hub *hub, lua_State *co, int idx) {
       if (d && lua_isinteger(co, -2) && lua_type(co, -1) == LUA_TSTRING) {
         chat_stomp_message m = {.destination = chat_broker_dest_name(d), .message_id = (uint64_t)lua_tointeger(co, -2)};
         m.body = lua_tolstring(co, -1, &m.body_len);
-        deliver_caught_up(hub, d, &m);
-        n++;
+        n += (size_t)deliver_caught_up(hub, d, &m);
       }
     }
     lua_settop(co, top);
@@ -165,7 +172,9 @@ static void release(chat_broker_dest *d, void *ud) {
     }
     st->floor_frozen = 0;
     st->floor = 0;
-    chat_message_ids_keep_all(&st->delivered, 0);
+    uint64_t now = chat_stomp_now_ms(rc->hub);
+    chat_message_ids_remember_until(&st->delivered, now + REMEMBER_CAUGHT_UP_MS);
+    chat_message_ids_keep_all(&st->delivered, 0, now);
   }
 }
 

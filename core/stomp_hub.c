@@ -68,8 +68,9 @@ static void deliver(chat_sub *sub, void *ud) {
 /* Prepares what the recipients of m share; 0 when out of memory. */
 static int fanout_init(fanout *fo, chat_stomp_hub *hub, const chat_stomp_message *m, char *cl, size_t cl_cap) {
   *fo = (fanout){.hub = hub, .destination = m->destination, .message_id = m->message_id};
-  fo->body = chat_shared_buf_new(m->body, m->body_len + 1);
+  fo->body = chat_shared_buf_new(NULL, m->body_len + 1); /* + the frame's NUL */
   if (fo->body == NULL) return 0;
+  memcpy(fo->body->data, m->body, m->body_len);
   fo->body->data[m->body_len] = '\0';
   snprintf(cl, cl_cap, "%zu", m->body_len);
   int h = 0, has_type = 0;
@@ -111,7 +112,7 @@ void chat_stomp_deliver_replayed(chat_stomp_hub *hub, chat_sub *sub, const chat_
 
 size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
                                 size_t body_len, const char *const *headers, uint64_t message_id) {
-  if (message_id) chat_message_ids_add(&hub->recent, message_id);
+  if (message_id) chat_message_ids_add(&hub->recent, message_id, chat_stomp_now_ms(hub));
   chat_broker_dest *d = chat_broker_find(hub->broker, destination);
   if (d == NULL) return 0;
   chat_stomp_message m = {destination, body, body_len, headers, message_id};

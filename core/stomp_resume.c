@@ -78,7 +78,7 @@ void chat_stomp_resume_finish(chat_stomp_session *s, chat_sub *sub, lua_State *c
       chat_stomp_message m = {.destination = sub->destination, .headers = headers};
       if (lua_istable(co, -1) && read_replayed(co, &m, headers)) {
         chat_stomp_deliver_replayed(hub, sub, &m);
-        if (m.message_id) chat_message_ids_add(&r->given, m.message_id), replayed++;
+        if (m.message_id) chat_message_ids_add(&r->given, m.message_id, 0), replayed++;
       } else {
         chat_log_error("stomp", "app.stomp_subscribe: replay element %lld is not {body=, id=, headers=}",
                        (long long)i);

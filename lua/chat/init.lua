@@ -9,7 +9,7 @@ scripts use, and shared/DESIGN.md §2 for the model.
               body ("" when none), remote_addr (the peer's address) }
   app.stomp_connect / stomp_subscribe / stomp_send / stomp_disconnect / stomp_catch_up
                                                                         (chat/stomp/)
-  app.redis_message(channel, payload), app.redis_channels
+  app.redis_message(channel, payload), app.redis_channels, app.redis_restored()
   app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics
 
 Where things are:
@@ -55,7 +55,7 @@ local compiled = router.compile(route_tables())
 local app = {}
 
 local ENTRY_POINTS = { "http", "stomp_connect", "stomp_send", "stomp_subscribe", "stomp_disconnect",
-                       "stomp_catch_up", "redis_message", "kafka_record" }
+                       "stomp_catch_up", "redis_restored", "redis_message", "kafka_record" }
 
 function app.validate()
   -- (tests/integration/reload.test.mjs edits the assert line below: keep its text.)
@@ -158,6 +158,7 @@ app.stomp_subscribe = stomp.subscribe
 app.stomp_send = stomp.send
 app.stomp_disconnect = stomp.disconnect
 app.stomp_catch_up = stomp.catch_up
+app.redis_restored = stomp.redis_restored
 app.redis_message = stomp.redis_message
 app.redis_channels = stomp.redis_channels
 app.kafka_record = events.record

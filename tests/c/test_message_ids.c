@@ -1,44 +1,54 @@
-/* The per-destination record of delivered chat message ids: the recent window, the
- * keep-everything mode of an outage, and the floor a catch-up starts after. */
+/* The per-destination record of delivered chat message ids: the time window, the
+ * keep-everything mode of an outage, and the floor a catch-up replays after. */
 #include "check.h"
 #include "message_ids.h"
+
+enum { W = CHAT_MESSAGE_IDS_WINDOW_MS };
 
 int main(void) {
   chat_message_ids m = {0};
   CHECK(chat_message_ids_floor(&m) == 0);
   CHECK(!chat_message_ids_contains(&m, 1));
 
-  /* A window: the latest CHAT_MESSAGE_IDS_WINDOW ids, slightly out of order as concurrent
-   * commits deliver them. */
-  for (uint64_t id = 100; id < 100 + 2 * CHAT_MESSAGE_IDS_WINDOW; id += 2) CHECK(chat_message_ids_add(&m, id) == 0);
-  CHECK(chat_message_ids_add(&m, 99) == 0); /* a late one */
-  CHECK(m.len == CHAT_MESSAGE_IDS_WINDOW);
-  CHECK(chat_message_ids_contains(&m, 99));
-  CHECK(!chat_message_ids_contains(&m, 100)); /* pushed out by the late one */
-  CHECK(chat_message_ids_contains(&m, 102));
-  CHECK(!chat_message_ids_contains(&m, 103));
-  CHECK(!chat_message_ids_contains(&m, 10000));
-  CHECK(chat_message_ids_floor(&m) == 99);
+  /* Out of id order, as batches of concurrent commits arrive: 200..299, then 100..199. */
+  uint64_t t = 1000000;
+  for (uint64_t id = 200; id < 300; id++) CHECK(chat_message_ids_add(&m, id, t) == 0);
+  for (uint64_t id = 100; id < 200; id++) CHECK(chat_message_ids_add(&m, id, t + 10) == 0);
+  CHECK(chat_message_ids_contains(&m, 100) && chat_message_ids_contains(&m, 299));
+  CHECK(!chat_message_ids_contains(&m, 300) && !chat_message_ids_contains(&m, 99));
+  CHECK(chat_message_ids_floor(&m) == 100);
 
-  /* An outage: every id is kept, the window's floor stays where it was. */
-  chat_message_ids_keep_all(&m, 1);
-  for (uint64_t id = 1000; id < 1000 + 10 * CHAT_MESSAGE_IDS_WINDOW; id++) CHECK(chat_message_ids_add(&m, id) == 0);
-  CHECK(chat_message_ids_floor(&m) == 99);
-  CHECK(chat_message_ids_contains(&m, 1000));
-  CHECK(chat_message_ids_contains(&m, 102));
+  /* The window moves on: ids given more than W ms ago are forgotten... */
+  CHECK(chat_message_ids_add(&m, 400, t + W + 5) == 0);
+  CHECK(!chat_message_ids_contains(&m, 250));
+  CHECK(chat_message_ids_contains(&m, 150));
+  CHECK(chat_message_ids_floor(&m) == 100);
+  CHECK(chat_message_ids_add(&m, 401, t + 2 * W) == 0);
+  CHECK(chat_message_ids_floor(&m) == 400);
+  /* ...and with none left, a replay starts after the largest ever given. */
+  CHECK(chat_message_ids_add(&m, 402, t + 4 * W) == 0);
+  chat_message_ids quiet = {0};
+  CHECK(chat_message_ids_add(&quiet, 7, t) == 0);
+  chat_message_ids_keep_all(&quiet, 0, t + 2 * W);
+  CHECK(quiet.len == 0 && chat_message_ids_floor(&quiet) == 7);
+  chat_message_ids_free(&quiet);
 
-  /* Back to the window: only the latest are kept. */
-  chat_message_ids_keep_all(&m, 0);
-  CHECK(m.len == CHAT_MESSAGE_IDS_WINDOW);
+  /* An outage: every id is kept however old, and the floor stays. */
+  chat_message_ids_keep_all(&m, 1, 0);
+  for (uint64_t id = 1000; id < 1100; id++) CHECK(chat_message_ids_add(&m, id, t + 10 * W + id) == 0);
+  CHECK(chat_message_ids_floor(&m) == 402);
+  CHECK(chat_message_ids_contains(&m, 402) && chat_message_ids_contains(&m, 1000));
+
+  /* Back to the window: only what was given in its last W ms is kept. */
+  chat_message_ids_keep_all(&m, 0, t + 10 * W + 1099 + W - 50);
   CHECK(!chat_message_ids_contains(&m, 1000));
-  CHECK(chat_message_ids_contains(&m, 1000 + 10 * CHAT_MESSAGE_IDS_WINDOW - 1));
-  CHECK(chat_message_ids_floor(&m) == 1000 + 9 * CHAT_MESSAGE_IDS_WINDOW);
+  CHECK(chat_message_ids_contains(&m, 1099));
+  CHECK(chat_message_ids_floor(&m) >= 1040);
 
-  /* The cap of an endless outage drops the older half, not everything. */
-  chat_message_ids_keep_all(&m, 1);
-  for (uint64_t id = 1; id <= CHAT_MESSAGE_IDS_MAX_KEPT + 10; id++) CHECK(chat_message_ids_add(&m, 100000 + id) == 0);
-  CHECK(m.len <= CHAT_MESSAGE_IDS_MAX_KEPT);
-  CHECK(m.len > CHAT_MESSAGE_IDS_MAX_KEPT / 2);
+  /* The bound of an endless outage drops the older half, not everything. */
+  chat_message_ids_keep_all(&m, 1, 0);
+  for (uint64_t id = 1; id <= CHAT_MESSAGE_IDS_MAX_KEPT + 10; id++) CHECK(chat_message_ids_add(&m, 100000 + id, t) == 0);
+  CHECK(m.len <= CHAT_MESSAGE_IDS_MAX_KEPT && m.len > CHAT_MESSAGE_IDS_MAX_KEPT / 2);
   CHECK(chat_message_ids_contains(&m, 100000 + CHAT_MESSAGE_IDS_MAX_KEPT + 10));
 
   chat_message_ids_free(&m);

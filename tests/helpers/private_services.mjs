@@ -22,9 +22,9 @@ export function freshDatabase(name) {
   };
 }
 
-// A private redis-server on a free loopback port.
-export async function startRedis() {
-  const port = await freePort();
+// A private redis-server on a free loopback port (or `port`: the same one again after a stop).
+export async function startRedis({ port } = {}) {
+  port = port ?? await freePort();
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
     '--appendonly', 'no'], { stdio: 'ignore' });
   const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args.map(String)],

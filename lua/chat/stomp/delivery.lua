@@ -8,6 +8,7 @@ what any instance published to its own subscribers of the room.
   delivery.message_json(msg)           that plain object for a stored message (what
                                        subscribers get, live or replayed)
   delivery.topic(room_id)              the room's STOMP destination
+  delivery.flush_unpublished()         publishes what could not be published (redis_restored)
 
 Each chat message is broadcast with its id, so the C core gives a destination each message
 once, and can hold live ones while missed ones are replayed (chat/stomp/resume.lua). ]]
@@ -83,26 +84,79 @@ local function deliver_locally(room, id, message)
   if changes_presence(message) then presence.push_local(room) end
 end
 
+-- Messages whose publish failed (Redis down, or this instance cut off from it) were
+-- delivered to this instance's subscribers only; they are published again, oldest first,
+-- once Redis answers (the next publish that works, or redis_restored), so other instances
+-- and original pods deliver them late rather than never. This instance's own copies that
+-- then come back through its subscription are skipped: it delivered them already.
+M.OUTBOX_MAX = 10000
+local outbox, outbox_head, outbox_tail = {}, 1, 0
+local flushing = false
+local echoes, ECHO_TTL = {}, 60 -- id -> until when a copy coming back is this instance's own
+
+local function queue_unpublished(id, payload)
+  if outbox_tail - outbox_head + 1 >= M.OUTBOX_MAX then
+    chat.log.warn("more than %d messages could not be published: message %d will not reach other instances live",
+      M.OUTBOX_MAX, outbox[outbox_head].id)
+    outbox[outbox_head] = nil
+    outbox_head = outbox_head + 1
+  end
+  outbox_tail = outbox_tail + 1
+  outbox[outbox_tail] = { id = id, payload = payload }
+end
+
+local function forget_old_echoes(now)
+  for id, expires in pairs(echoes) do
+    if expires < now then echoes[id] = nil end
+  end
+end
+
+-- Publishes what could not be published, oldest first; stops at the first failure. One
+-- task at a time. Returns how many are still waiting.
+function M.flush_unpublished()
+  if flushing then return outbox_tail - outbox_head + 1 end
+  flushing = true
+  local now, sent = chat.now(), 0
+  forget_old_echoes(now)
+  while outbox_head <= outbox_tail do
+    local e = outbox[outbox_head]
+    echoes[e.id] = now + ECHO_TTL
+    if not chat.redis.publish(M.MESSAGES_CHANNEL, e.payload) then
+      echoes[e.id] = nil
+      break
+    end
+    outbox[outbox_head] = nil
+    outbox_head = outbox_head + 1
+    sent = sent + 1
+  end
+  flushing = false
+  local waiting = outbox_tail - outbox_head + 1
+  if sent > 0 then
+    chat.log.info("published %d message(s) that could not be published while Redis was unavailable%s", sent,
+      waiting > 0 and fmt(" (%d still waiting)", waiting) or "")
+  end
+  return waiting
+end
+
 -- Publishes a stored message to every instance; if Redis is down, this instance's own
--- subscribers still get it (the message is stored either way). An outage is logged when it
--- starts and when it ends with the number of messages it affected, not once per message.
-local local_only = 0
+-- subscribers still get it (the message is stored either way) and it is published later.
+-- An outage is logged when it starts, not once per message.
+local local_only = false
 
 function M.deliver(msg)
   local message = M.message_json(msg)
-  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, PUBLISH_PREFIX .. message .. "]")
+  local payload = PUBLISH_PREFIX .. message .. "]"
+  if outbox_tail >= outbox_head then M.flush_unpublished() end
+  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, payload)
   if ok then
-    if local_only > 0 then
-      chat.log.info("Redis publish works again; %d message(s) were delivered to this instance's subscribers only",
-        local_only)
-      local_only = 0
-    end
+    local_only = false
     return
   end
-  if local_only == 0 then
-    chat.log.warn("Redis publish failed (%s); delivering locally only until it works again", tostring(err))
+  if not local_only then
+    chat.log.warn("Redis publish failed (%s); delivering locally and publishing later", tostring(err))
+    local_only = true
   end
-  local_only = local_only + 1
+  queue_unpublished(msg.id, payload)
   deliver_locally(msg.chatRoomId, msg.id, message)
 end
 
@@ -119,6 +173,10 @@ function M.redis_message(channel, payload)
   local room, id = room_and_id(message)
   if not room then
     log_malformed("ignoring a malformed message on %s: %s", channel, payload:sub(1, 200))
+    return
+  end
+  if id and echoes[id] then
+    echoes[id] = nil
     return
   end
   deliver_locally(room, id, message)

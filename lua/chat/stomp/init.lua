@@ -6,6 +6,7 @@ sessions, through the app table (see chat/init.lua):
                                                       -> true[, replay] | nil, reason (ERROR frame)
       last_message_id: the SUBSCRIBE header's text (a resume, chat/stomp/resume.lua), nil without
   stomp_catch_up(floors, since)                       -> frames | nil, err   after a Redis outage
+  redis_restored()                                    the command link to Redis answers again
   stomp_send(session_id, destination, headers, body, user)
                                                       -> true once stored (RECEIPT) | nil, reason
       user: the session's identity from chat/auth/access.lua (a decimal string), nil when none
@@ -71,12 +72,17 @@ function M.subscribe(_session_id, destination, user, last_message_id)
   return nil, error_report.text(new(errors.UNKNOWN_DESTINATION, destination))
 end
 
--- After the Redis Pub/Sub link was down: what this instance's subscribers missed, and
--- presence entries of its sessions, which a restarted Redis no longer has.
+-- After the Redis Pub/Sub link was down: what this instance's subscribers missed.
 function M.catch_up(floors, since)
   local frames, err = resume.catch_up(floors, since)
-  presence.restore()
   return frames, err and error_report.text(err)
+end
+
+-- The command link answers again: presence entries of this instance's sessions (a
+-- restarted Redis no longer has them), and the messages it could not publish meanwhile.
+function M.redis_restored()
+  presence.restore()
+  delivery.flush_unpublished()
 end
 
 function M.disconnect(session_id)
