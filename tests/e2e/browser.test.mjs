@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startChatd, api, sql, uniqueStudyId, REPO } from '../helpers/chatd.mjs';
+import { startChatd, api, sql, sleep, uniqueStudyId, REPO } from '../helpers/chatd.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let chatd;
@@ -180,8 +180,9 @@ test('CHAT_AUTH=jwt: the page speaks with ?token= as its own user only, and not 
     assert.deepEqual(stored(), afterA);
 
     // The user field says B, the token is A's: CONNECT succeeds (the token is good), but
-    // every send as senderId B (the page's chat.join, then the composer) is refused on the
-    // session's error queue, shown in the page, and nothing is stored for B.
+    // every send as senderId B (the page's chat.join, then the typing notice and the
+    // message of the composer) is refused on the session's error queue, shown in the page,
+    // and nothing is stored for B.
     const b = await watchedContext();
     contexts.push(b.context);
     const { page: pageB } = await enter(b.context, server, { room: room.id, user: userB, nick: 'b', token: tokenA });
@@ -190,12 +191,13 @@ test('CHAT_AUTH=jwt: the page speaks with ?token= as its own user only, and not 
     await pageB.locator('#errors li', { hasText: refused }).first().waitFor(); // the chat.join
     await pageB.fill('#content', 'b pretending');
     await pageB.click('#composer button');
-    await pageB.waitForFunction(() => document.querySelectorAll('#errors li').length === 2);
+    await pageB.waitForFunction(() => document.querySelectorAll('#errors li').length === 3);
     assert.ok((await pageB.$$eval('#errors li', (l) => l.map((x) => x.textContent))).every((t) => t === refused));
     assert.deepEqual(stored(), afterA);
 
     // No token: the history is refused (401), and so is the STOMP CONNECT: the page never
-    // shows "connected".
+    // shows "connected", shows the refusal, and does not retry (its first retry after a
+    // dropped connection would be 1 s later).
     const none = await watchedContext();
     contexts.push(none.context);
     const refusedNone = none.nextStompError();
@@ -205,7 +207,9 @@ test('CHAT_AUTH=jwt: the page speaks with ?token= as its own user only, and not 
     assert.equal(await refusedNone, 'unauthorized: authentication required');
     await pageNone.waitForFunction(() => window.statusLog.includes('disconnected'));
     assert.deepEqual((await statusLog(pageNone)).filter((s) => s.startsWith('connected')), []);
-    assert.equal(await pageNone.textContent('#status'), 'disconnected');
+    await pageNone.locator('#errors li', { hasText: 'unauthorized: authentication required' }).waitFor();
+    await sleep(1500);
+    assert.deepEqual((await statusLog(pageNone)).filter((s) => s !== 'disconnected'), []);
     assert.ok(await pageNone.isDisabled('#composer button'));
     assert.deepEqual(stored(), afterA);
   } finally {
