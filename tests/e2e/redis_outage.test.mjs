@@ -1,26 +1,30 @@
 // Gap-free across a Redis outage (docs/reliability.md): two instances share PostgreSQL and
 // a private Redis, members of four rooms subscribe on both while both keep sending, and
 // Redis is stopped for several seconds (its data gone, as after a restart without
-// persistence). When the Pub/Sub link returns, each instance catches its subscribers up
-// from PostgreSQL: every subscriber has every stored message of its room exactly once,
-// checked against the table. Presence entries of the instances' sessions are restored.
+// persistence), or one instance alone is cut off from it. When the links return, each
+// instance catches its subscribers up from PostgreSQL and publishes what it could not:
+// every subscriber has every stored message of its room exactly once, checked against the
+// table. Presence entries of the instances' sessions are restored.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startChatd, sql, sleep, roomWithMembers } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
-import { startRedis } from '../helpers/private_services.mjs';
+import { startRedis, startTcpProxy } from '../helpers/private_services.mjs';
 
 let redis;
+let proxy; // instance a reaches Redis through it, so it alone can be cut off
 let a;
 let b;
 before(async () => {
   redis = await startRedis();
-  const env = { SPRING_DATA_REDIS_PORT: String(redis.port), CHAT_REDIS_TIMEOUT_MS: '500' };
-  [a, b] = await Promise.all([startChatd({ env }), startChatd({ env })]);
+  proxy = await startTcpProxy(redis.port);
+  const env = (port) => ({ SPRING_DATA_REDIS_PORT: String(port), CHAT_REDIS_TIMEOUT_MS: '500' });
+  [a, b] = await Promise.all([startChatd({ env: env(proxy.port) }), startChatd({ env: env(redis.port) })]);
 });
 after(async () => {
   await a?.stop();
   await b?.stop();
+  await proxy?.stop();
   await redis?.stop();
 });
 
@@ -38,10 +42,11 @@ async function waitUntil(cond, timeoutMs, what) {
   }
 }
 
-test('Redis stopped for 4 s under load on two instances: every subscriber gets every stored message exactly once', async () => {
+// Members of four rooms subscribe on both instances and send from both while `fault` runs;
+// then every subscriber must have every stored CHAT message of its room exactly once.
+async function underLoad(fault, memberBase) {
   const rooms = [];
-  for (let r = 0; r < 4; r++) rooms.push(await roomWithMembers(a.url, [7100 + 2 * r, 'x'], [7101 + 2 * r, 'y']));
-  // Per room: a subscriber on each instance; the two members send from alternate instances.
+  for (let r = 0; r < 4; r++) rooms.push(await roomWithMembers(a.url, [memberBase + 2 * r, 'x'], [memberBase + 1 + 2 * r, 'y']));
   const subscribers = [];
   const senders = [];
   for (const [r, room] of rooms.entries()) {
@@ -50,11 +55,10 @@ test('Redis stopped for 4 s under load on two instances: every subscriber gets e
       conn.subscribe(topic(room));
       subscribers.push({ room, conn });
     }
-    senders.push({ room, member: 7100 + 2 * r, conn: await connectStomp(wsUrl(a)) });
-    senders.push({ room, member: 7101 + 2 * r, conn: await connectStomp(wsUrl(b)) });
+    senders.push({ room, member: memberBase + 2 * r, conn: await connectStomp(wsUrl(a)) });
+    senders.push({ room, member: memberBase + 1 + 2 * r, conn: await connectStomp(wsUrl(b)) });
   }
   await sleep(200);
-
   let sending = true;
   let sent = 0;
   let refused = 0;
@@ -70,10 +74,7 @@ test('Redis stopped for 4 s under load on two instances: every subscriber gets e
   });
   try {
     await sleep(1500);
-    await redis.stop();
-    await sleep(4000);
-    redis = await startRedis({ port: redis.port });
-    await Promise.all([a, b].map((inst) => inst.waitForLog(/caught up after the Redis outage/, 15000)));
+    await fault();
     await sleep(1500);
   } finally {
     sending = false;
@@ -81,7 +82,6 @@ test('Redis stopped for 4 s under load on two instances: every subscriber gets e
   }
   assert.ok(sent > 200, `messages were sent throughout (${sent})`);
   assert.equal(refused, 0, 'PostgreSQL was up: nothing refused');
-
   for (const { room, conn } of subscribers) {
     const expected = storedIds(room);
     const missing = () => {
@@ -94,9 +94,35 @@ test('Redis stopped for 4 s under load on two instances: every subscriber gets e
     assert.equal(new Set(got).size, got.length, `room ${room.id}: no message twice`);
     assert.deepEqual([...got].sort((x, y) => x - y), expected, `room ${room.id}: every stored message`);
   }
-  const caughtUp = [a, b].map((inst) => inst.logs.find((l) => /caught up after the Redis outage/.test(l)));
-  assert.ok(caughtUp.some((l) => !/: 0 message/.test(l)), `an instance delivered missed messages: ${caughtUp}`);
   for (const { conn } of [...subscribers, ...senders]) await conn.close();
+}
+
+const logCount = (inst, re) => inst.logs.filter((l) => re.test(l)).length;
+
+test('Redis stopped for 4 s under load on two instances: every subscriber gets every stored message exactly once', async () => {
+  const caughtUpBefore = [a, b].map((inst) => logCount(inst, /caught up after the Redis outage: [1-9]/));
+  await underLoad(async () => {
+    await redis.stop();
+    await sleep(4000);
+    redis = await startRedis({ port: redis.port });
+    await Promise.all([a, b].map((inst) => inst.waitForLog(/caught up after the Redis outage/, 15000)));
+  }, 7100);
+  const caughtUp = [a, b].map((inst, i) => logCount(inst, /caught up after the Redis outage: [1-9]/) - caughtUpBefore[i]);
+  assert.ok(caughtUp.some((n) => n > 0), 'an instance delivered missed messages from PostgreSQL');
+});
+
+test('one instance cut off from Redis for 3 s while the other is fine: nothing missed on either', async () => {
+  const late = /published \d+ message\(s\) that could not be published/;
+  const caught = /caught up after the Redis outage/;
+  const [publishedBefore, caughtUpBefore, bCaughtUpBefore] = [logCount(a, late), logCount(a, caught), logCount(b, caught)];
+  await underLoad(async () => {
+    proxy.cut();
+    await sleep(3000);
+    proxy.restore();
+    await waitUntil(() => logCount(a, caught) > caughtUpBefore, 15000, 'a caught up');
+  }, 7300);
+  assert.ok(logCount(a, late) > publishedBefore, 'the cut-off instance published its messages late');
+  assert.equal(logCount(b, caught), bCaughtUpBefore, 'b was never cut off');
 });
 
 test('presence of each instance\'s sessions is written back after Redis lost it', async () => {

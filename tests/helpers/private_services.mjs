@@ -3,6 +3,7 @@
 // on the shared cluster, a private redis-server, a private PostgreSQL cluster.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { REPO, freePort, sleep } from './chatd.mjs';
 
@@ -75,5 +76,32 @@ export async function startPostgres(name) {
       asPg('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
       fs.rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+// A TCP proxy on a free loopback port to 127.0.0.1:targetPort, to cut one client off from
+// a server the others still reach: cut() drops its connections and refuses new ones until
+// restore().
+export async function startTcpProxy(targetPort) {
+  const sockets = new Set();
+  let cutOff = false;
+  const server = net.createServer((client) => {
+    if (cutOff) { client.destroy(); return; }
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const [from, to] of [[client, upstream], [upstream, client]]) {
+      sockets.add(from);
+      from.pipe(to);
+      from.on('error', () => to.destroy());
+      from.on('close', () => { sockets.delete(from); to.destroy(); });
+    }
+  });
+  const port = await freePort();
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const dropAll = () => { for (const s of sockets) s.destroy(); };
+  return {
+    port,
+    cut() { cutOff = true; dropAll(); },
+    restore() { cutOff = false; },
+    async stop() { dropAll(); await new Promise((resolve) => server.close(resolve)); },
   };
 }

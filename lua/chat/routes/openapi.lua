@@ -49,7 +49,10 @@ local TAGS = { "chat-room-controller" }
 local DOC = {
   openapi = "3.0.1",
   info = { title = "chat-service", version = "1.0",
-           description = "Chat rooms, members, message history, read marks and unread counts." },
+           description = "Chat rooms, members, message history, read marks and unread counts. Real-time "
+             .. "messaging is STOMP at /ws-chat (WebSocket or SockJS): /topic/chatroom/{id} (resumable with the "
+             .. "SUBSCRIBE header last-message-id), /presence, /read and /typing sub-topics, /app/chat.* "
+             .. "destinations; see docs/protocol.md." },
   servers = { { url = "/", description = "this server" } },
   paths = {
     ["/api/chat/rooms"] = { post = { tags = TAGS, operationId = "createChatRoom",
