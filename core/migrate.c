@@ -50,6 +50,44 @@ static int applied(PGconn *pg, const char *name) {
   return yes;
 }
 
+static int record(PGconn *pg, const char *name) {
+  const char *params[] = {name};
+  PGresult *r = PQexecParams(pg, "INSERT INTO chatd_schema_migrations(name) VALUES ($1)", 1, NULL,
+                             params, NULL, NULL, 0);
+  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) chat_log_error("migrate", "recording %s failed: %s", name, PQresultErrorMessage(r));
+  PQclear(r);
+  return ok;
+}
+
+static int run_sql(PGconn *pg, const char *sql, const char *name) {
+  PGresult *r = PQexec(pg, sql);
+  ExecStatusType st = PQresultStatus(r);
+  int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+  if (!ok) chat_log_error("migrate", "%s failed: %s", name, PQresultErrorMessage(r));
+  PQclear(r);
+  return ok;
+}
+
+/* A migration whose first line is this runs outside a transaction, one statement at a
+ * time (statements end with ';' at the end of a line): what PostgreSQL refuses inside one,
+ * such as CREATE INDEX CONCURRENTLY, which builds an index on a live table without
+ * blocking writes. Such a file must be safe to run again from the start, since a crash
+ * can stop it between statements (drop what an interrupted build left INVALID first). */
+static const char NO_TRANSACTION[] = "-- chatd: no transaction";
+
+static int apply_without_transaction(PGconn *pg, char *sql, const char *name) {
+  int ok = 1;
+  char *stmt = sql;
+  while (ok && *stmt) {
+    char *end = strstr(stmt, ";\n");
+    if (end) *end = '\0';
+    ok = run_sql(pg, stmt, name);
+    stmt = end ? end + 2 : stmt + strlen(stmt);
+  }
+  return ok && record(pg, name);
+}
+
 static int apply(PGconn *pg, const char *dir, const char *name) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -58,27 +96,37 @@ static int apply(PGconn *pg, const char *dir, const char *name) {
     chat_log_error("migrate", "cannot read %s", path);
     return -1;
   }
-  int ok = exec_ok(pg, "BEGIN", "BEGIN");
-  if (ok) {
-    PGresult *r = PQexec(pg, sql);
-    ExecStatusType st = PQresultStatus(r);
-    ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
-    if (!ok) chat_log_error("migrate", "%s failed: %s", name, PQresultErrorMessage(r));
-    PQclear(r);
+  int ok;
+  if (strncmp(sql, NO_TRANSACTION, sizeof NO_TRANSACTION - 1) == 0) {
+    chat_log_info("migrate", "applying %s outside a transaction", name);
+    ok = apply_without_transaction(pg, sql, name);
+  } else {
+    ok = exec_ok(pg, "BEGIN", "BEGIN") && run_sql(pg, sql, name) && record(pg, name) &&
+         exec_ok(pg, "COMMIT", "COMMIT");
+    if (!ok) exec_ok(pg, "ROLLBACK", "ROLLBACK");
   }
-  if (ok) {
-    const char *params[] = {name};
-    PGresult *r = PQexecParams(pg, "INSERT INTO chatd_schema_migrations(name) VALUES ($1)", 1, NULL,
-                               params, NULL, NULL, 0);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) chat_log_error("migrate", "recording %s failed: %s", name, PQresultErrorMessage(r));
-    PQclear(r);
-  }
-  ok = ok && exec_ok(pg, "COMMIT", "COMMIT");
-  if (!ok) exec_ok(pg, "ROLLBACK", "ROLLBACK");
-  else chat_log_info("migrate", "applied %s", name);
+  if (ok) chat_log_info("migrate", "applied %s", name);
   free(sql);
   return ok ? 0 : -1;
+}
+
+/* Waits for the migration lock without holding a snapshot meanwhile: a CREATE INDEX
+ * CONCURRENTLY in the session that holds it waits for every transaction with an older
+ * snapshot, so a pod blocked inside pg_advisory_lock() would deadlock with it. */
+static int take_lock(PGconn *pg) {
+  char sql[96];
+  snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%s)", LOCK_KEY);
+  for (int waited = 0;; waited++) {
+    PGresult *r = PQexec(pg, sql);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    int got = ok && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    if (!ok) chat_log_error("migrate", "taking the migration lock failed: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    if (!ok) return 0;
+    if (got) return 1;
+    if (waited == 0) chat_log_info("migrate", "another instance is migrating; waiting for it");
+    usleep(200 * 1000);
+  }
 }
 
 int chat_migrate_run(const char *conninfo, const char *dir, int wait_seconds) {
@@ -120,10 +168,9 @@ int chat_migrate_run(const char *conninfo, const char *dir, int wait_seconds) {
   qsort(names, n, sizeof *names, cmp_names);
 
   int rc = 0;
-  char lock_sql[96], unlock_sql[96];
-  snprintf(lock_sql, sizeof lock_sql, "SELECT pg_advisory_lock(%s)", LOCK_KEY);
+  char unlock_sql[96];
   snprintf(unlock_sql, sizeof unlock_sql, "SELECT pg_advisory_unlock(%s)", LOCK_KEY);
-  if (!exec_ok(pg, lock_sql, "taking the migration lock") ||
+  if (!take_lock(pg) ||
       !exec_ok(pg,
                "CREATE TABLE IF NOT EXISTS chatd_schema_migrations ("
                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",

@@ -1,9 +1,16 @@
 // Migrations (CONTRACT §7): taking over a database the original Hibernate service created,
-// idempotent restarts, and several pods migrating an empty database at once.
+// idempotent restarts, several pods migrating an empty database at once, and the history
+// index built CONCURRENTLY (outside a transaction) even after an interrupted build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startChatd, api } from '../helpers/chatd.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startChatd, api, REPO } from '../helpers/chatd.mjs';
+
+const MIGRATIONS = fs.readdirSync(path.join(REPO, 'migrations')).filter((f) => f.endsWith('.sql')).length;
+const HISTORY_INDEX = `SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'idx_chat_messages_room_created'`;
 
 const m = /\/\/([^:/]+):(\d+)\//.exec(process.env.SPRING_DATASOURCE_URL ?? '');
 const [HOST, PORT] = [m[1], m[2]];
@@ -62,8 +69,10 @@ test('takes over a database the original Hibernate service created, and restarts
       await chatd.stop();
     }
   }
-  assert.equal(psql('chat_takeover_test', 'SELECT count(*) FROM chatd_schema_migrations'), '1');
+  assert.equal(psql('chat_takeover_test', 'SELECT count(*) FROM chatd_schema_migrations'), String(MIGRATIONS));
   assert.equal(psql('chat_takeover_test', "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_chat_messages_room_id'"), '1');
+  assert.equal(psql('chat_takeover_test', HISTORY_INDEX),
+    't|CREATE INDEX idx_chat_messages_room_created ON public.chat_messages USING btree (chat_room_id, created_at DESC, id DESC)');
   psql('postgres', 'DROP DATABASE chat_takeover_test');
 });
 
@@ -72,11 +81,45 @@ test('several chatd processes migrating one empty database at once take turns', 
   const pods = await Promise.all([0, 1, 2].map(() => startChatd({ env: { SPRING_DATASOURCE_URL: url } })));
   try {
     for (const pod of pods) assert.equal((await api(pod.url, 'GET', '/actuator/health/readiness')).status, 200);
-    assert.equal(psql('chat_concurrent_test', 'SELECT count(*) FROM chatd_schema_migrations'), '1');
-    const applied = pods.flatMap((p) => p.logs).filter((l) => /applied 0001/.test(l));
-    assert.equal(applied.length, 1, 'exactly one pod applied the migration');
+    assert.equal(psql('chat_concurrent_test', 'SELECT count(*) FROM chatd_schema_migrations'), String(MIGRATIONS));
+    for (const name of ['0001', '0002']) {
+      const applied = pods.flatMap((p) => p.logs).filter((l) => new RegExp(`applied ${name}`).test(l));
+      assert.equal(applied.length, 1, `exactly one pod applied migration ${name}`);
+    }
   } finally {
     for (const pod of pods) await pod.stop();
   }
   psql('postgres', 'DROP DATABASE chat_concurrent_test');
+});
+
+test('the history index: an INVALID one left by an interrupted build is dropped and built again; pages use it', async () => {
+  const url = freshDatabase('chat_index_test');
+  psql('chat_index_test', HIBERNATE_DDL);
+  psql('chat_index_test', 'ALTER TABLE chat_rooms OWNER TO chat; ALTER TABLE chat_room_members OWNER TO chat; ALTER TABLE chat_messages OWNER TO chat');
+  // A concurrent build that fails half-way leaves its index behind, marked INVALID: here a
+  // unique index on a column with duplicates, under the migration's index name.
+  psql('chat_index_test', `INSERT INTO chat_messages (chat_room_id, created_at, sender_id, message_type, content)
+    SELECT 1, timestamp '2025-01-10' + i * interval '1 second', 11, 'CHAT', 'm' || i FROM generate_series(1, 3000) i`);
+  assert.throws(() => psql('chat_index_test',
+    'CREATE UNIQUE INDEX CONCURRENTLY idx_chat_messages_room_created ON chat_messages (chat_room_id)'));
+  assert.equal(psql('chat_index_test', HISTORY_INDEX).split('|')[0], 'f', 'an INVALID index was left');
+  const chatd = await startChatd({ env: { SPRING_DATASOURCE_URL: url } });
+  try {
+    await chatd.waitForLog(/applying 0002_history_index.sql outside a transaction/, 1000);
+    assert.equal(psql('chat_index_test', HISTORY_INDEX),
+      't|CREATE INDEX idx_chat_messages_room_created ON public.chat_messages USING btree (chat_room_id, created_at DESC, id DESC)');
+    psql('chat_index_test', 'ANALYZE chat_messages');
+    // The newest page is read in index order and stops after it, without a sort.
+    const plan = psql('chat_index_test', `EXPLAIN SELECT id FROM chat_messages WHERE chat_room_id = 1
+      ORDER BY created_at DESC, id DESC LIMIT 50`);
+    assert.match(plan, /Index (Only )?Scan using idx_chat_messages_room_created/);
+    assert.doesNotMatch(plan, /Sort/);
+    const page = await api(chatd.url, 'GET', '/api/chat/rooms/1/messages?page=0&size=50');
+    assert.equal(page.status, 200);
+    assert.equal(page.json.content[0].content, 'm3000');
+    assert.equal(page.json.totalElements, 3001);
+  } finally {
+    await chatd.stop();
+  }
+  psql('postgres', 'DROP DATABASE chat_index_test WITH (FORCE)');
 });
