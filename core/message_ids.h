@@ -1,10 +1,9 @@
 /* The ids of chat messages a destination (or one subscription) has been given, so that a
- * message reaching it twice (a replay from PostgreSQL overlapping live delivery) is
- * written once. Normally only the ids given in the last few seconds are kept: a room's
- * messages arrive out of id order (concurrent commits on several instances, batches of a
- * group commit), but not by seconds. While an outage of the Redis link is being caught up,
- * every id is kept (keep_all), because the catch-up replays from the window's oldest id
- * and must skip everything delivered since. */
+ * message reaching it twice is written once: a replay from PostgreSQL overlapping live
+ * delivery, or a copy another instance publishes late (what it could not publish while
+ * cut off from Redis, lua/chat/stomp/delivery.lua). Ids given in the last window_ms are
+ * kept, sorted, so a lookup is a binary search. While an outage of the Redis link is being
+ * caught up, every id is kept (keep_all). */
 #ifndef CHAT_MESSAGE_IDS_H
 #define CHAT_MESSAGE_IDS_H
 
@@ -12,11 +11,14 @@
 #include <stdint.h>
 
 enum {
-  /* How long an id is remembered: longer than a message's commit can trail the drawing of
-   * its id (statements time out after CHAT_PG_STATEMENT_TIMEOUT_MS; a commit seconds late
-   * is a fault). */
-  CHAT_MESSAGE_IDS_WINDOW_MS = 3000,
-  CHAT_MESSAGE_IDS_MAX_KEPT = 1 << 16, /* a bound for a burst or an endless outage */
+  /* How long an id is remembered by default: longer than an instance cut off from Redis
+   * takes to publish late once it is back (its link retries at least every 5 s). */
+  CHAT_MESSAGE_IDS_WINDOW_MS = 30000,
+  /* How far back a catch-up replays: longer than a message's commit can trail the drawing
+   * of its id (a room's messages arrive out of id order when commits on several instances or
+   * batches of the group commit overlap, but not by seconds). */
+  CHAT_MESSAGE_IDS_FLOOR_MS = 3000,
+  CHAT_MESSAGE_IDS_MAX_KEPT = 1 << 18, /* a bound for a burst or an endless outage */
 };
 
 typedef struct {
@@ -24,9 +26,10 @@ typedef struct {
 } chat_message_id;
 
 typedef struct {
-  chat_message_id *ids; /* in arrival order */
+  chat_message_id *ids; /* sorted by id */
   size_t len, cap;
-  uint64_t max; /* the largest id ever added, kept when the window moves on */
+  uint64_t max;       /* the largest id ever added, kept when the window moves on */
+  uint64_t window_ms; /* 0: CHAT_MESSAGE_IDS_WINDOW_MS */
   int keep_all;
 } chat_message_ids;
 
@@ -36,14 +39,11 @@ int chat_message_ids_contains(const chat_message_ids *m, uint64_t id);
  * -1 when out of memory (the id is then simply not remembered). */
 int chat_message_ids_add(chat_message_ids *m, uint64_t id, uint64_t now_ms);
 
-/* Where a replay of what was not delivered starts: after the smallest id kept, or after
- * the largest ever added when none is kept (0 when none ever was). Everything delivered
- * after it is kept, so the replay minus the kept ids is exactly what was missed. */
-uint64_t chat_message_ids_floor(const chat_message_ids *m);
-
-/* Remembers every id kept now until at least until_ms, whenever it was given: after a
- * catch-up, the copies other instances publish late are still recognised. */
-void chat_message_ids_remember_until(chat_message_ids *m, uint64_t until_ms);
+/* Where a catch-up replays from: the smallest id given in the last
+ * CHAT_MESSAGE_IDS_FLOOR_MS, or the largest ever given when none was (0 when none ever
+ * was). Everything given after it is kept, so the replay minus the kept ids is exactly
+ * what was missed. */
+uint64_t chat_message_ids_floor(const chat_message_ids *m, uint64_t now_ms);
 
 /* Keep every id from now on (1), or go back to the window (0). */
 void chat_message_ids_keep_all(chat_message_ids *m, int on, uint64_t now_ms);

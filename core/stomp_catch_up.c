@@ -16,12 +16,6 @@
 #include "metrics.h"
 #include "stomp_session_internal.h"
 
-/* How long the ids a catch-up saw are remembered: another instance whose own link to
- * Redis came back later publishes then what it could not publish during the outage
- * (lua/chat/stomp/delivery.lua), and those copies must not be delivered twice. Its link
- * retries at most every 5 s, so this covers several missed retries. */
-enum { REMEMBER_CAUGHT_UP_MS = 30000 };
-
 static double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -69,7 +63,7 @@ int chat_stomp_catch_up_screen(chat_stomp_hub *hub, chat_broker_dest *d, const c
 static void freeze_floor(chat_broker_dest *d, void *ud) {
   chat_dest_replay *st = state_of(ud, d);
   if (st == NULL || st->floor_frozen) return;
-  st->floor = chat_message_ids_floor(&st->delivered);
+  st->floor = chat_message_ids_floor(&st->delivered, chat_stomp_now_ms(ud));
   st->floor_frozen = 1;
   chat_message_ids_keep_all(&st->delivered, 1, 0);
 }
@@ -98,7 +92,7 @@ static void push_floor(chat_broker_dest *d, void *ud) {
   lua_State *co = pc->co;
   chat_dest_replay *st = *chat_broker_dest_state(d);
   if (st == NULL) return;
-  uint64_t floor = st->floor_frozen ? st->floor : chat_message_ids_floor(&st->delivered);
+  uint64_t floor = st->floor_frozen ? st->floor : chat_message_ids_floor(&st->delivered, chat_stomp_now_ms(pc->hub));
   if (floor == 0) floor = pc->hub->floor_at_loss;
   lua_pushinteger(co, (lua_Integer)floor);
   lua_setfield(co, -2, chat_broker_dest_name(d));
@@ -172,9 +166,7 @@ static void release(chat_broker_dest *d, void *ud) {
     }
     st->floor_frozen = 0;
     st->floor = 0;
-    uint64_t now = chat_stomp_now_ms(rc->hub);
-    chat_message_ids_remember_until(&st->delivered, now + REMEMBER_CAUGHT_UP_MS);
-    chat_message_ids_keep_all(&st->delivered, 0, now);
+    chat_message_ids_keep_all(&st->delivered, 0, chat_stomp_now_ms(rc->hub));
   }
 }
 
@@ -231,7 +223,7 @@ void chat_stomp_hub_link_changed(chat_stomp_hub *hub, int up) {
     hub->link_losses++;
     if (hub->link_lost_at == 0) {
       hub->link_lost_at = wall_now();
-      hub->floor_at_loss = chat_message_ids_floor(&hub->recent);
+      hub->floor_at_loss = chat_message_ids_floor(&hub->recent, chat_stomp_now_ms(hub));
     }
     chat_broker_each_dest(hub->broker, freeze_floor, hub);
     return;

@@ -178,6 +178,7 @@ chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_con
   hub->rt = rt;
   hub->limits = *limits;
   hub->broker = chat_broker_new(chat_stomp_catch_up_free_dest);
+  hub->recent.window_ms = CHAT_MESSAGE_IDS_FLOOR_MS; /* only its floor is used */
   /* Until the Redis link first answers, nothing other instances publish arrives: the first
    * connect catches up like a reconnect (usually nobody has subscribed yet). */
   hub->link_lost_at = (double)time(NULL);
