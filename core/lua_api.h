@@ -25,4 +25,10 @@ void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt);
 void chat_lua_api_crypto_inject(lua_State *L, struct chat_runtime *rt);
 void chat_lua_api_json_inject(lua_State *L, struct chat_runtime *rt);
 
+/* Reads the {name = value} table of STOMP headers at idx into NULL-terminated name/value
+ * pairs (at most CHAT_STOMP_MAX_EXTRA_HEADERS); nil is none. Returns the count, or -1
+ * when it is not such a table. The strings live as long as the table stays on the stack.
+ * chat.stomp.broadcast raises on -1; a resume's replay (core/stomp_resume.c) logs it. */
+int chat_lua_stomp_headers(lua_State *L, int idx, const char **out);
+
 #endif

@@ -7,19 +7,19 @@
 #include "stomp_session.h"
 
 
-/* Reads an optional {name = value} table at `idx` into pairs; returns the pair count. */
-static int collect_headers(lua_State *L, int idx, const char **out) {
+int chat_lua_stomp_headers(lua_State *L, int idx, const char **out) {
   int n = 0;
-  if (lua_isnoneornil(L, idx)) {
-    out[0] = NULL;
-    return 0;
-  }
-  luaL_checktype(L, idx, LUA_TTABLE);
+  out[0] = NULL;
+  if (lua_isnoneornil(L, idx)) return 0;
+  if (!lua_istable(L, idx)) return -1;
+  idx = lua_absindex(L, idx);
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
-    if (n >= CHAT_STOMP_MAX_EXTRA_HEADERS) luaL_error(L, "at most %d extra headers", CHAT_STOMP_MAX_EXTRA_HEADERS);
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "header names and values must be strings");
+    if (n >= CHAT_STOMP_MAX_EXTRA_HEADERS || lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+      lua_pop(L, 2);
+      out[0] = NULL;
+      return -1;
+    }
     /* The strings stay alive in the table, which stays on the stack. */
     out[2 * n] = lua_tostring(L, -2);
     out[2 * n + 1] = lua_tostring(L, -1);
@@ -27,6 +27,13 @@ static int collect_headers(lua_State *L, int idx, const char **out) {
     lua_pop(L, 1);
   }
   out[2 * n] = NULL;
+  return n;
+}
+
+static int collect_headers(lua_State *L, int idx, const char **out) {
+  int n = chat_lua_stomp_headers(L, idx, out);
+  if (n < 0)
+    luaL_error(L, "headers: a table of at most %d string names and string values", CHAT_STOMP_MAX_EXTRA_HEADERS);
   return n;
 }
 

@@ -27,9 +27,8 @@ static void drop_first(chat_message_ids *m, size_t n) {
 
 /* Sorted by id, the ids are nearly sorted by time too: the oldest are at the front. */
 static void forget_old(chat_message_ids *m, uint64_t now_ms) {
-  uint64_t window = m->window_ms ? m->window_ms : CHAT_MESSAGE_IDS_WINDOW_MS;
   size_t n = 0;
-  while (n < m->len && m->ids[n].at_ms + window < now_ms) n++;
+  while (n < m->len && m->ids[n].at_ms + CHAT_MESSAGE_IDS_WINDOW_MS < now_ms) n++;
   if (n) drop_first(m, n);
 }
 
@@ -77,4 +76,19 @@ void chat_message_ids_keep_all(chat_message_ids *m, int on, uint64_t now_ms) {
 void chat_message_ids_free(chat_message_ids *m) {
   free(m->ids);
   memset(m, 0, sizeof *m);
+}
+
+void chat_recent_ids_add(chat_recent_ids *r, uint64_t id, uint64_t now_ms) {
+  uint64_t sec = now_ms / 1000 + 1; /* + 1: a slot never used holds second 0 */
+  size_t slot = sec % CHAT_RECENT_IDS_SECONDS;
+  if (r->second[slot] != sec) r->second[slot] = sec, r->min[slot] = id;
+  else if (id < r->min[slot]) r->min[slot] = id;
+  if (id > r->max) r->max = id;
+}
+
+uint64_t chat_recent_ids_floor(const chat_recent_ids *r, uint64_t now_ms) {
+  uint64_t sec = now_ms / 1000 + 1, lo = 0;
+  for (size_t i = 0; i < CHAT_RECENT_IDS_SECONDS; i++)
+    if (r->second[i] + CHAT_RECENT_IDS_SECONDS > sec && (lo == 0 || r->min[i] < lo)) lo = r->min[i];
+  return lo ? lo : r->max;
 }

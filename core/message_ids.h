@@ -1,8 +1,8 @@
 /* The ids of chat messages a destination (or one subscription) has been given, so that a
  * message reaching it twice is written once: a replay from PostgreSQL overlapping live
  * delivery, or a copy another instance publishes late (what it could not publish while
- * cut off from Redis, lua/chat/stomp/delivery.lua). Ids given in the last window_ms are
- * kept, sorted, so a lookup is a binary search. While an outage of the Redis link is being
+ * cut off from Redis, lua/chat/stomp/delivery.lua). Ids given in the last
+ * CHAT_MESSAGE_IDS_WINDOW_MS are kept, sorted, so a lookup is a binary search. While an outage of the Redis link is being
  * caught up, every id is kept (keep_all). */
 #ifndef CHAT_MESSAGE_IDS_H
 #define CHAT_MESSAGE_IDS_H
@@ -28,8 +28,7 @@ typedef struct {
 typedef struct {
   chat_message_id *ids; /* sorted by id */
   size_t len, cap;
-  uint64_t max;       /* the largest id ever added, kept when the window moves on */
-  uint64_t window_ms; /* 0: CHAT_MESSAGE_IDS_WINDOW_MS */
+  uint64_t max; /* the largest id ever added, kept when the window moves on */
   int keep_all;
 } chat_message_ids;
 
@@ -49,5 +48,20 @@ uint64_t chat_message_ids_floor(const chat_message_ids *m, uint64_t now_ms);
 void chat_message_ids_keep_all(chat_message_ids *m, int on, uint64_t now_ms);
 
 void chat_message_ids_free(chat_message_ids *m);
+
+/* Every room's ids, for the floor of a room that was given none lately: only the smallest
+ * id of each of the last few seconds, so recording one is two comparisons. */
+enum { CHAT_RECENT_IDS_SECONDS = CHAT_MESSAGE_IDS_FLOOR_MS / 1000 + 1 };
+
+typedef struct {
+  uint64_t second[CHAT_RECENT_IDS_SECONDS], min[CHAT_RECENT_IDS_SECONDS];
+  uint64_t max;
+} chat_recent_ids;
+
+void chat_recent_ids_add(chat_recent_ids *r, uint64_t id, uint64_t now_ms);
+
+/* The smallest id seen in the last CHAT_MESSAGE_IDS_FLOOR_MS (to the second), or the
+ * largest ever seen when none was (0 when none ever was). */
+uint64_t chat_recent_ids_floor(const chat_recent_ids *r, uint64_t now_ms);
 
 #endif

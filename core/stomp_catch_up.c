@@ -16,12 +16,6 @@
 #include "metrics.h"
 #include "stomp_session_internal.h"
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static chat_dest_replay *state_of(chat_stomp_hub *hub, chat_broker_dest *d) {
   void **slot = chat_broker_dest_state(d);
   if (*slot == NULL) {
@@ -222,8 +216,8 @@ void chat_stomp_hub_link_changed(chat_stomp_hub *hub, int up) {
   if (!up) {
     hub->link_losses++;
     if (hub->link_lost_at == 0) {
-      hub->link_lost_at = wall_now();
-      hub->floor_at_loss = chat_message_ids_floor(&hub->recent, chat_stomp_now_ms(hub));
+      hub->link_lost_at = (double)time(NULL);
+      hub->floor_at_loss = chat_recent_ids_floor(&hub->recent, chat_stomp_now_ms(hub));
     }
     chat_broker_each_dest(hub->broker, freeze_floor, hub);
     return;

@@ -112,7 +112,7 @@ void chat_stomp_deliver_replayed(chat_stomp_hub *hub, chat_sub *sub, const chat_
 
 size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
                                 size_t body_len, const char *const *headers, uint64_t message_id) {
-  if (message_id) chat_message_ids_add(&hub->recent, message_id, chat_stomp_now_ms(hub));
+  if (message_id) chat_recent_ids_add(&hub->recent, message_id, chat_stomp_now_ms(hub));
   chat_broker_dest *d = chat_broker_find(hub->broker, destination);
   if (d == NULL) return 0;
   chat_stomp_message m = {destination, body, body_len, headers, message_id};
@@ -178,7 +178,6 @@ chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_con
   hub->rt = rt;
   hub->limits = *limits;
   hub->broker = chat_broker_new(chat_stomp_catch_up_free_dest);
-  hub->recent.window_ms = CHAT_MESSAGE_IDS_FLOOR_MS; /* only its floor is used */
   /* Until the Redis link first answers, nothing other instances publish arrives: the first
    * connect catches up like a reconnect (usually nobody has subscribed yet). */
   hub->link_lost_at = (double)time(NULL);
@@ -204,7 +203,6 @@ void chat_stomp_hub_drain(chat_stomp_hub *hub) {
 static void hub_timer_closed(uv_handle_t *h) {
   chat_stomp_hub *hub = h->data;
   chat_broker_free(hub->broker);
-  chat_message_ids_free(&hub->recent);
   free(hub);
 }
 

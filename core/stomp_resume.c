@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lua_api.h"
 #include "metrics.h"
 #include "stomp_session_internal.h"
 
@@ -44,25 +45,11 @@ static int read_replayed(lua_State *co, chat_stomp_message *m, const char **head
   lua_getfield(co, -1, "body");
   lua_getfield(co, -2, "id");
   lua_getfield(co, -3, "headers");
-  int ok = lua_type(co, -3) == LUA_TSTRING && (lua_isnil(co, -2) || lua_isinteger(co, -2));
-  if (ok) {
-    m->body = lua_tolstring(co, -3, &m->body_len); /* alive in the element, still on the stack */
-    m->message_id = lua_isinteger(co, -2) ? (uint64_t)lua_tointeger(co, -2) : 0;
-    int n = 0;
-    if (lua_istable(co, -1)) {
-      lua_pushnil(co);
-      while (lua_next(co, -2) != 0 && n < CHAT_STOMP_MAX_EXTRA_HEADERS) {
-        if (lua_type(co, -2) == LUA_TSTRING && lua_type(co, -1) == LUA_TSTRING) {
-          headers[2 * n] = lua_tostring(co, -2);
-          headers[2 * n + 1] = lua_tostring(co, -1);
-          n++;
-        }
-        lua_pop(co, 1);
-      }
-    }
-    headers[2 * n] = NULL;
-  }
-  return ok;
+  if (lua_type(co, -3) != LUA_TSTRING || !(lua_isnil(co, -2) || lua_isinteger(co, -2))) return 0;
+  if (chat_lua_stomp_headers(co, -1, headers) < 0) return 0;
+  m->body = lua_tolstring(co, -3, &m->body_len); /* alive in the element, still on the stack */
+  m->message_id = lua_isinteger(co, -2) ? (uint64_t)lua_tointeger(co, -2) : 0;
+  return 1;
 }
 
 void chat_stomp_resume_finish(chat_stomp_session *s, chat_sub *sub, lua_State *co, int idx) {

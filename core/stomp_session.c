@@ -394,14 +394,10 @@ static void on_unsubscribe(chat_stomp_session *s, const chat_stomp_frame *f) {
     chat_stomp_session_error(s, "UNSUBSCRIBE without an id header", chat_stomp_frame_header(f, "receipt"), NULL);
     return;
   }
-  for (chat_sub **pp = &s->subs; *pp;) {
-    chat_sub *sub = *pp;
-    if (strcmp(sub->id, id) == 0) {
-      *pp = sub->session_next;
-      chat_stomp_resume_free(s, sub);
-      chat_broker_unsubscribe(s->hub->broker, sub);
-    } else {
-      pp = &sub->session_next;
+  for (chat_sub *sub = s->subs; sub; sub = sub->session_next) {
+    if (strcmp(sub->id, id) == 0) { /* ids are unique in a session (SUBSCRIBE checks) */
+      unsubscribe(s, sub);
+      break;
     }
   }
   send_receipt(s, chat_stomp_frame_header(f, "receipt"));

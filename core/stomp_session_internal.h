@@ -96,7 +96,7 @@ struct chat_stomp_hub {
    * seconds; 0 when up and caught up); a catch-up in flight; another one wanted after it. */
   double link_lost_at;
   unsigned long link_losses;
-  chat_message_ids recent;  /* the latest chat message ids of every room, with or without subscribers */
+  chat_recent_ids recent;   /* every room's latest ids, with or without subscribers here */
   uint64_t floor_at_loss;   /* the oldest of them when the link was lost: for rooms that had none */
   int catch_up_running, catch_up_wanted;
 };

@@ -1,6 +1,6 @@
 /* The per-destination record of delivered chat message ids: sorted lookups whatever the
  * arrival order, the time window, the keep-everything mode of an outage, and the floor a
- * catch-up replays after. */
+ * catch-up replays after; and the hub's record of every room's recent ids. */
 #include "check.h"
 #include "message_ids.h"
 
@@ -33,13 +33,6 @@ int main(void) {
   CHECK(!chat_message_ids_contains(&m, 250) && !chat_message_ids_contains(&m, 150));
   CHECK(chat_message_ids_contains(&m, 400) && chat_message_ids_contains(&m, 401));
 
-  /* A short window (the hub's record of every room). */
-  chat_message_ids quick = {.window_ms = F};
-  CHECK(chat_message_ids_add(&quick, 7, t) == 0);
-  CHECK(chat_message_ids_add(&quick, 8, t + F + 1) == 0);
-  CHECK(!chat_message_ids_contains(&quick, 7) && quick.len == 1);
-  chat_message_ids_free(&quick);
-
   /* An outage: every id is kept however old, and the floor found before it stays valid. */
   uint64_t floor = chat_message_ids_floor(&m, t + W + 20);
   chat_message_ids_keep_all(&m, 1, 0);
@@ -60,5 +53,18 @@ int main(void) {
 
   chat_message_ids_free(&m);
   CHECK(m.len == 0 && m.ids == NULL);
+
+  /* Every room's recent ids: the smallest of the last F ms (to the second), else the
+   * largest ever seen. */
+  chat_recent_ids r = {{0}, {0}, 0};
+  CHECK(chat_recent_ids_floor(&r, t) == 0);
+  chat_recent_ids_add(&r, 500, t);
+  chat_recent_ids_add(&r, 480, t + 100); /* out of order */
+  chat_recent_ids_add(&r, 520, t + 1000);
+  CHECK(chat_recent_ids_floor(&r, t + 1000) == 480);
+  CHECK(chat_recent_ids_floor(&r, t + F + 1000) == 520); /* the first second has gone */
+  CHECK(chat_recent_ids_floor(&r, t + 10 * F) == 520);   /* none lately: the largest */
+  chat_recent_ids_add(&r, 530, t + 10 * F);
+  CHECK(chat_recent_ids_floor(&r, t + 10 * F) == 530);   /* a slot reused starts afresh */
   CHECK_DONE();
 }
