@@ -14,6 +14,7 @@ function M.install()
     redis_fail = {},   -- command name -> true: that command fails as a lost connection would
     redis_ttl = {},
     broadcasts = {},
+    broadcast_ids = {}, -- the message id each broadcast carried (false: none), in order
     session_sends = {},
     logs = {},
     clock = 1736400600.5,
@@ -168,8 +169,9 @@ function M.install()
 
   chat.kafka = { state = function() return nil end, produce = function() return true end }
   chat.stomp = {
-    broadcast = function(dest, body, headers)
+    broadcast = function(dest, body, headers, message_id)
       fake.broadcasts[#fake.broadcasts + 1] = { dest = dest, body = body, headers = headers }
+      fake.broadcast_ids[#fake.broadcast_ids + 1] = message_id or false
       return 1
     end,
     send_to_session = function(sid, dest, body, headers)

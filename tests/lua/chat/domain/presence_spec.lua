@@ -170,4 +170,44 @@ describe("chat.domain.presence", function()
       assert.equal("warn", fake.logs[#fake.logs][1])
     end)
   end)
+  describe("restore", function()
+    it("writes this instance's sessions' entries back after Redis lost them, and pushes their rooms' lists", function()
+      presence.add(1, 7, "홍길동", "s1")
+      presence.add(2, 7, "홍길동", "s1")
+      presence.add(1, 41, "n41", "s41")
+      presence.add(2, 8, nil, "s8")
+      presence.remove(2, 8, "s8")   -- left: not restored
+      presence.session_rooms("s41") -- its session closed: not restored
+      fake.redis_data = {}          -- a restarted Redis
+      fake.redis_calls = {}
+
+      assert.equal(2, presence.restore())
+      local call = last_eval()
+      assert.equal(0, call[3], "no KEYS: the script names the keys")
+      run_script(call)
+      local function members(room)
+        local h, out = fake.redis_data["chatroom:presence:" .. room] or {}, {}
+        for k = 1, #h, 2 do out[#out + 1] = h[k] end
+        table.sort(out)
+        return out
+      end
+      assert.same({ "7" }, members(1))
+      assert.same({ "7" }, members(2))
+      local session = fake.redis_data["chatroom:session:s1"]
+      local rooms = {}
+      for k = 1, #session, 2 do rooms[session[k]] = session[k + 1] end
+      assert.same({ ["1"] = "7", ["2"] = "7" }, rooms)
+      assert.equal(2, #fake.published("chat:presence"), "each room's list is pushed")
+    end)
+
+    it("reports Redis still failing, and restores nothing when nobody is present", function()
+      assert.equal(0, presence.restore())
+      presence.add(1, 7, "n", "s1")
+      fake.redis_down = true
+      local n, err = presence.restore()
+      assert.is_nil(n)
+      assert.truthy(err)
+      assert.matches("^cannot restore presence", fake.logs[#fake.logs][2])
+    end)
+  end)
 end)

@@ -127,4 +127,73 @@ describe("chat.stomp.delivery", function()
     end)
   end)
 
+  describe("what could not be published", function()
+    local function msg(id) return { chatRoomId = 5, id = id, senderId = 7, senderNickname = "n", content = "c" .. id,
+                                    messageType = "CHAT", createdAt = "2025-01-09T05:30:00" } end
+    local function payload(id) return '["' .. CLASS .. '",' .. delivery.message_json(msg(id)) .. "]" end
+
+    it("broadcasts each chat message with its id, so a destination is given it once", function()
+      delivery.redis_message("chat:messages", payload(11))
+      assert.same({ 11 }, fake.broadcast_ids)
+    end)
+
+    it("is delivered here at once, published once Redis answers (oldest first), and its echo skipped", function()
+      fake.redis_down = true
+      delivery.deliver(msg(1))
+      delivery.deliver(msg(2))
+      assert.same({ 1, 2 }, fake.broadcast_ids, "this instance's subscribers got both")
+      assert.equal("warn", fake.logs[1][1])
+      assert.matches("^Redis publish failed", fake.logs[1][2])
+      assert.equal(1, #fake.logs, "one warning per outage, not one per message")
+
+      fake.redis_down = false
+      fake.redis_calls = {}
+      delivery.deliver(msg(3))
+      assert.same({ payload(1), payload(2), payload(3) }, fake.published("chat:messages"))
+      assert.matches("^published 2 message%(s%) that could not be published", fake.logs[#fake.logs][2])
+
+      -- The copies of 1 and 2 coming back are this instance's own; 3 and anyone else's are new.
+      delivery.redis_message("chat:messages", payload(1))
+      delivery.redis_message("chat:messages", payload(2))
+      delivery.redis_message("chat:messages", payload(3))
+      delivery.redis_message("chat:messages", payload(4))
+      assert.same({ 1, 2, 3, 4 }, fake.broadcast_ids)
+      delivery.redis_message("chat:messages", payload(1))
+      assert.same({ 1, 2, 3, 4, 1 }, fake.broadcast_ids, "an echo is skipped once (the C core dedupes the rest)")
+    end)
+
+    it("is published by redis_restored when no new message comes", function()
+      fake.redis_down = true
+      delivery.deliver(msg(21))
+      fake.redis_down = false
+      fake.redis_calls = {}
+      require("chat.stomp").redis_restored()
+      assert.same({ payload(21) }, fake.published("chat:messages"))
+    end)
+
+    it("stops at the first failure and keeps the rest for later", function()
+      fake.redis_down = true
+      delivery.deliver(msg(31))
+      delivery.deliver(msg(32))
+      assert.equal(2, delivery.flush_unpublished())
+      fake.redis_down = false
+      assert.equal(0, delivery.flush_unpublished())
+    end)
+
+    it("keeps at most OUTBOX_MAX, dropping the oldest with a warning", function()
+      fake.redis_down = true
+      local max = delivery.OUTBOX_MAX
+      delivery.OUTBOX_MAX = 2
+      delivery.deliver(msg(41))
+      delivery.deliver(msg(42))
+      delivery.deliver(msg(43))
+      delivery.OUTBOX_MAX = max
+      assert.matches("message 41 will not reach other instances live", fake.logs[#fake.logs][2])
+      fake.redis_down = false
+      fake.redis_calls = {}
+      delivery.flush_unpublished()
+      assert.same({ payload(42), payload(43) }, fake.published("chat:messages"))
+    end)
+  end)
+
 end)
