@@ -5,23 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.mjs';
 import { startChatd, api, sql, roomWithMembers, REPO } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let chatd;
 let browser;
 let sender; // a STOMP client of the tests' own, speaking for the members without a page
 before(async () => {
   chatd = await startChatd({ env: { CHAT_STATIC_DIR: path.join(REPO, 'web') } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // As root in a sandboxed CI; and no background traffic to the closed network.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   sender = await connectStomp(`ws://127.0.0.1:${chatd.port}/ws-chat`);
 });
 after(async () => {

@@ -22,19 +22,18 @@ after(async () => {
   await fewConnections.stop();
 });
 
-const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 const CONNECT = 'CONNECT\naccept-version:1.2\nhost:/\n\n\0';
 const errorOf = (frames) => frames.find((f) => f.startsWith('ERROR'));
 
 async function connected(inst) {
-  const c = await rawStomp(wsUrl(inst));
+  const c = await rawStomp(inst.wsUrl);
   c.send(CONNECT);
   await c.waitFor((f) => f.some((x) => x.startsWith('CONNECTED')));
   return c;
 }
 
 test('a client flooding frames gets an ERROR and is closed; a calm one is untouched', async () => {
-  const calm = await connectStomp(wsUrl(stompLimited));
+  const calm = await connectStomp(stompLimited.wsUrl);
   const flood = await connected(stompLimited);
   for (let i = 0; i < 60; i++) flood.send('SUBSCRIBE\nid:x\ndestination:/topic/chatroom/1\n\n\0UNSUBSCRIBE\nid:x\n\n\0');
   await flood.waitFor((f, closed) => errorOf(f) && closed);

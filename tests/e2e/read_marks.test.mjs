@@ -15,13 +15,12 @@ after(async () => {
   await b.stop();
 });
 
-const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 
 const roomWithMembers = (...members) => createRoomWithMembers(a.url, ...members);
 
 // Stores `n` messages by `sender` (over STOMP, with receipts) and answers their ids, oldest first.
 async function messages(room, sender, n) {
-  const c = await connectStomp(wsUrl(a));
+  const c = await connectStomp(a.wsUrl);
   try {
     for (let i = 0; i < n; i++) {
       await c.sendWithReceipt('/app/chat.sendMessage',
@@ -35,7 +34,7 @@ test('a moved mark reaches subscribers of the read topic on the other instance; 
   const room = await roomWithMembers([201, 'a'], [202, 'b']);
   const ids = await messages(room, 201, 3);
   const topic = `/topic/chatroom/${room.id}/read`;
-  const sub = await connectStomp(wsUrl(b));
+  const sub = await connectStomp(b.wsUrl);
   try {
     sub.subscribe(topic);
     await sleep(150);

@@ -28,7 +28,6 @@ after(async () => {
   await redis?.stop();
 });
 
-const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 const topic = (room) => `/topic/chatroom/${room.id}`;
 const storedIds = (room) => sql(`SELECT id FROM chat_messages WHERE chat_room_id = ${room.id} AND message_type = 'CHAT'
   ORDER BY id`).map((r) => Number(r[0]));
@@ -51,12 +50,12 @@ async function underLoad(fault, memberBase) {
   const senders = [];
   for (const [r, room] of rooms.entries()) {
     for (const inst of [a, b]) {
-      const conn = await connectStomp(wsUrl(inst));
+      const conn = await connectStomp(inst.wsUrl);
       conn.subscribe(topic(room));
       subscribers.push({ room, conn });
     }
-    senders.push({ room, member: memberBase + 2 * r, conn: await connectStomp(wsUrl(a)) });
-    senders.push({ room, member: memberBase + 1 + 2 * r, conn: await connectStomp(wsUrl(b)) });
+    senders.push({ room, member: memberBase + 2 * r, conn: await connectStomp(a.wsUrl) });
+    senders.push({ room, member: memberBase + 1 + 2 * r, conn: await connectStomp(b.wsUrl) });
   }
   await sleep(200);
   let sending = true;
@@ -127,8 +126,8 @@ test('one instance cut off from Redis for 3 s while the other is fine: nothing m
 
 test('presence of each instance\'s sessions is written back after Redis lost it', async () => {
   const room = await roomWithMembers(a.url, [7201, 'pa'], [7202, 'pb']);
-  const onA = await connectStomp(wsUrl(a));
-  const onB = await connectStomp(wsUrl(b));
+  const onA = await connectStomp(a.wsUrl);
+  const onB = await connectStomp(b.wsUrl);
   try {
     onA.subscribe(`${topic(room)}/presence`);
     await sleep(100);

@@ -5,13 +5,8 @@
 // stompjs 2.3 clients.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { startChatd, sql, sleep, roomWithMembers as createRoomWithMembers } from '../helpers/chatd.mjs';
-import { connectStomp, rawStomp } from '../helpers/stomp.mjs';
-
-const require = createRequire(import.meta.url);
-const SockJS = require('sockjs-client');
-const Stomp = require('stompjs');
+import { connectStomp, connectSockJs, rawStomp } from '../helpers/stomp.mjs';
 
 let a;
 let b;
@@ -23,7 +18,6 @@ after(async () => {
   assert.equal((await b.stop()).code, 0);
 });
 
-const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 const roomWithMembers = (...members) => createRoomWithMembers(a.url, ...members);
 const topicOf = (room) => `/topic/chatroom/${room.id}`;
 const chat = (room, senderId, content) => ({ chatRoomId: room.id, senderId, senderNickname: `m${senderId}`, content });
@@ -39,8 +33,8 @@ async function sendMany(conn, room, senderId, n, prefix) {
 
 test('a member back after 50 messages sent on another instance gets exactly those 50, in order, then live ones', async () => {
   const room = await roomWithMembers([401, 'a'], [402, 'b']);
-  const sender = await connectStomp(wsUrl(b));
-  const first = await connectStomp(wsUrl(a));
+  const sender = await connectStomp(b.wsUrl);
+  const first = await connectStomp(a.wsUrl);
   first.subscribe(topicOf(room));
   await sleep(100);
   await sender.sendWithReceipt('/app/chat.sendMessage', chat(room, 402, 'before the drop'));
@@ -49,7 +43,7 @@ test('a member back after 50 messages sent on another instance gets exactly thos
   await first.close();
 
   await sendMany(sender, room, 402, 50, 'while away');
-  const back = await connectStomp(wsUrl(a));
+  const back = await connectStomp(a.wsUrl);
   try {
     back.subscribe(topicOf(room), { 'last-message-id': String(lastId) });
     const replayed = await back.waitFor(topicOf(room), (m) => m.length >= 50);
@@ -73,7 +67,7 @@ test('a member back after 50 messages sent on another instance gets exactly thos
 
 test('messages stored while the replay runs appear once, after the replayed ones, in id order', async () => {
   const room = await roomWithMembers([411, 'a'], [412, 'b']);
-  const sender = await connectStomp(wsUrl(b));
+  const sender = await connectStomp(b.wsUrl);
   sql(`INSERT INTO chat_messages (chat_room_id, sender_id, sender_nickname, content, message_type, created_at)
     SELECT ${room.id}, 412, 'm412', 'history ' || i, 'CHAT', localtimestamp FROM generate_series(0, 299) i`);
   const lastId = idsAfter(room, 0)[0];
@@ -85,7 +79,7 @@ test('messages stored while the replay runs appear once, after the replayed ones
     return i;
   })();
   await sleep(20);
-  const back = await connectStomp(wsUrl(a));
+  const back = await connectStomp(a.wsUrl);
   try {
     back.subscribe(topicOf(room), { 'last-message-id': String(lastId) });
     await back.waitFor(topicOf(room), (m) => m.length >= 299);
@@ -108,7 +102,7 @@ test('messages stored while the replay runs appear once, after the replayed ones
 
 test('an empty resume (nothing missed) is live at once; a RECEIPT follows the replay', async () => {
   const room = await roomWithMembers([421, 'a']);
-  const conn = await connectStomp(wsUrl(a));
+  const conn = await connectStomp(a.wsUrl);
   try {
     await conn.sendWithReceipt('/app/chat.sendMessage', chat(room, 421, 'one'));
     const lastId = lastIdOf(room);
@@ -125,7 +119,7 @@ test('an empty resume (nothing missed) is live at once; a RECEIPT follows the re
 test('a gap over CHAT_RESUME_MAX_MESSAGES gets one resume:gap frame instead, then live messages', async () => {
   const small = await startChatd({ env: { CHAT_RESUME_MAX_MESSAGES: '10' } });
   const room = await roomWithMembers([431, 'a']);
-  const conn = await connectStomp(wsUrl(small));
+  const conn = await connectStomp(small.wsUrl);
   try {
     await sendMany(conn, room, 431, 11, 'm');
     const lastId = idsAfter(room, 0)[0] - 1;
@@ -140,7 +134,7 @@ test('a gap over CHAT_RESUME_MAX_MESSAGES gets one resume:gap frame instead, the
     assert.equal(conn.received(topicOf(room)).length, 2, 'none of the 11 is replayed');
 
     // Exactly at the limit is still a replay: 9 of the 11, and 'live'.
-    const conn2 = await connectStomp(wsUrl(small));
+    const conn2 = await connectStomp(small.wsUrl);
     const secondId = idsAfter(room, 0)[1];
     conn2.subscribe(topicOf(room), { 'last-message-id': String(secondId) });
     const replayed = await conn2.waitFor(topicOf(room), (m) => m.length >= 10);
@@ -162,7 +156,7 @@ test('bad last-message-id values and non-room destinations get an ERROR frame na
     [`${topicOf(room)}/presence`, '1', `last-message-id applies to /topic/chatroom/{id} only, not ${topicOf(room)}/presence`],
   ];
   for (const [destination, value, message] of cases) {
-    const conn = await rawStomp(wsUrl(a));
+    const conn = await rawStomp(a.wsUrl);
     conn.sendFrame('CONNECT', { 'accept-version': '1.2', host: 'x' });
     await conn.waitForFrame((f) => f.command === 'CONNECTED');
     conn.sendFrame('SUBSCRIBE', { destination, id: 's1', 'last-message-id': value });
@@ -171,7 +165,7 @@ test('bad last-message-id values and non-room destinations get an ERROR frame na
     await conn.waitForClose();
   }
   // The instance is fine afterwards.
-  const ok = await connectStomp(wsUrl(a));
+  const ok = await connectStomp(a.wsUrl);
   await ok.close();
 });
 
@@ -179,8 +173,8 @@ test('a non-member\'s resume is refused like the subscription itself (CHAT_AUTH=
   const gw = await startChatd({ env: { CHAT_AUTH: 'gateway' } });
   const room = await roomWithMembers([451, 'a']);
   try {
-    const asUser = (id) => rawStomp(wsUrl(gw), { headers: { 'X-User-Id': String(id) } });
-    const member = await connectStomp(wsUrl(a));
+    const asUser = (id) => rawStomp(gw.wsUrl, { headers: { 'X-User-Id': String(id) } });
+    const member = await connectStomp(a.wsUrl);
     await member.sendWithReceipt('/app/chat.sendMessage', chat(room, 451, 'secret'));
     await member.close();
 
@@ -204,25 +198,15 @@ test('a non-member\'s resume is refused like the subscription itself (CHAT_AUTH=
   }
 });
 
-// stompjs 2.3 over sockjs-client, as the original's web client connects.
-function sockjsClient(inst, transport) {
-  const sock = new SockJS(`${inst.url}/ws-chat`, null, { transports: [transport] });
-  const client = Stomp.over(sock);
-  client.debug = () => {};
-  return new Promise((resolve, reject) => {
-    client.connect({}, () => resolve({ client, sock }), (e) => reject(new Error(String(e))));
-  });
-}
-
 for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource']) {
   test(`resume over SockJS ${transport}`, async () => {
     const room = await roomWithMembers([461, 'a']);
-    const sender = await connectStomp(wsUrl(b));
+    const sender = await connectStomp(b.wsUrl);
     try {
       await sender.sendWithReceipt('/app/chat.sendMessage', chat(room, 461, 'seen'));
       const lastId = lastIdOf(room);
       await sendMany(sender, room, 461, 5, transport);
-      const { client, sock } = await sockjsClient(a, transport);
+      const { client, sock } = await connectSockJs(a.url, transport);
       assert.equal(sock.transport, transport);
       const got = [];
       client.subscribe(topicOf(room), (m) => got.push(m), { 'last-message-id': String(lastId) });

@@ -2,12 +2,8 @@
 // sockjs-client and the original README's Stomp.over(socket), one transport at a time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { startChatd, api, redis, uniqueStudyId, sleep } from '../helpers/chatd.mjs';
-
-const require = createRequire(import.meta.url);
-const SockJS = require('sockjs-client');
-const Stomp = require('stompjs');
+import { connectSockJs } from '../helpers/stomp.mjs';
 
 let chatd;
 before(async () => { chatd = await startChatd(); });
@@ -20,19 +16,10 @@ async function roomWith(userId) {
   return res.json;
 }
 
-function connect(transport) {
-  const sock = new SockJS(`${chatd.url}/ws-chat`, null, { transports: [transport] });
-  const client = Stomp.over(sock);
-  client.debug = () => {};
-  return new Promise((resolve, reject) => {
-    client.connect({}, () => resolve({ client, sock }), (e) => reject(new Error(String(e))));
-  });
-}
-
 for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource']) {
   test(`${transport}: connect, subscribe, send, receive`, async () => {
     const room = await roomWith(300);
-    const { client, sock } = await connect(transport);
+    const { client, sock } = await connectSockJs(chatd.url, transport);
     try {
       assert.equal(sock.transport, transport);
       const got = new Promise((resolve) => client.subscribe(`/topic/chatroom/${room.id}`, (m) => resolve(JSON.parse(m.body))));

@@ -15,7 +15,6 @@ after(async () => {
   await b.stop();
 });
 
-const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 
 const roomWithMembers = (...members) => createRoomWithMembers(a.url, ...members);
 
@@ -27,8 +26,8 @@ test('typing on A reaches subscribers on B once per second, is cleared when A\'s
   const room = await roomWithMembers([301, 'a'], [302, 'b']);
   const before = counts(room.id);
   const topic = `/topic/chatroom/${room.id}/typing`;
-  const sub = await connectStomp(wsUrl(b));
-  const typer = await connectStomp(wsUrl(a));
+  const sub = await connectStomp(b.wsUrl);
+  const typer = await connectStomp(a.wsUrl);
   try {
     sub.subscribe(topic);
     await sleep(150);

@@ -71,6 +71,7 @@ export async function startChatd({ env = {}, luaDir, port } = {}) {
   const sanitizerReport = () => logs.filter((l) => /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(l));
   return {
     url, port, proc, logs,
+    wsUrl: `ws://127.0.0.1:${port}/ws-chat`, // STOMP over a raw WebSocket
     signal: (sig) => proc.kill(sig),
     async waitForLog(re, timeoutMs = 5000) {
       const end = Date.now() + timeoutMs;

@@ -1,7 +1,12 @@
 // STOMP test clients: the real @stomp/stompjs over `ws`, with helpers to wait for
 // messages, and a raw WebSocket client for byte-level cases.
+import { createRequire } from 'node:module';
 import { Client } from '@stomp/stompjs';
 import WebSocket from 'ws';
+
+const require = createRequire(import.meta.url);
+const SockJS = require('sockjs-client');
+const Stomp = require('stompjs');
 
 export { WebSocket };
 
@@ -69,6 +74,17 @@ export function connectStomp(url, { heartbeatIncoming = 0, heartbeatOutgoing = 0
     client.onWebSocketClose = (e) => { api.closed = e; };
     client.onWebSocketError = (e) => reject(e);
     client.activate();
+  });
+}
+
+// The original's web client: stompjs 2.3's Stomp.over on sockjs-client at baseUrl/ws-chat,
+// with one SockJS transport; resolves with { client, sock } once CONNECTED.
+export function connectSockJs(baseUrl, transport) {
+  const sock = new SockJS(`${baseUrl}/ws-chat`, null, { transports: [transport] });
+  const client = Stomp.over(sock);
+  client.debug = () => {};
+  return new Promise((resolve, reject) => {
+    client.connect({}, () => resolve({ client, sock }), (e) => reject(new Error(String(e))));
   });
 }
 

@@ -11,7 +11,6 @@ import { startChatd, api, sql, uniqueStudyId, sleep, REPO } from '../helpers/cha
 import { connectStomp } from '../helpers/stomp.mjs';
 
 const services = path.join(REPO, 'deploy', 'dev', 'services.sh');
-const wsUrl = (inst) => `ws://127.0.0.1:${inst.port}/ws-chat`;
 
 async function roomWith(inst, members) {
   const studyId = uniqueStudyId();
@@ -65,8 +64,8 @@ test('PostgreSQL restarted while members send: refused meanwhile, nothing half-s
   const chatd = await startChatd({ env: { CHAT_KAFKA_ENABLED: '0' } });
   const room = await roomWith(chatd, [8101, 8102]);
   const topic = `/topic/chatroom/${room.id}`;
-  const sender = await connectStomp(wsUrl(chatd));
-  const reader = await connectStomp(wsUrl(chatd));
+  const sender = await connectStomp(chatd.wsUrl);
+  const reader = await connectStomp(chatd.wsUrl);
   sender.subscribe('/user/queue/errors');
   reader.subscribe(topic);
   await sleep(100);
@@ -103,16 +102,16 @@ test('one of two instances killed with SIGKILL under load: clients move on, ever
   const members = [8201, 8202, 8203];
   const room = await roomWith(b, members);
   const topic = `/topic/chatroom/${room.id}`;
-  const reader = await connectStomp(wsUrl(b));
+  const reader = await connectStomp(b.wsUrl);
   reader.subscribe(topic);
   // Each member starts on A; when A dies it reconnects to B, as a client behind a Service would.
   const current = new Map();
-  for (const m of members) current.set(m, await connectStomp(wsUrl(a)));
+  for (const m of members) current.set(m, await connectStomp(a.wsUrl));
   const loops = members.map((m) => sendLoop(() => current.get(m), room.id, m, 15));
   await sleep(600);
   a.signal('SIGKILL');
   await sleep(200);
-  for (const m of members) current.set(m, await connectStomp(wsUrl(b)));
+  for (const m of members) current.set(m, await connectStomp(b.wsUrl));
   const atKill = loops.map((l) => l.receipted.length);
   await sleep(800);
   for (const l of loops) l.running = false;
@@ -171,7 +170,7 @@ test('Redis restarted with its data while a message is stored: the unread count 
   try {
     const room = await roomWith(chatd, [9101, 9102]);
     const unread = async () => (await api(chatd.url, 'GET', `/api/chat/rooms/${room.id}/unread?memberId=9102`)).json.unreadCount;
-    const sender = await connectStomp(wsUrl(chatd));
+    const sender = await connectStomp(chatd.wsUrl);
     const msg = (content) => ({ chatRoomId: room.id, senderId: 9101, senderNickname: 'u', content, messageType: 'CHAT' });
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('one'));
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('two'));
@@ -208,7 +207,7 @@ test('Redis restarted with its data while a message is stored, in a mixed fleet 
   try {
     const room = await roomWith(chatd, [9201, 9202]);
     const unread = async () => (await api(chatd.url, 'GET', `/api/chat/rooms/${room.id}/unread?memberId=9202`)).json.unreadCount;
-    const sender = await connectStomp(wsUrl(chatd));
+    const sender = await connectStomp(chatd.wsUrl);
     const msg = (content) => ({ chatRoomId: room.id, senderId: 9201, senderNickname: 'u', content, messageType: 'CHAT' });
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('one'));
     await sender.sendWithReceipt('/app/chat.sendMessage', msg('two'));
