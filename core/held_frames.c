@@ -18,7 +18,6 @@ int chat_held_frames_push(chat_held_frames *q, uint64_t id, const char *head, si
   if (q->last) q->last->next = f;
   else q->first = f;
   q->last = f;
-  q->count++;
   q->bytes += head_len + body->len;
   return 0;
 }
@@ -28,7 +27,6 @@ chat_held_frame *chat_held_frames_pop(chat_held_frames *q) {
   if (f == NULL) return NULL;
   q->first = f->next;
   if (q->first == NULL) q->last = NULL;
-  q->count--;
   q->bytes -= f->head_len + f->body->len;
   f->next = NULL;
   return f;

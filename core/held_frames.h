@@ -18,7 +18,7 @@ typedef struct chat_held_frame {
 
 typedef struct {
   chat_held_frame *first, *last;
-  size_t count, bytes;
+  size_t bytes; /* heads and bodies, for the caller's bound */
 } chat_held_frames;
 
 /* Appends (copying head, retaining body); -1 when out of memory. */
