@@ -401,6 +401,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
       {"CHAT_PG_CONNECT_TIMEOUT_MS", 5000, 100, 600000, NULL},
       {"CHAT_KAFKA_PRODUCE_TIMEOUT_MS", 10000, 1000, 900000, NULL},
       {"CHAT_RESUME_MAX_MESSAGES", 1000, 1, 100000, NULL},
+      {"CHAT_HISTORY_CACHE_MB", 64, 0, 65536, NULL},
   };
   long vals[sizeof ints / sizeof ints[0]];
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -439,6 +440,7 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->pg_connect_timeout_ms = (int)vals[23];
   cfg->kafka_produce_timeout_ms = (int)vals[24];
   cfg->resume_max_messages = (int)vals[25];
+  cfg->history_cache_mb = (int)vals[26];
   /* The drain is part of the stop, not added to it: SIGTERM to exit stays within
    * CHAT_SHUTDOWN_TIMEOUT_MS, which is what a grace period is sized from. */
   if (cfg->shutdown_drain_ms >= cfg->shutdown_timeout_ms && cfg->shutdown_drain_ms > 0) {

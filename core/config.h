@@ -55,6 +55,7 @@ typedef struct chat_config {
   int pg_connect_timeout_ms;    /* CHAT_PG_CONNECT_TIMEOUT_MS, default 5 s */
   int kafka_produce_timeout_ms; /* CHAT_KAFKA_PRODUCE_TIMEOUT_MS, default 10 s */
   int resume_max_messages;      /* CHAT_RESUME_MAX_MESSAGES: the longest replay, default 1000 */
+  int history_cache_mb;         /* CHAT_HISTORY_CACHE_MB: newest history pages kept, default 64, 0 off */
   char *log_level;
   /* Identity and access (docs/access-control.md). The CIDR lists and key files are read
    * and checked by lua/chat/auth/access.lua, on start and on every reload. */

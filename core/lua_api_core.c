@@ -285,6 +285,8 @@ static void push_config(lua_State *L, const chat_config *c) {
   lua_setfield(L, -2, "mixed_fleet");
   lua_pushinteger(L, c->resume_max_messages);
   lua_setfield(L, -2, "resume_max_messages");
+  lua_pushinteger(L, c->history_cache_mb);
+  lua_setfield(L, -2, "history_cache_mb");
   lua_pushstring(L, c->db_time_zone);
   lua_setfield(L, -2, "db_time_zone");
   lua_pushstring(L, c->json_time_zone);

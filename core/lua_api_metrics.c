@@ -91,9 +91,16 @@ static int access_denied(lua_State *L) {
   return 0;
 }
 
+/* chat.metrics.history_cache(outcome): "hit", "miss" or "bypass" (newest_pages.lua). */
+static int history_cache(lua_State *L) {
+  chat_metrics.history_cache[luaL_checkoption(L, 1, NULL, chat_history_outcome_names)]++;
+  return 0;
+}
+
 void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored},
-                                 {"access_denied", access_denied}, {NULL, NULL}};
+                                 {"access_denied", access_denied}, {"history_cache", history_cache},
+                                 {NULL, NULL}};
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, fns, 1);
 }

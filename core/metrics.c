@@ -81,6 +81,7 @@ static size_t nmessage_types;
 
 const char *const chat_access_denial_names[] = {"unauthenticated", "forbidden", "internal", "origin", "session",
                                                 NULL};
+const char *const chat_history_outcome_names[] = {"hit", "miss", "bypass", NULL};
 
 void chat_metrics_message_stored(const char *type) {
   if (type == NULL || strlen(type) >= MAX_TYPE_LEN) type = "OTHER";
@@ -240,6 +241,11 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   for (size_t i = 0; chat_access_denial_names[i]; i++)
     appendf(&t, "chatd_access_denied_total{reason=\"%s\"} %llu\n", chat_access_denial_names[i],
             (unsigned long long)chat_metrics.access_denied[i]);
+  family(&t, "chatd_history_cache_requests_total", "counter",
+         "Newest history pages answered, by outcome: hit (from memory), miss (kept), bypass (not kept).");
+  for (size_t i = 0; chat_history_outcome_names[i]; i++)
+    appendf(&t, "chatd_history_cache_requests_total{outcome=\"%s\"} %llu\n", chat_history_outcome_names[i],
+            (unsigned long long)chat_metrics.history_cache[i]);
   counter(&t, "chatd_http_received_bytes_total", "Bytes read from client sockets, all protocols.",
           chat_metrics.http_bytes_in);
   counter(&t, "chatd_http_sent_bytes_total", "Bytes written to client sockets, all protocols.",

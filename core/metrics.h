@@ -24,6 +24,15 @@ typedef enum {
   CHAT_DENIED_REASONS
 } chat_access_denial;
 
+/* How a newest history page was answered: the `outcome` label of
+ * chatd_history_cache_requests_total (lua/chat/domain/newest_pages.lua). */
+typedef enum {
+  CHAT_HISTORY_HIT,    /* from memory, its generation still current */
+  CHAT_HISTORY_MISS,   /* read from PostgreSQL and kept */
+  CHAT_HISTORY_BYPASS, /* read from PostgreSQL, not kept: no generation to check it by */
+  CHAT_HISTORY_OUTCOMES
+} chat_history_outcome;
+
 typedef struct chat_metrics_counters {
   uint64_t stomp_frames_in;    /* STOMP frames received (heart-beats excluded) */
   uint64_t stomp_frames_out;   /* STOMP frames sent, MESSAGE deliveries included */
@@ -43,6 +52,7 @@ typedef struct chat_metrics_counters {
   uint64_t sockjs_sessions_refused;  /* over CHAT_SOCKJS_MAX_SESSIONS */
   uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
   uint64_t access_denied[5];         /* by reason (chat_access_denial below) (docs/access-control.md) */
+  uint64_t history_cache[3];         /* newest history pages by outcome (chat_history_outcome) */
   int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
 } chat_metrics_counters;
 
@@ -55,6 +65,9 @@ void chat_metrics_observe_request(const char *method, const char *route, int sta
 
 /* The label of each denial; NULL-terminated, in enum order. */
 extern const char *const chat_access_denial_names[];
+
+/* The label of each history cache outcome; NULL-terminated, in enum order. */
+extern const char *const chat_history_outcome_names[];
 
 /* One chat message stored, by its type ("CHAT", "JOIN", "LEAVE"). */
 void chat_metrics_message_stored(const char *type);

@@ -82,6 +82,7 @@ Metrics (kept in C, core/metrics.c; docs/metrics.md)
   chat.metrics.render()               the Prometheus text for /actuator/prometheus
   chat.metrics.message_stored(type)   one chat message of that type was stored
   chat.metrics.access_denied(reason)  a refusal: "unauthenticated", "forbidden", "internal", ...
+  chat.metrics.history_cache(outcome) a newest history page: "hit", "miss" or "bypass"
   HTTP requests are observed by the core: app.http returns the route pattern as its
   fourth value (see chat/init.lua).
 ]]

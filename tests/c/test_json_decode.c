@@ -429,6 +429,30 @@ static void check_binding(lua_State *L) {
                "assert(v[1] == 1.5 and v[2] == 2000.0, tostring(comma))\n"));
 }
 
+/* chat.json.quote: Jackson's escaping, byte for byte what lua/chat/lib/json.lua's Lua
+ * quote writes (checked over every byte value, alone and inside text). */
+static void check_quote(lua_State *L) {
+  CHECK(run(L, "local q = json_native.quote\n"
+               "assert(q('') == '\"\"')\n"
+               "assert(q('plain 한국어 text') == '\"plain 한국어 text\"')\n"
+               "assert(q('a\"b\\\\c') == [[\"a\\\"b\\\\c\"]])\n"
+               "assert(q('\\n\\r\\t\\b\\f') == [[\"\\n\\r\\t\\b\\f\"]])\n"
+               "assert(q('\\0\\1\\31\\127') == '\"\\\\u0000\\\\u0001\\\\u001F\\127\"')\n"
+               "local names = { ['\"'] = '\\\\\"', ['\\\\'] = '\\\\\\\\', ['\\b'] = '\\\\b', ['\\f'] = '\\\\f',\n"
+               "  ['\\n'] = '\\\\n', ['\\r'] = '\\\\r', ['\\t'] = '\\\\t' }\n"
+               "local function lua_quote(s)\n"
+               "  return '\"' .. s:gsub('[%z\\1-\\31\"\\\\]', function(c)\n"
+               "    return names[c] or string.format('\\\\u%04X', c:byte()) end) .. '\"'\n"
+               "end\n"
+               "for b = 0, 255 do\n"
+               "  local c = string.char(b)\n"
+               "  for _, s in ipairs { c, 'x' .. c, c .. 'y', 'ab' .. c .. c .. 'cd' } do\n"
+               "    assert(q(s) == lua_quote(s), 'byte ' .. b)\n"
+               "  end\n"
+               "end\n"
+               "assert(not pcall(q, {}))\n"));
+}
+
 int main(void) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
@@ -458,6 +482,7 @@ int main(void) {
   check_cost(L);
   check_big(L);
   check_binding(L);
+  check_quote(L);
   CHECK(lua_gettop(L) == 0);
   lua_close(L);
   CHECK_DONE();

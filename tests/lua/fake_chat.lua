@@ -88,10 +88,12 @@ function M.install()
   function chat.sleep() end
   fake.stored = {}
   fake.denied = {}
+  fake.history_cache = {}
   chat.metrics = {
     render = function() return "# fake metrics\n" end,
     message_stored = function(kind) fake.stored[#fake.stored + 1] = kind end,
     access_denied = function(reason) fake.denied[#fake.denied + 1] = reason end,
+    history_cache = function(outcome) fake.history_cache[#fake.history_cache + 1] = outcome end,
   }
 
   chat.pg = {}

@@ -64,10 +64,10 @@ ORDER BY p.activity DESC, p.id DESC]]
 function M.element(row)
   local last = json.null
   if row.last_id ~= nil then
-    last = messages.response({
+    last = json.raw(messages.response_json({
       id = row.last_id, sender_id = row.last_sender_id, sender_nickname = row.last_sender_nickname,
       content = row.last_content, message_type = row.last_message_type, created_at = row.last_created_at,
-    }, row.id)
+    }, row.id))
   end
   local out = rooms.response(row)
   json.put(out, "unreadCount", tointeger(row.unread_count) or 0)
@@ -75,17 +75,17 @@ function M.element(row)
   return out
 end
 
--- The member's inbox page (0-based `page` of `size`) as an ordered JSON object, or nil and
+-- The member's inbox page (0-based `page` of `size`) as JSON text, or nil and
 -- the database's error. A member with no rooms has an empty page.
 function M.page(member_id, page, size)
   local rows, err = db.query(M.SQL, member_id, size, page * size)
   if not rows then return nil, err end
-  local content = {}
+  local items = {}
   for _, row in ipairs(rows) do
-    if row.id ~= nil then content[#content + 1] = M.element(row) end
+    if row.id ~= nil then items[#items + 1] = json.encode(M.element(row)) end
   end
   local total = rows[1] and tointeger(rows[1].total) or 0
-  return messages.page_json(content, page, size, total)
+  return messages.page_json(items, page, size, total)
 end
 
 return M

@@ -7,6 +7,7 @@ local db = require "chat.lib.db"
 local errors = require "chat.errors"
 local group_commit = require "chat.lib.group_commit"
 local json = require "chat.lib.json"
+local history_cache = require "chat.domain.history_cache"
 local read_marks = require "chat.domain.read_marks"
 
 local fmt, concat = string.format, table.concat
@@ -110,17 +111,19 @@ local function store_batch(items)
       for i, m in ipairs(items) do results[i] = results[i] or { nil, not_a_member(m) } end
     end
   end
-  -- Only CHAT messages are counted as unread here; JOIN/LEAVE change no count of chatd's,
-  -- but original pods of a mixed fleet count every row. Once per room, after the commit and
-  -- before anyone publishes. Counted for the metrics here too: the one place every message
-  -- is stored, whichever path (STOMP send, join, leave) asked.
+  -- The room's generation moves once per room, after the commit and before anyone
+  -- publishes: it outdates the unread counts (CHAT rows; a mixed fleet's original pods count
+  -- every row) and the newest page kept by chat/domain/newest_pages.lua (every row). Counted
+  -- for the metrics here too: the one place every message is stored, whichever path (STOMP
+  -- send, join, leave) asked.
   local rooms = {}
   for i, m in ipairs(items) do
-    if results[i][1] then chat.metrics.message_stored(m.kind) end
-    local counted = m.kind == "CHAT" or read_marks.MIXED_FLEET
-    if counted and results[i][1] and not rooms[m.room_id] then
-      rooms[m.room_id] = true
-      read_marks.invalidate(m.room_id)
+    if results[i][1] then
+      chat.metrics.message_stored(m.kind)
+      if not rooms[m.room_id] then
+        rooms[m.room_id] = true
+        read_marks.invalidate(m.room_id)
+      end
     end
   end
   return results
@@ -145,8 +148,8 @@ end
 
 -- Sortable properties: the column inside the page query and in its outer query.
 local SORT_COLUMNS = {
-  id = { inner = "c.id", outer = "m.id" },
-  createdAt = { inner = "c.created_at", outer = "m.created_at_sort" },
+  id = { inner = "c.id", outer = "p.id" },
+  createdAt = { inner = "c.created_at", outer = "p.created_at_sort" },
 }
 
 local DIRECTIONS = { asc = "ASC", desc = "DESC" }
@@ -197,62 +200,100 @@ function M.order_sql(orders, which)
 end
 
 -- ---- the Page JSON ----
-
-local SORT_STATE = json.object { "sorted", true, "empty", false, "unsorted", false }
+-- Written with one string.format per message and one for the page: history is what every
+-- client loads on every room open, and the generic encoder (a table per field, a call per
+-- value) was three quarters of a page's cost.
 
 -- ChatMessageResponse, fields in the order of the original's record.
-function M.response(row, room_id)
-  return json.object {
-    "id", row.id, "chatRoomId", room_id, "senderId", row.sender_id,
-    "senderNickname", row.sender_nickname, "content", row.content,
-    "messageType", row.message_type, "createdAt", db.iso(row.created_at),
-  }
+local RESPONSE_FORMAT = '{"id":%d,"chatRoomId":%d,"senderId":%d,"senderNickname":%s,'
+  .. '"content":%s,"messageType":%s,"createdAt":%s}'
+
+-- A history row (PAGE_SQL's columns) as ChatMessageResponse JSON text.
+function M.response_json(row, room_id)
+  return fmt(RESPONSE_FORMAT, row.id, room_id, row.sender_id, json.quote_or_null(row.sender_nickname),
+    json.quote_or_null(row.content), json.quote(row.message_type), json.quote(db.iso(row.created_at)))
 end
 
--- Spring Data 3.4's PageImpl JSON, for a page of `size` at 0-based `page`, keys in the
--- order the running original (Spring Boot 3.4.12) writes them (CONTRACT §3).
-function M.page_json(content, page, size, total)
+local SORT_STATE = '{"sorted":true,"empty":false,"unsorted":false}'
+
+-- Spring Data 3.4's PageImpl JSON, keys in the order the running original (Spring Boot
+-- 3.4.12) writes them (CONTRACT §3).
+local PAGE_FORMAT = '{"content":[%s],"pageable":{"pageNumber":%d,"pageSize":%d,"sort":' .. SORT_STATE
+  .. ',"offset":%d,"paged":true,"unpaged":false},"totalElements":%d,"totalPages":%d,"last":%s,'
+  .. '"size":%d,"number":%d,"sort":' .. SORT_STATE .. ',"numberOfElements":%d,"first":%s,"empty":%s}'
+
+-- The page of `size` at 0-based `page` holding `items` (each element's JSON text) out of
+-- `total`, as JSON text.
+function M.page_json(items, page, size, total)
   local total_pages = size > 0 and (total + size - 1) // size or 1
-  return json.object {
-    "content", json.array(content),
-    "pageable", json.object {
-      "pageNumber", page, "pageSize", size, "sort", SORT_STATE,
-      "offset", page * size, "paged", true, "unpaged", false,
-    },
-    "totalElements", total, "totalPages", total_pages, "last", page + 1 >= total_pages,
-    "size", size, "number", page, "sort", SORT_STATE, "numberOfElements", #content,
-    "first", page == 0, "empty", #content == 0,
-  }
+  return fmt(PAGE_FORMAT, concat(items, ","), page, size, page * size, total, total_pages,
+    tostring(page + 1 >= total_pages), size, page, #items, tostring(page == 0), tostring(#items == 0))
 end
 
--- One round trip, one snapshot: the room's existence, its total and the page. No row:
--- no such room; a row with a null id: the room exists but the page is empty.
-local PAGE_SQL = [[
-SELECT t.total, m.id, m.sender_id, m.sender_nickname, m.content, m.message_type, m.created_at
-FROM chat_rooms r
-CROSS JOIN LATERAL (SELECT count(*) AS total FROM chat_messages WHERE chat_room_id = r.id) t
-LEFT JOIN LATERAL (
-  SELECT c.id, c.sender_id, c.sender_nickname, c.content, c.message_type,
-         ]] .. db.timestamp("c.created_at", "created_at") .. [[, c.created_at AS created_at_sort
-  FROM chat_messages c
+-- A page's rows: their ids and sort keys found in the (chat_room_id, created_at, id) index
+-- alone, the 50 rows then read by id, so an OFFSET skips index entries, not table rows.
+-- %s: the inner and outer ORDER BY.
+local PAGE_ROWS = [[
+
+  SELECT c.id, c.created_at AS created_at_sort FROM chat_messages c
   WHERE c.chat_room_id = r.id
   ORDER BY %s
-  LIMIT $2 OFFSET $3) m ON true
+  LIMIT $2 OFFSET $3) p]]
+local MESSAGE_COLUMNS = "m.id, m.sender_id, m.sender_nickname, m.content, m.message_type, "
+  .. db.timestamp("m.created_at", "created_at")
+
+-- With the room's count: one round trip, one snapshot. No row: no such room; a row with a
+-- null id: the room exists but the page is empty.
+local COUNTED_PAGE_SQL = "SELECT t.total, " .. MESSAGE_COLUMNS .. [[
+
+FROM chat_rooms r
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM chat_messages WHERE chat_room_id = r.id) t
+LEFT JOIN LATERAL (]] .. PAGE_ROWS .. [[ ON true
+LEFT JOIN chat_messages m ON m.id = p.id
 WHERE r.id = $1
 ORDER BY %s]]
 
--- The room's history page as an ordered JSON object, or nil and an error (room_not_found,
--- or the database's). `orders` comes from M.parse_sort.
-function M.page(room_id, page, size, orders)
-  local sql = fmt(PAGE_SQL, M.order_sql(orders, "inner"), M.order_sql(orders, "outer"))
+-- The rows alone, when the count is known (the room exists, then).
+local PAGE_SQL = "SELECT " .. MESSAGE_COLUMNS .. [[
+
+FROM (SELECT $1::bigint AS id) r
+CROSS JOIN LATERAL (]] .. PAGE_ROWS .. [[
+
+JOIN chat_messages m ON m.id = p.id
+ORDER BY %s]]
+
+-- The room's history page as JSON text and the room's message count, or nil and an error
+-- (room_not_found, or the database's). `orders` comes from M.parse_sort; `total`, when
+-- known, spares the count.
+function M.page(room_id, page, size, orders, total)
+  local sql = fmt(total and PAGE_SQL or COUNTED_PAGE_SQL, M.order_sql(orders, "inner"), M.order_sql(orders, "outer"))
   local rows, err = db.query(sql, room_id, size, page * size)
   if not rows then return nil, err end
-  if not rows[1] then return nil, new(errors.ROOM_NOT_FOUND, room_id) end
-  local content = {}
-  for _, row in ipairs(rows) do
-    if row.id ~= nil then content[#content + 1] = M.response(row, room_id) end
+  if not total then
+    if not rows[1] then return nil, new(errors.ROOM_NOT_FOUND, room_id) end
+    total = rows[1].total
   end
-  return M.page_json(content, page, size, rows[1].total)
+  local items = {}
+  for _, row in ipairs(rows) do
+    if row.id ~= nil then items[#items + 1] = M.response_json(row, room_id) end
+  end
+  return M.page_json(items, page, size, total), total
+end
+
+-- History (REST endpoint 6): the same answers as M.page, with what the room's generation
+-- still vouches for taken from chat/domain/history_cache.lua: the newest page itself, or
+-- the count of a deeper one.
+function M.history(room_id, page, size, orders)
+  local gen = history_cache.generation(room_id)
+  local variant = gen and page == 0 and size .. " " .. M.order_sql(orders, "inner") or nil
+  local text = variant and history_cache.page(room_id, gen, variant)
+  chat.metrics.history_cache(text and "hit" or gen and "miss" or "bypass")
+  if text then return text end
+  local total
+  text, total = M.page(room_id, page, size, orders, gen and history_cache.total(room_id, gen))
+  if not text then return nil, total end -- the error, then
+  if gen then history_cache.keep(room_id, gen, total, variant, text) end
+  return text
 end
 
 return M

@@ -130,6 +130,22 @@ function M.invalidate(room_id, member_id)
   return true
 end
 
+-- Whether the room's generation can be trusted on this instance: no invalidation of it is
+-- pending here, or the pending one has just gone through.
+function M.settled(room_id)
+  return not pending[room_id] or M.invalidate(room_id)
+end
+
+-- Every pending invalidation tried again (the command link to Redis is back). Returns how
+-- many still fail.
+function M.retry_pending()
+  local failing = 0
+  for room_id in pairs(pending) do
+    if not M.invalidate(room_id) then failing = failing + 1 end
+  end
+  return failing
+end
+
 -- Why a room/member pair matched nothing: no such room, or not an active member (or
 -- the database's error when it cannot say). nil when the member is active.
 local function membership_error(room_id, member_id)
@@ -225,8 +241,7 @@ function M.unread(room_id, member_id)
   -- A failed invalidation is tried again first (in a mixed fleet too: the original pods'
   -- outdated counts go with it). While it fails, or while original pods may write (they
   -- never move the generation), the count comes from PostgreSQL and nothing is cached.
-  local still_failing = pending[room_id] and not M.invalidate(room_id)
-  if not still_failing and not M.MIXED_FLEET then count, gen = cached(room_id, member_id) end
+  if M.settled(room_id) and not M.MIXED_FLEET then count, gen = cached(room_id, member_id) end
   if count then return count end
   local row, err = db.one(COUNT_UNREAD, room_id, member_id)
   if row == nil then return nil, err end

@@ -19,6 +19,8 @@ tests compare text):
   plain tables                          1..n keys: an array; otherwise an object with
                                         sorted keys (deterministic); empty: {}
   json.null                             null (distinct from an absent field)
+  json.raw(text)                        text that is JSON already, written as it is (a part
+                                        built in one string.format, inside a larger value)
 Decoded arrays carry the array marker and so encode as [] when empty too. ]]
 
 local concat, fmt, mtype = table.concat, string.format, math.type
@@ -31,9 +33,11 @@ M.null = setmetatable({}, { __tostring = function() return "null" end, __name = 
 
 local OBJECT = { __jsontype = "object", __name = "json.object" }
 local ARRAY = { __jsontype = "array", __name = "json.array" }
+local RAW = { __name = "json.raw" }
 
 function M.object(kv) return setmetatable(kv or {}, OBJECT) end
 function M.array(items) return setmetatable(items or {}, ARRAY) end
+function M.raw(text) return setmetatable({ text }, RAW) end
 function M.is_array(v)
   local mt = type(v) == "table" and getmetatable(v)
   return mt ~= nil and mt ~= false and mt.__jsontype == "array"
@@ -54,9 +58,13 @@ local ESCAPES = {
 }
 local function escape_char(c) return ESCAPES[c] or fmt("\\u%04X", c:byte()) end
 
-function M.quote(s)
+local function lua_quote(s)
   return '"' .. s:gsub('[%z\1-\31"\\]', escape_char) .. '"'
 end
+M.quote = lua_quote -- chatd's C one replaces it below, once the core is known
+
+-- A string field that may be absent: its quoted text, or null.
+function M.quote_or_null(s) return s == nil and "null" or M.quote(s) end
 
 -- The shortest "%.Ng" that reads back as the same double.
 local function float_text(v)
@@ -125,6 +133,7 @@ function encode_value(v, out)
   elseif tv == "table" then
     local mt = getmetatable(v)
     if mt == OBJECT then encode_object(v, out)
+    elseif mt == RAW then out[#out + 1] = v[1]
     elseif mt and mt.__jsontype == "array" then encode_array(v, out)
     else encode_plain(v, out) end
   else
@@ -176,6 +185,8 @@ else
   core = package.loaded["chat.core"]
 end
 local native_json = type(core) == "table" and core.json or nil
+-- The same escaping in C (core/lua_api_json.c), where the core has it.
+M.quote = native_json and native_json.quote or lua_quote
 local decode_text = native_json
   and native_json.decoder { null = M.null, object = DECODED_OBJECT, array = DECODED_ARRAY }
   or dkjson_decoder(M.null, DECODED_OBJECT, DECODED_ARRAY)

@@ -30,7 +30,7 @@ local function history(req)
   local denied = access.may_read_room(req, req.path_params.chatRoomId)
   if denied then return nil, denied end
   local body
-  body, err = messages.page(req.path_params.chatRoomId, page, size, orders)
+  body, err = messages.history(req.path_params.chatRoomId, page, size, orders)
   if not body then return nil, err end
   return 200, body
 end

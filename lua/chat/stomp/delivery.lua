@@ -36,11 +36,9 @@ local MESSAGE_FORMAT = '{"chatRoomId":%d,"id":%d,"senderId":%d,'
   .. '"senderNickname":%s,"content":%s,"messageType":%s,"createdAt":%s}'
 local PUBLISH_PREFIX = '["' .. M.PUBLISH_CLASS .. '",'
 
-local function string_or_null(s) return s == nil and "null" or json.quote(s) end
-
 function M.message_json(msg)
-  return fmt(MESSAGE_FORMAT, msg.chatRoomId, msg.id, msg.senderId, string_or_null(msg.senderNickname),
-    string_or_null(msg.content), json.quote(msg.messageType), json.quote(msg.createdAt))
+  return fmt(MESSAGE_FORMAT, msg.chatRoomId, msg.id, msg.senderId, json.quote_or_null(msg.senderNickname),
+    json.quote_or_null(msg.content), json.quote(msg.messageType), json.quote(msg.createdAt))
 end
 
 function M.topic(room_id) return fmt("/topic/chatroom/%d", room_id) end

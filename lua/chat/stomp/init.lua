@@ -23,7 +23,9 @@ local delivery = require "chat.stomp.delivery"
 local error_report = require "chat.stomp.error_report"
 local errors = require "chat.errors"
 local handlers = require "chat.stomp.handlers"
+local history_cache = require "chat.domain.history_cache"
 local presence = require "chat.domain.presence"
+local read_marks = require "chat.domain.read_marks"
 local resume = require "chat.stomp.resume"
 local throttled_log = require "chat.lib.throttled_log"
 local typing = require "chat.domain.typing"
@@ -81,6 +83,11 @@ end
 -- The command link answers again: presence entries of this instance's sessions (a
 -- restarted Redis no longer has them), and the messages it could not publish meanwhile.
 function M.redis_restored()
+  -- Redis may have restarted without its data, its generations counting from 0 again:
+  -- pages kept under the old ones must go before any is read, and this instance's failed
+  -- invalidations are made now, not on the room's next read or write.
+  history_cache.clear()
+  read_marks.retry_pending()
   presence.restore()
   delivery.flush_unpublished()
 end

@@ -50,7 +50,8 @@ describe("chat.domain.inbox", function()
     local page = inbox.page(5, 1, 2)
     assert.equal(1, #fake.pg_calls)
     assert.same({ 5, 2, 2, n = 3 }, fake.pg_calls[1].params)
-    local raw = json.encode(page)
+    local raw = page
+    assert.equal("string", type(raw), "the page is JSON text")
     assert.truthy(raw:find('{"content":[{"id":3,"studyId":10,"name":"c","isActive":true,"memberCount":2,'
       .. '"createdAt":"2025-01-09T05:30:00.5","unreadCount":4,"lastMessage":{"id":9,"chatRoomId":3,'
       .. '"senderId":6,"senderNickname":"홍길동","content":"안녕하세요!","messageType":"CHAT",'
@@ -62,13 +63,13 @@ describe("chat.domain.inbox", function()
 
   it("answers an empty page with the total when the page holds no room", function()
     fake.on_sql("AS total FROM chat_room_members", function() return { { total = 0 } } end)
-    local raw = json.encode(inbox.page(5, 0, 20))
+    local raw = inbox.page(5, 0, 20)
     assert.equal('{"content":[],"pageable":{"pageNumber":0,"pageSize":20,"sort":{"sorted":true,"empty":false,'
       .. '"unsorted":false},"offset":0,"paged":true,"unpaged":false},"totalElements":0,"totalPages":0,'
       .. '"last":true,"size":20,"number":0,"sort":{"sorted":true,"empty":false,"unsorted":false},'
       .. '"numberOfElements":0,"first":true,"empty":true}', raw)
     fake.on_sql("AS total FROM chat_room_members", function() return { { total = 7 } } end)
-    local page = json.decode(json.encode(inbox.page(5, 9, 2)))
+    local page = json.decode(inbox.page(5, 9, 2))
     assert.equal(7, page.totalElements)
     assert.equal(0, page.numberOfElements)
   end)

@@ -63,25 +63,25 @@ describe("chat.domain.messages", function()
     end)
 
     it("builds the outer ORDER BY from the same orders", function()
-      assert.equal("m.created_at_sort DESC, m.id DESC", sql(nil, "outer"))
-      assert.equal("m.created_at_sort DESC, m.id ASC", sql({ "createdAt,asc" }, "outer"))
+      assert.equal("p.created_at_sort DESC, p.id DESC", sql(nil, "outer"))
+      assert.equal("p.created_at_sort DESC, p.id ASC", sql({ "createdAt,asc" }, "outer"))
     end)
   end)
 
   describe("the Page JSON", function()
     local function page_of(page, size, total, n)
       local content = {}
-      for i = 1, n do content[i] = json.object { "id", i } end
-      return json.decode(json.encode(messages.page_json(content, page, size, total)))
+      for i = 1, n do content[i] = '{"id":' .. i .. '}' end
+      return json.decode(messages.page_json(content, page, size, total))
     end
 
     it("has Spring Data's fields in the order the running original writes them", function()
-      local text = json.encode(messages.page_json({}, 0, 50, 0))
+      local text = messages.page_json({}, 0, 50, 0)
       assert.equal('{"content":[],"pageable":{"pageNumber":0,"pageSize":50,'
         .. '"sort":{"sorted":true,"empty":false,"unsorted":false},"offset":0,"paged":true,"unpaged":false},'
         .. '"totalElements":0,"totalPages":0,"last":true,"size":50,"number":0,'
         .. '"sort":{"sorted":true,"empty":false,"unsorted":false},"numberOfElements":0,"first":true,"empty":true}', text)
-      text = json.encode(messages.page_json({ json.object { "id", 1 } }, 1, 1, 3))
+      text = messages.page_json({ '{"id":1}' }, 1, 1, 3)
       assert.equal('{"content":[{"id":1}],"pageable":{"pageNumber":1,"pageSize":1,'
         .. '"sort":{"sorted":true,"empty":false,"unsorted":false},"offset":1,"paged":true,"unpaged":false},'
         .. '"totalElements":3,"totalPages":3,"last":false,"size":1,"number":1,'
@@ -134,10 +134,12 @@ describe("chat.domain.messages", function()
       local body = messages.page(1, 1, 3, messages.parse_sort { "id,asc" })
       assert.same({ 1, 3, 3, n = 3 }, seen.params)
       assert.matches("ORDER BY c%.created_at DESC, c%.id ASC%s+LIMIT", seen.sql)
-      assert.matches("ORDER BY m%.created_at_sort DESC, m%.id ASC$", seen.sql)
-      assert.truthy(seen.sql:find("extract(epoch FROM (c.created_at) AT TIME ZONE 'Asia/Seoul') AS created_at, "
-        .. "c.created_at AS created_at_sort", 1, true), "the instant for the wire, the column for sorting")
-      local text = json.encode(body)
+      assert.matches("ORDER BY p%.created_at_sort DESC, p%.id ASC$", seen.sql)
+      assert.truthy(seen.sql:find("extract(epoch FROM (m.created_at) AT TIME ZONE 'Asia/Seoul') AS created_at", 1, true),
+        "the instant for the wire")
+      assert.truthy(seen.sql:find("SELECT c.id, c.created_at AS created_at_sort FROM chat_messages c", 1, true),
+        "the page found in the index alone, sorted by the column")
+      local text = body
       assert.matches('^{"content":%[{"id":4,"chatRoomId":1,"senderId":5,"senderNickname":"홍길동","content":"안녕",'
         .. '"messageType":"CHAT","createdAt":"2025%-01%-09T05:30:00%.5"},{"id":5,"chatRoomId":1,"senderId":0,'
         .. '"senderNickname":null,"content":"x님이 입장하셨습니다%.","messageType":"JOIN","createdAt":"2025%-01%-09T05:31:00"}%]', text)
@@ -149,7 +151,7 @@ describe("chat.domain.messages", function()
 
     it("serves an empty page of an existing room with its total", function()
       fake.on_sql("CROSS JOIN LATERAL", function() return { { total = 7 } } end)
-      local page = json.decode(json.encode(messages.page(1, 9, 3, messages.parse_sort(nil))))
+      local page = json.decode(messages.page(1, 9, 3, messages.parse_sort(nil)))
       assert.is_true(page.empty)
       assert.same({}, page.content)
       assert.equal(7, page.totalElements)
@@ -187,12 +189,11 @@ describe("chat.domain.messages", function()
       assert.same({ "INCR", "chat:unread:gen:1" }, incr)
     end)
 
-    it("does not bump the generation for JOIN/LEAVE messages, which are never counted", function()
+    it("bumps the generation for JOIN/LEAVE messages too: they are on the newest page", function()
       fake.on_sql("INSERT INTO chat_messages", function() return { { id = 1, created_at = 1736400600 } } end)
       assert.is_table(messages.store(1, 0, "n", "n님이 입장하셨습니다.", "JOIN", nil))
       assert.is_table(messages.store(1, 0, "n", "n님이 퇴장하셨습니다.", "LEAVE", nil))
-      assert.is_nil(fake.redis_data["chat:unread:gen:1"])
-      assert.same({}, fake.redis_calls, "nothing asked of Redis")
+      assert.equal("2", fake.redis_data["chat:unread:gen:1"])
     end)
 
     it("counts each stored message by type for the metrics, and nothing that was refused", function()
@@ -279,14 +280,15 @@ describe("chat.domain.messages", function()
     return out
   end
 
-  it("bumps a room's generation once per stored batch, for CHAT messages only", function()
+  it("bumps a stored room's generation once per batch, whatever the messages' types", function()
     local results = store_concurrently {
       { 9, 0, "n", "n님이 입장하셨습니다.", "JOIN" }, { 8, 0, "n", "n님이 입장하셨습니다.", "JOIN" },
       { 1, 5, "a", "hi", "CHAT" }, { 1, 6, "b", "hi", "CHAT" }, { 2, 0, "n", "bye", "LEAVE" }, { 3, 5, "a", "x", "CHAT" },
     }
     assert.same({ 101, 102, 103, 104 }, { results[3].id, results[4].id, results[5].id, results[6].id })
     assert.matches("^WITH input AS", fake.pg_calls[#fake.pg_calls].sql)
-    assert.same({ { "INCR", "chat:unread:gen:1" }, { "INCR", "chat:unread:gen:3" } }, redis_commands())
+    assert.same({ { "INCR", "chat:unread:gen:9" }, { "INCR", "chat:unread:gen:8" }, { "INCR", "chat:unread:gen:1" },
+                  { "INCR", "chat:unread:gen:2" }, { "INCR", "chat:unread:gen:3" } }, redis_commands())
   end)
 
   describe("in a mixed fleet", function()

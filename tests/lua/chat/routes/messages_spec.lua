@@ -72,7 +72,7 @@ describe("chat.routes.messages (endpoints 6-8)", function()
     it("pages newest first even when asked for createdAt,asc, as the original does", function()
       assert.equal(200, (request("GET", P, "sort=createdAt,asc")))
       assert.matches("ORDER BY c%.created_at DESC, c%.id ASC%s+LIMIT", page_sql)
-      assert.matches("ORDER BY m%.created_at_sort DESC, m%.id ASC$", page_sql)
+      assert.matches("ORDER BY p%.created_at_sort DESC, p%.id ASC$", page_sql)
     end)
 
     it("answers 404 for an unknown room", function()
