@@ -1,26 +1,40 @@
-/* chat-bench: a STOMP-over-WebSocket load generator on libuv, reusing chatd's own STOMP
- * parser and encoder, for chatd and any other STOMP broker (RabbitMQ Web-STOMP).
+/* chat-bench: a load generator on libuv for chatd and the servers it is compared with:
+ * STOMP over WebSocket (chatd, RabbitMQ Web-STOMP, the original Spring service), reusing
+ * chatd's own STOMP parser and encoder, and Centrifugo's JSON protocol (bench_centrifugo.c).
  *
  *   chat-bench connections --url ws://127.0.0.1:8084/ws-chat -n 5000 --pid PID
  *   chat-bench fanout --url ... -n 1000 --rate 200 --seconds 10 [--setup-timeout 60] \
- *       [--redis 127.0.0.1:6379 --room 1 | --publish-stomp] [--login guest --passcode guest --vhost /]
+ *       [--redis 127.0.0.1:6379 --room 1] [--login guest --passcode guest --vhost /]
  *   chat-bench fanout --url ws://..a --url2 ws://..b -n 400 --rooms 100 --room FIRST --member-base B --rate 500
  *       (persisted: members B+i of rooms FIRST + i % rooms send through /app/chat.sendMessage)
+ *   chat-bench fanout --protocol centrifugo --url ws://127.0.0.1:8000/connection/websocket \
+ *       --dest CHANNEL --api http://127.0.0.1:8000/api [--api-key KEY] -n 1000 --rate 200
  *
- *   chat-bench connections --url ... -n 15000 --sources 4 --source-base 5 --hold 10
- *   any run: --token JWT sends "Authorization: Bearer JWT" with every CONNECT (CHAT_AUTH=jwt)
+ *   chat-bench connections --url ... -n 15000 --sources 4 --source-base 5 --hold 10 [--setup-timeout S]
+ *   any run: --token JWT sends "Authorization: Bearer JWT" with every CONNECT (CHAT_AUTH=jwt;
+ *       with --protocol centrifugo, the connect command's token)
+ *   any run: --cpu-pid PID (repeatable: the server's processes), --db-pid PID (repeatable:
+ *       PostgreSQL's) add the CPU they used over the measured window to the result line
+ *       (server_cpu_pct, db_cpu_pct, % of one core), with chat-bench's own (client_cpu_pct)
  *   any fanout run: --timeline FILE writes one line per second of publishing: messages sent,
  *       deliveries of the messages sent in that second, sends refused (by arrival second)
+ *   --no-receipt: for a STOMP server that sends no RECEIPT (the original's simple broker):
+ *       a subscription counts once its first MESSAGE arrives: once every SUBSCRIBE is sent,
+ *       a probe message goes to each room through --redis chat:messages, then one a second
+ *       until every subscriber has had one (probes are not counted as deliveries)
  *
  * connections: opens n connections (CONNECT + SUBSCRIBE each), reports the CONNECT rate
  *   and, with --pid, the server's resident memory per connection (VmRSS before/after);
  *   with --hold S keeps them open S seconds after reporting (several client processes
  *   against several chatd processes), then reports how many the server dropped.
  * fanout: n subscribers on one destination; messages carrying their send time are
- *   published at --rate per second (through Redis PUBLISH chat:messages for chatd, or a
- *   STOMP SEND to the destination for a plain broker); reports deliveries per second and
- *   send-to-receive latency percentiles. Persisted senders also subscribe to
- *   /user/queue/errors and count refused sends as `rejected`.
+ *   published at --rate per second, by the first of: the members themselves through
+ *   /app/chat.sendMessage (--member-base), Redis PUBLISH chat:messages (--redis: chatd's
+ *   and the original's path between instances), Centrifugo's server HTTP API (--api),
+ *   else a publisher client's STOMP SEND to the destination (a plain broker); reports
+ *   deliveries per second and send-to-receive latency percentiles. Persisted senders also
+ *   subscribe to /user/queue/errors and count refused sends as `rejected` (as are API
+ *   publishes the server refused).
  * Source addresses rotate over 127.0.0.B..B+x-1 (--source-base B, --sources x) because one
  * address has only ~28,000 ephemeral ports, shared by every process binding it. */
 #include <arpa/inet.h>
@@ -29,16 +43,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include "bench_centrifugo.h"
 #include "stomp.h"
 
 typedef struct client {
   uv_tcp_t tcp;
   uv_connect_t connect_req;
   int index;
-  int state; /* 0 connecting, 1 handshake sent, 2 websocket, 3 stomp connected, 4 subscribed */
+  int state; /* 0 connecting, 1 handshake sent, 2 websocket, 3 connected (STOMP/Centrifugo), 4 subscribed */
   char *in;
   size_t in_len, in_cap;
   chat_stomp_parser *parser;
@@ -46,15 +63,20 @@ typedef struct client {
 } client;
 
 static struct {
-  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario, *timeline, *token;
-  int port, port2, n, rate, seconds, sources, source_base, hold, setup_timeout, pid, publish_stomp, persist, rooms;
+  const char *host, *path, *dest, *login, *passcode, *vhost, *redis, *scenario, *timeline, *token, *api_key;
+  int port, port2, n, rate, seconds, sources, source_base, hold, setup_timeout, pid, persist, rooms,
+      centrifugo, no_receipt;
   long room, member_base;
+  /* Centrifugo's server HTTP API (--api http://host:port/prefix). */
+  char api_host[64], api_path[256];
+  int api_port;
 } opt = {.host = "127.0.0.1", .path = "/ws-chat", .dest = NULL, .vhost = "/", .n = 100, .rate = 100, .seconds = 10,
-         .sources = 1, .source_base = 1, .setup_timeout = 60, .room = 1, .rooms = 1};
+         .sources = 1, .source_base = 1, .room = 1, .rooms = 1};
 
 static uv_loop_t *loop;
 static client **clients;
 static int connected, subscribed, failed, dropped, rejected;
+static int subscribes_sent; /* --no-receipt: SUBSCRIBEs written (probes start once all are) */
 static uint64_t t_start_ns, t_all_subscribed_ns, deliveries, sent;
 static redisContext *redis;
 static client *publisher;
@@ -97,6 +119,56 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Who was the limit: the CPU the server processes (--cpu-pid), the database (--db-pid) and
+ * chat-bench itself used over the measured window (connections: from the first connect to
+ * the report; fanout: from the first publish to the end of the drain), in % of one core. */
+enum { MAX_PIDS = 64 };
+static int cpu_pids[MAX_PIDS], n_cpu_pids, db_pids[MAX_PIDS], n_db_pids;
+static struct {
+  double server, db, client;
+  uint64_t ns;
+} window;
+
+static double seconds_of(const int *pids, int n) {
+  double ticks = 0;
+  for (int i = 0; i < n; i++) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pids[i]);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    const char *after = strrchr(buf, ')');
+    unsigned long utime, stime;
+    if (after && sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) == 2)
+      ticks += (double)(utime + stime);
+  }
+  return ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double own_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void window_begin(void) {
+  window.server = seconds_of(cpu_pids, n_cpu_pids);
+  window.db = seconds_of(db_pids, n_db_pids);
+  window.client = own_seconds();
+  window.ns = now_ns();
+}
+
+static void window_print(void) {
+  double wall = (double)(now_ns() - window.ns) / 1e9;
+  if (wall <= 0 || window.ns == 0) return;
+  if (n_cpu_pids) printf(" server_cpu_pct=%.0f", 100 * (seconds_of(cpu_pids, n_cpu_pids) - window.server) / wall);
+  if (n_db_pids) printf(" db_cpu_pct=%.0f", 100 * (seconds_of(db_pids, n_db_pids) - window.db) / wall);
+  printf(" client_cpu_pct=%.0f", 100 * (own_seconds() - window.client) / wall);
+}
+
 static long rss_kb(int pid) {
   char path[64], line[256];
   snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -116,10 +188,10 @@ static void written(uv_write_t *w, int status) {
   free(w);
 }
 
-static void ws_send(client *c, const char *data, size_t len) {
+static void ws_send_op(client *c, int opcode, const char *data, size_t len) {
   size_t hdr = len < 126 ? 6 : len < 65536 ? 8 : 14;
   unsigned char *buf = malloc(hdr + len);
-  buf[0] = 0x81;
+  buf[0] = (unsigned char)(0x80 | opcode);
   size_t o;
   if (len < 126) {
     buf[1] = (unsigned char)(0x80 | len);
@@ -144,6 +216,8 @@ static void ws_send(client *c, const char *data, size_t len) {
   uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, written);
 }
 
+static void ws_send(client *c, const char *data, size_t len) { ws_send_op(c, 0x1, data, len); }
+
 static void stomp_send(client *c, const char *command, const char *const *headers, const char *body) {
   size_t len;
   char *frame = chat_stomp_encode_frame(CHAT_STOMP_V12, command, headers, body, body ? strlen(body) : 0, &len);
@@ -154,6 +228,23 @@ static void stomp_send(client *c, const char *command, const char *const *header
 /* ---- reading ---- */
 
 static void maybe_start_publishing(void);
+
+static void mark_subscribed(client *c) {
+  c->state = 4;
+  if (++subscribed == opt.n) {
+    t_all_subscribed_ns = now_ns();
+    maybe_start_publishing();
+  }
+}
+
+static void count_delivery(uint64_t sent_ns) {
+  deliveries++;
+  if (sent_ns == 0) return;
+  uint64_t now = now_ns();
+  if (now > sent_ns) hist[bucket_of((double)(now - sent_ns) / 1000.0)]++;
+  second_counts *sc = timeline_at(sent_ns);
+  if (sc) sc->delivered++;
+}
 
 static int on_frame(const chat_stomp_frame *f, void *ud) {
   client *c = ud;
@@ -168,14 +259,13 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
     /* Senders also listen on their error queue: a refused send is counted, not missed. */
     const char *errors[] = {"id", "errors", "destination", "/user/queue/errors", NULL};
     if (opt.persist) stomp_send(c, "SUBSCRIBE", errors, NULL);
-    if (!c->is_publisher) stomp_send(c, "SUBSCRIBE", h, NULL);
-    else maybe_start_publishing();
-  } else if (strcmp(f->command, "RECEIPT") == 0) {
-    c->state = 4;
-    if (++subscribed == opt.n) {
-      t_all_subscribed_ns = now_ns();
-      maybe_start_publishing();
+    if (c->is_publisher) maybe_start_publishing();
+    else {
+      stomp_send(c, "SUBSCRIBE", h, NULL);
+      subscribes_sent++;
     }
+  } else if (strcmp(f->command, "RECEIPT") == 0) {
+    if (c->state == 3) mark_subscribed(c);
   } else if (strcmp(f->command, "MESSAGE") == 0) {
     const char *d = chat_stomp_frame_header(f, "destination");
     if (d && strstr(d, "/queue/errors")) {
@@ -184,20 +274,38 @@ static int on_frame(const chat_stomp_frame *f, void *ud) {
       if (sc) sc->refused++;
       return 0;
     }
-    deliveries++;
+    /* Without receipts, the first message (a probe, normally) confirms the subscription. */
+    if (opt.no_receipt && c->state == 3) mark_subscribed(c);
+    if (strstr(f->body, "\"content\":\"probe\"")) return 0;
     const char *t = strstr(f->body, "\"t\":");
     if (t == NULL) t = strstr(f->body, "t=");
-    if (t) {
-      uint64_t sent_ns = strtoull(t + (t[1] == '=' ? 2 : 4), NULL, 10);
-      uint64_t now = now_ns();
-      if (now > sent_ns) hist[bucket_of((double)(now - sent_ns) / 1000.0)]++;
-      second_counts *sc = timeline_at(sent_ns);
-      if (sc) sc->delivered++;
-    }
+    count_delivery(t ? strtoull(t + (t[1] == '=' ? 2 : 4), NULL, 10) : 0);
   } else if (strcmp(f->command, "ERROR") == 0) {
     const char *m = chat_stomp_frame_header(f, "message");
     fprintf(stderr, "client %d: ERROR %s\n", c->index, m ? m : "");
     failed++;
+  }
+  return 0;
+}
+
+static int on_centrifugo(bench_cf_event ev, const char *json, size_t len, uint64_t t_ns, void *ud) {
+  client *c = ud;
+  char cmd[256];
+  switch (ev) {
+    case BENCH_CF_PING: ws_send(c, "{}", 2); break;
+    case BENCH_CF_CONNECTED:
+      c->state = 3;
+      ws_send(c, cmd, bench_cf_subscribe_command(cmd, sizeof cmd, opt.dest));
+      break;
+    case BENCH_CF_SUBSCRIBED:
+      if (c->state == 3) mark_subscribed(c);
+      break;
+    case BENCH_CF_PUBLICATION: count_delivery(t_ns); break;
+    case BENCH_CF_ERROR:
+      fprintf(stderr, "client %d: %.*s\n", c->index, (int)(len < 300 ? len : 300), json);
+      failed++;
+      break;
+    case BENCH_CF_OTHER: break;
   }
   return 0;
 }
@@ -228,10 +336,12 @@ static void consume_frames(client *c) {
     }
     if (c->in_len - off < hdr + len) break;
     int opcode = p[0] & 0x0f;
-    if (opcode == 1 || opcode == 2) {
+    if ((opcode == 1 || opcode == 2) && opt.centrifugo)
+      bench_cf_frame((const char *)p + hdr, (size_t)len, on_centrifugo, c);
+    else if (opcode == 1 || opcode == 2) {
       const char *err = NULL;
       chat_stomp_parser_feed(c->parser, (const char *)p + hdr, (size_t)len, on_frame, c, &err);
-    }
+    } else if (opcode == 9) ws_send_op(c, 0xA, (const char *)p + hdr, (size_t)len); /* ping: pong */
     off += hdr + (size_t)len;
   }
   memmove(c->in, c->in + off, c->in_len - off);
@@ -241,8 +351,12 @@ static void consume_frames(client *c) {
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   client *c = s->data;
   if (n <= 0) {
-    if (n < 0 && c->state < 4) failed++;
-    else if (n < 0) dropped++; /* a subscribed connection the server closed */
+    if (n < 0 && c->state < 4) {
+      static int told;
+      if (told++ < 5)
+        fprintf(stderr, "client %d: %s before its subscription was confirmed\n", c->index, uv_strerror((int)n));
+      failed++;
+    } else if (n < 0) dropped++; /* a subscribed connection the server closed */
     return;
   }
   if (c->in_len + (size_t)n > c->in_cap) {
@@ -264,12 +378,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->in_len -= used;
     c->state = 2;
     connected++;
-    static char bearer[8192];
-    if (opt.token && bearer[0] == '\0') snprintf(bearer, sizeof bearer, "Bearer %s", opt.token);
-    const char *h[16] = {"accept-version", "1.2", "host", opt.vhost, "heart-beat", "0,0"}, **next = h + 6;
-    if (opt.token) *next++ = "Authorization", *next++ = bearer;
-    if (opt.login) *next++ = "login", *next++ = opt.login, *next++ = "passcode", *next++ = opt.passcode;
-    stomp_send(c, "CONNECT", h, NULL);
+    if (opt.centrifugo) {
+      static char command[8192];
+      ws_send(c, command, bench_cf_connect_command(command, sizeof command, opt.token));
+    } else {
+      static char bearer[8192];
+      if (opt.token && bearer[0] == '\0') snprintf(bearer, sizeof bearer, "Bearer %s", opt.token);
+      const char *h[16] = {"accept-version", "1.2", "host", opt.vhost, "heart-beat", "0,0"}, **next = h + 6;
+      if (opt.token) *next++ = "Authorization", *next++ = bearer;
+      if (opt.login) *next++ = "login", *next++ = opt.login, *next++ = "passcode", *next++ = opt.passcode;
+      stomp_send(c, "CONNECT", h, NULL);
+    }
   }
   consume_frames(c);
 }
@@ -284,9 +403,9 @@ static void on_connected(uv_connect_t *req, int status) {
   char hs[512];
   int n = snprintf(hs, sizeof hs,
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                   "Sec-WebSocket-Protocol: v12.stomp\r\n\r\n",
-                   opt.path, opt.host, opt.port);
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                   opt.path, opt.host, opt.port,
+                   opt.centrifugo ? "" : "Sec-WebSocket-Protocol: v12.stomp\r\n");
   uv_write_t *w = malloc(sizeof *w);
   w->data = malloc((size_t)n);
   memcpy(w->data, hs, (size_t)n);
@@ -319,6 +438,98 @@ static client *open_client(int index, int is_publisher) {
 }
 
 /* ---- publishing ---- */
+
+/* Centrifugo's server HTTP API: one keep-alive connection, requests written as they are
+ * due (pipelined), replies counted as they come; a refused publish counts as rejected. */
+static struct {
+  uv_tcp_t tcp;
+  uv_connect_t req;
+  int ready;
+  char *in;
+  size_t in_len, in_cap;
+  uint64_t ok, bad;
+  char err[256];
+} api;
+
+static void api_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  (void)s;
+  if (n < 0) {
+    fprintf(stderr, "API connection: %s\n", uv_strerror((int)n));
+    api.ready = 0;
+    failed++;
+    return;
+  }
+  if (api.in_len + (size_t)n > api.in_cap) {
+    api.in_cap = (api.in_len + (size_t)n) * 2;
+    api.in = realloc(api.in, api.in_cap);
+  }
+  memcpy(api.in + api.in_len, buf->base, (size_t)n);
+  api.in_len += (size_t)n;
+  uint64_t bad_before = api.bad;
+  size_t used = bench_cf_http_responses(api.in, api.in_len, &api.ok, &api.bad, api.err, sizeof api.err);
+  memmove(api.in, api.in + used, api.in_len - used);
+  api.in_len -= used;
+  if (bad_before == 0 && api.bad > 0) fprintf(stderr, "API refused a publish: %s\n", api.err);
+  rejected += (int)(api.bad - bad_before);
+}
+
+static void api_connected(uv_connect_t *req, int status) {
+  (void)req;
+  if (status < 0) {
+    fprintf(stderr, "API %s:%d: %s\n", opt.api_host, opt.api_port, uv_strerror(status));
+    failed++;
+    return;
+  }
+  api.ready = 1;
+  uv_read_start((uv_stream_t *)&api.tcp, on_alloc, api_read);
+  maybe_start_publishing();
+}
+
+static void api_open(void) {
+  struct sockaddr_in remote;
+  uv_tcp_init(loop, &api.tcp);
+  uv_tcp_nodelay(&api.tcp, 1);
+  uv_ip4_addr(opt.api_host, opt.api_port, &remote);
+  uv_tcp_connect(&api.req, &api.tcp, (struct sockaddr *)&remote, api_connected);
+}
+
+static void api_publish(const char *data_json) {
+  char req[2048];
+  size_t n = bench_cf_publish_request(req, sizeof req, opt.api_host, opt.api_port, opt.api_path, opt.api_key,
+                                      opt.dest, data_json);
+  if (n == 0) return;
+  uv_write_t *w = malloc(sizeof *w);
+  w->data = malloc(n);
+  memcpy(w->data, req, n);
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+  uv_write(w, (uv_stream_t *)&api.tcp, &b, 1, written);
+}
+
+/* --no-receipt: once every client has sent its SUBSCRIBE, a probe to each room through
+ * Redis chat:messages (the way the original's instances pass messages to each other), and
+ * again every second until every subscription has seen one. Not more often: each probe
+ * reaches every subscriber, and a server flooded by probes is not measuring anything. */
+static uv_timer_t probe_timer;
+static uint64_t last_probe_ns;
+
+static void probe(uv_timer_t *t) {
+  if (subscribed >= opt.n || uv_is_active((uv_handle_t *)&pub_timer)) {
+    uv_timer_stop(t);
+    return;
+  }
+  uint64_t now = now_ns();
+  if (subscribes_sent + failed < opt.n || now - last_probe_ns < 1000000000u) return;
+  last_probe_ns = now;
+  for (int r = 0; r < opt.rooms; r++) {
+    redisReply *reply = redisCommand(
+        redis,
+        "PUBLISH chat:messages [\"com.grow.chat.dto.ChatMessagePublish\",{\"chatRoomId\":%ld,"
+        "\"id\":0,\"senderId\":1,\"senderNickname\":\"bench\",\"content\":\"probe\","
+        "\"messageType\":\"CHAT\",\"createdAt\":\"2025-01-09T00:00:00\"}]",
+        opt.room + r);
+    if (reply) freeReplyObject(reply);
+  }
+}
 
 /* Paced by the clock, not by counting ticks: a tick publishes whatever is due since the
  * start, so a late or busy loop catches up instead of silently offering less. */
@@ -357,6 +568,9 @@ static void publish_one(uv_timer_t *t) {
              opt.room, (unsigned long long)sent, (unsigned long long)ts);
     redisReply *r = redisCommand(redis, "PUBLISH chat:messages %s", body);
     if (r) freeReplyObject(r);
+  } else if (opt.api_port) {
+    snprintf(body, sizeof body, "{\"t\":%llu,\"n\":%llu}", (unsigned long long)ts, (unsigned long long)sent);
+    api_publish(body);
   } else {
     snprintf(body, sizeof body, "{\"t\":%llu,\"n\":%llu}", (unsigned long long)ts, (unsigned long long)sent);
     const char *h[] = {"destination", opt.dest, "content-type", "application/json", NULL};
@@ -381,12 +595,14 @@ static int setup_expired;
 
 static void maybe_start_publishing(void) {
   if (strcmp(opt.scenario, "fanout") != 0 || (subscribed < opt.n && !setup_expired)) return;
-  if (!redis && !opt.persist && (publisher == NULL || publisher->state < 3)) return;
+  if (opt.api_port && !opt.persist && !redis && !api.ready) return;
+  if (!redis && !opt.persist && !opt.api_port && (publisher == NULL || publisher->state < 3)) return;
   if (uv_is_active((uv_handle_t *)&pub_timer)) return;
   if (opt.rate <= 0) opt.rate = 1;
   uint64_t every_ms = opt.rate >= 1000 ? 1 : 1000 / (uint64_t)opt.rate;
   uv_timer_start(&pub_timer, publish_tick, 100, every_ms);
   t_publish_ns = now_ns() + 100 * 1000000u;
+  window_begin();
   uv_timer_start(&stop_timer, stop_publishing, (uint64_t)opt.seconds * 1000 + 100, 0);
   /* Two more seconds for the last messages to arrive before counting. */
   uv_timer_start(&end_timer, finish, (uint64_t)opt.seconds * 1000 + 2100, 0);
@@ -404,6 +620,7 @@ static void report_connections(void) {
   if (opt.pid)
     printf(" rss_before_kb=%ld rss_after_kb=%ld bytes_per_connection=%.0f", rss_before, rss_after,
            subscribed ? (double)(rss_after - rss_before) * 1024.0 / subscribed : 0);
+  window_print();
   printf("\n");
   fflush(stdout);
 }
@@ -414,9 +631,17 @@ static uv_timer_t hold_timer;
  * connections stay open that long after the report (several client processes measured
  * together), and the ones the server dropped meanwhile are reported. */
 /* fanout: a broker that refuses or loses some subscribers still gets measured, with the
- * ones it kept, after --setup-timeout seconds (the refusals are counted as failed). */
+ * ones it kept, after --setup-timeout seconds (the refusals are counted as failed).
+ * connections, with --setup-timeout: the clients not subscribed by then count as failed,
+ * so a server that leaves connections hanging still gets a report. */
 static void on_setup_timeout(uv_timer_t *t) {
   (void)t;
+  if (strcmp(opt.scenario, "connections") == 0) {
+    int pending = opt.n - subscribed - failed;
+    if (pending > 0) fprintf(stderr, "%d connections not subscribed after the setup timeout\n", pending);
+    if (pending > 0) failed += pending;
+    return;
+  }
   if (subscribed == 0) {
     fprintf(stderr, "no subscriber after the setup timeout\n");
     uv_stop(loop);
@@ -460,6 +685,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--hold")) opt.hold = atoi(v), i++;
     else if (!strcmp(a, "--setup-timeout")) opt.setup_timeout = atoi(v), i++;
     else if (!strcmp(a, "--pid")) opt.pid = atoi(v), i++;
+    else if (!strcmp(a, "--cpu-pid") && n_cpu_pids < MAX_PIDS) cpu_pids[n_cpu_pids++] = atoi(v), i++;
+    else if (!strcmp(a, "--db-pid") && n_db_pids < MAX_PIDS) db_pids[n_db_pids++] = atoi(v), i++;
     else if (!strcmp(a, "--room")) opt.room = atol(v), i++;
     else if (!strcmp(a, "--rooms")) opt.rooms = atoi(v) > 0 ? atoi(v) : 1, i++;
     else if (!strcmp(a, "--member-base")) opt.member_base = atol(v), opt.persist = 1, i++;
@@ -468,6 +695,17 @@ int main(int argc, char **argv) {
       i++;
     }
     else if (!strcmp(a, "--dest")) opt.dest = v, i++;
+    else if (!strcmp(a, "--protocol")) {
+      if (strcmp(v, "stomp") != 0 && strcmp(v, "centrifugo") != 0)
+        return fprintf(stderr, "bad --protocol\n"), 2;
+      opt.centrifugo = !strcmp(v, "centrifugo");
+      i++;
+    } else if (!strcmp(a, "--api")) {
+      if (sscanf(v, "http://%63[^:]:%d%255s", opt.api_host, &opt.api_port, opt.api_path) < 2)
+        return fprintf(stderr, "bad --api\n"), 2;
+      i++;
+    } else if (!strcmp(a, "--api-key")) opt.api_key = v, i++;
+    else if (!strcmp(a, "--no-receipt")) opt.no_receipt = 1;
     else if (!strcmp(a, "--redis")) opt.redis = v, i++;
     else if (!strcmp(a, "--login")) opt.login = v, i++;
     else if (!strcmp(a, "--passcode")) opt.passcode = v, i++;
@@ -489,7 +727,8 @@ int main(int argc, char **argv) {
   uv_timer_init(loop, &hold_timer);
   uv_timer_t setup_timer;
   uv_timer_init(loop, &setup_timer);
-  if (strcmp(opt.scenario, "fanout") == 0) {
+  if (opt.setup_timeout == 0 && strcmp(opt.scenario, "fanout") == 0) opt.setup_timeout = 60;
+  if (opt.setup_timeout > 0) {
     uv_timer_start(&setup_timer, on_setup_timeout, (uint64_t)opt.setup_timeout * 1000, 0);
     uv_unref((uv_handle_t *)&setup_timer);
   }
@@ -503,12 +742,20 @@ int main(int argc, char **argv) {
     redis = redisConnect(rh, rp);
     if (redis == NULL || redis->err) return fprintf(stderr, "cannot connect to Redis %s\n", opt.redis), 1;
   }
+  if (opt.no_receipt && !redis)
+    return fprintf(stderr, "--no-receipt needs --redis (the probes go through it)\n"), 2;
+  if (opt.no_receipt) {
+    uv_timer_init(loop, &probe_timer);
+    uv_timer_start(&probe_timer, probe, 20, 20);
+  }
   rss_before = opt.pid ? rss_kb(opt.pid) : -1;
   t_start_ns = now_ns();
+  if (strcmp(opt.scenario, "connections") == 0) window_begin();
   clients = calloc((size_t)opt.n, sizeof *clients);
   /* The publisher first: a broker that accepts connections slowly must not leave it last
    * in line behind a thousand subscribers. */
-  if (strcmp(opt.scenario, "fanout") == 0 && !redis && !opt.persist) publisher = open_client(opt.n, 1);
+  if (strcmp(opt.scenario, "fanout") == 0 && opt.api_port && !redis && !opt.persist) api_open();
+  else if (strcmp(opt.scenario, "fanout") == 0 && !redis && !opt.persist) publisher = open_client(opt.n, 1);
   for (int i = 0; i < opt.n; i++) clients[i] = open_client(i, 0);
   uv_run(loop, UV_RUN_DEFAULT);
   if (strcmp(opt.scenario, "connections") == 0) {
@@ -516,10 +763,12 @@ int main(int argc, char **argv) {
     if (opt.hold > 0) printf("scenario=hold seconds=%d dropped=%d\n", opt.hold, dropped);
   } else {
     printf("scenario=fanout subscribers=%d failed=%d dropped=%d rejected=%d sent=%llu deliveries=%llu expected=%llu deliveries_per_s=%.0f "
-           "p50_us=%.0f p99_us=%.0f p999_us=%.0f\n",
+           "p50_us=%.0f p99_us=%.0f p999_us=%.0f",
            subscribed, failed, dropped, rejected, (unsigned long long)sent, (unsigned long long)deliveries,
            (unsigned long long)(sent * (uint64_t)(subscribed / opt.rooms)), (double)deliveries / (opt.seconds > 0 ? opt.seconds : 1),
            percentile(50), percentile(99), percentile(99.9));
+    window_print();
+    printf("\n");
   }
   fflush(stdout);
   if (timeline) {
