@@ -1,5 +1,5 @@
 /* Redis Cluster's key space, the routing layer of chatd on a Redis Cluster (issue 19, in
- * progress: the connection, core/redis.c, does not use it yet): the hash slot of a key or
+ * progress: core/redis_cluster.c uses it, chatd does not use that yet): the hash slot of a key or
  * sharded channel, the slot a command is routed by, the map from slots to the nodes
  * serving them (read from CLUSTER SLOTS), and the MOVED/ASK redirections a node answers
  * with when the map is out of date.

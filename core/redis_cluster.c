@@ -1,0 +1,284 @@
+/* Commands to a Redis Cluster (redis_cluster.h). */
+#include "redis_cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "redis_cluster_map.h"
+
+enum {
+  MAX_HOPS = 5,              /* redirections one command may follow */
+  REFRESH_EVERY_MS = 10000,  /* the map is read again this often anyway */
+  REFRESH_SOON_MS = 200,     /* after a redirection or a lost link: soon, not per command */
+};
+
+typedef struct {
+  char host[CHAT_REDIS_HOST_MAX];
+  int port;
+  chat_redis *link;
+} node_link;
+
+struct chat_redis_cluster {
+  uv_loop_t *loop;
+  int timeout_ms;
+  node_link links[CHAT_REDIS_MAX_NODES];
+  size_t nlinks, nseeds;
+  chat_redis_slot_map map; /* read from CLUSTER SLOTS; links[] indexed by map node via link_of */
+  int map_links[CHAT_REDIS_MAX_NODES]; /* map.nodes[i] -> index in links[] */
+  int map_read;
+  int refreshing;
+  uv_timer_t refresh;
+  unsigned long redirects, refreshes;
+  int closing;
+  size_t open_links;
+  void (*on_closed)(void *ud);
+  void *closed_ud;
+};
+
+/* A command on its way, with its own copy of the arguments: a redirection sends it again. */
+typedef struct {
+  chat_redis_cluster *c;
+  int argc, hops, slot;
+  char **argv;
+  size_t *argvlen;
+  chat_redis_reply_cb cb;
+  void *ud;
+} cluster_cmd;
+
+static void schedule_refresh(chat_redis_cluster *c, uint64_t in_ms);
+
+static void on_link_change(void *ud, int up) {
+  chat_redis_cluster *c = ud;
+  /* A master lost may be failing over; a link up may be the first one: read the map. */
+  schedule_refresh(c, up && c->map_read ? REFRESH_EVERY_MS : REFRESH_SOON_MS);
+}
+
+/* The link to host:port, made if new. */
+static int link_to(chat_redis_cluster *c, const char *host, int port) {
+  for (size_t i = 0; i < c->nlinks; i++)
+    if (c->links[i].port == port && strcmp(c->links[i].host, host) == 0) return (int)i;
+  if (c->nlinks == CHAT_REDIS_MAX_NODES) return -1;
+  node_link *l = &c->links[c->nlinks];
+  snprintf(l->host, sizeof l->host, "%s", host);
+  l->port = port;
+  l->link = chat_redis_new(c->loop, host, port, c->timeout_ms);
+  chat_redis_on_link(l->link, on_link_change, c);
+  c->open_links++;
+  return (int)c->nlinks++;
+}
+
+/* A node's address as the map gives it: an empty host is the address the map was read at. */
+static const char *host_of(chat_redis_cluster *c, const char *host) { return host[0] ? host : c->links[0].host; }
+
+static void free_cmd(cluster_cmd *cmd) {
+  for (int i = 0; i < cmd->argc; i++) free(cmd->argv[i]);
+  free(cmd->argv);
+  free(cmd->argvlen);
+  free(cmd);
+}
+
+static int send_to(cluster_cmd *cmd, int link, int asking);
+
+static void on_reply(redisReply *reply, const char *err, void *ud) {
+  cluster_cmd *cmd = ud;
+  chat_redis_cluster *c = cmd->c;
+  chat_redis_redirect to;
+  chat_redis_redirect_kind kind = CHAT_REDIS_NO_REDIRECT;
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+    kind = chat_redis_redirect_parse(reply->str, reply->len, &to);
+  if (kind != CHAT_REDIS_NO_REDIRECT && cmd->hops < MAX_HOPS && !c->closing) {
+    c->redirects++;
+    cmd->hops++;
+    int target = link_to(c, to.host[0] ? to.host : c->links[0].host, to.port);
+    if (kind == CHAT_REDIS_MOVED) {
+      /* The slot has a new master: send there from now on, and read the whole map soon
+       * (a resharding moves many slots). */
+      for (size_t i = 0; i < c->map.nnodes; i++)
+        if (c->map_links[i] == target) c->map.slot_master[to.slot] = (int16_t)i;
+      schedule_refresh(c, REFRESH_SOON_MS);
+    }
+    if (target >= 0 && send_to(cmd, target, kind == CHAT_REDIS_ASK) == 0) return;
+    cmd->cb(NULL, "Redis Cluster: the redirected node is unavailable", cmd->ud);
+    free_cmd(cmd);
+    return;
+  }
+  if (reply == NULL) schedule_refresh(c, REFRESH_SOON_MS);
+  cmd->cb(reply, err, cmd->ud);
+  free_cmd(cmd);
+}
+
+static void ignore_reply(redisReply *reply, const char *err, void *ud) { (void)reply, (void)err, (void)ud; }
+
+static int send_to(cluster_cmd *cmd, int link, int asking) {
+  chat_redis *r = cmd->c->links[link].link;
+  if (asking) {
+    const char *argv[1] = {"ASKING"};
+    size_t argvlen[1] = {6};
+    if (chat_redis_command(r, 1, argv, argvlen, ignore_reply, NULL) < 0) return -1;
+  }
+  return chat_redis_command(r, cmd->argc, (const char **)cmd->argv, cmd->argvlen, on_reply, cmd);
+}
+
+/* The link serving a slot (a keyless command: any master that answers), or -1. */
+static int link_for(chat_redis_cluster *c, int slot) {
+  if (!c->map_read) return -1;
+  if (slot >= 0) {
+    int node = chat_redis_slot_map_master(&c->map, (uint16_t)slot);
+    return node < 0 ? -1 : c->map_links[node];
+  }
+  for (size_t i = 0; i < c->map.nnodes; i++)
+    if (c->map.nodes[i].master < 0 && chat_redis_connected(c->links[c->map_links[i]].link)) return c->map_links[i];
+  return -1;
+}
+
+int chat_redis_cluster_command(chat_redis_cluster *c, int argc, const char **argv, const size_t *argvlen,
+                               chat_redis_reply_cb cb, void *ud) {
+  if (c->closing) return -1;
+  int slot = chat_redis_command_slot(argc, argv, argvlen);
+  if (slot == CHAT_REDIS_CROSS_SLOT) {
+    chat_log_error("redis", "%.*s with keys of different slots cannot go to a Redis Cluster", (int)argvlen[0], argv[0]);
+    return -1;
+  }
+  int link = link_for(c, slot);
+  if (link < 0) return -1;
+  cluster_cmd *cmd = calloc(1, sizeof *cmd);
+  if (cmd == NULL) return -1;
+  cmd->c = c, cmd->argc = argc, cmd->slot = slot, cmd->cb = cb, cmd->ud = ud;
+  cmd->argv = calloc((size_t)argc, sizeof *cmd->argv);
+  cmd->argvlen = calloc((size_t)argc, sizeof *cmd->argvlen);
+  for (int i = 0; cmd->argv && cmd->argvlen && i < argc; i++) {
+    cmd->argv[i] = malloc(argvlen[i] + 1);
+    if (cmd->argv[i] == NULL) break;
+    memcpy(cmd->argv[i], argv[i], argvlen[i]);
+    cmd->argv[i][argvlen[i]] = '\0';
+    cmd->argvlen[i] = argvlen[i];
+  }
+  if (cmd->argv == NULL || cmd->argvlen == NULL || cmd->argv[argc - 1] == NULL || send_to(cmd, link, 0) < 0) {
+    if (cmd->argv == NULL) cmd->argc = 0;
+    free_cmd(cmd);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the map ---- */
+
+static void on_slots(redisReply *reply, const char *err, void *ud) {
+  chat_redis_cluster *c = ud;
+  c->refreshing = 0;
+  if (c->closing) return;
+  chat_redis_slot_map *next = malloc(sizeof *next);
+  char why[160] = "";
+  if (next == NULL || reply == NULL || chat_redis_slot_map_from_reply(next, reply, why, sizeof why) < 0) {
+    chat_log_warn("redis", "cannot read the cluster's slots: %s", err ? err : why[0] ? why : "out of memory");
+    free(next);
+    schedule_refresh(c, REFRESH_SOON_MS * 5);
+    return;
+  }
+  int links[CHAT_REDIS_MAX_NODES];
+  for (size_t i = 0; i < next->nnodes; i++) {
+    /* Links to masters only: replicas serve no command of chatd's. */
+    links[i] = next->nodes[i].master < 0 ? link_to(c, host_of(c, next->nodes[i].host), next->nodes[i].port) : -1;
+  }
+  size_t uncovered = chat_redis_slot_map_uncovered(next);
+  if (!c->map_read || uncovered > 0)
+    chat_log_info("redis", "cluster map read: %zu nodes, %zu slots without a master", next->nnodes, uncovered);
+  c->map = *next;
+  memcpy(c->map_links, links, sizeof links);
+  c->map_read = 1;
+  c->refreshes++;
+  free(next);
+  /* A master whose link does not answer may be failing over: until its replica is
+   * promoted (the cluster takes a few node timeouts), ask again every second. */
+  size_t unreachable = 0;
+  for (size_t i = 0; i < c->map.nnodes; i++)
+    unreachable += c->map.nodes[i].master < 0 && !chat_redis_connected(c->links[c->map_links[i]].link);
+  schedule_refresh(c, uncovered > 0 || unreachable > 0 ? REFRESH_SOON_MS * 5 : REFRESH_EVERY_MS);
+}
+
+static void on_refresh(uv_timer_t *t) {
+  chat_redis_cluster *c = t->data;
+  if (c->closing || c->refreshing) return;
+  static const char *argv[2] = {"CLUSTER", "SLOTS"};
+  static const size_t argvlen[2] = {7, 5};
+  /* Any node that answers knows the whole map: the seeds first, then the others. */
+  for (size_t i = 0; i < c->nlinks; i++) {
+    if (chat_redis_command(c->links[i].link, 2, argv, argvlen, on_slots, c) == 0) {
+      c->refreshing = 1;
+      return;
+    }
+  }
+  schedule_refresh(c, REFRESH_SOON_MS);
+}
+
+static void schedule_refresh(chat_redis_cluster *c, uint64_t in_ms) {
+  if (c->closing) return;
+  /* The sooner of the planned one and this one. */
+  uint64_t due = uv_timer_get_due_in(&c->refresh);
+  if (uv_is_active((uv_handle_t *)&c->refresh) && due <= in_ms) return;
+  uv_timer_start(&c->refresh, on_refresh, in_ms, 0);
+}
+
+chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, int timeout_ms) {
+  chat_redis_cluster *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->loop = loop;
+  c->timeout_ms = timeout_ms;
+  uv_timer_init(loop, &c->refresh);
+  c->refresh.data = c;
+  uv_unref((uv_handle_t *)&c->refresh);
+  const char *p = seeds;
+  while (p != NULL && *p) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    char one[CHAT_REDIS_HOST_MAX + 8];
+    if (n > 0 && n < sizeof one) {
+      memcpy(one, p, n);
+      one[n] = '\0';
+      char *colon = strrchr(one, ':');
+      int port = colon ? atoi(colon + 1) : 0;
+      if (colon != NULL && port > 0 && port <= 65535) {
+        *colon = '\0';
+        if (link_to(c, one, port) >= 0) c->nseeds++;
+      }
+    }
+    p = comma ? comma + 1 : NULL;
+  }
+  if (c->nseeds == 0) {
+    uv_close((uv_handle_t *)&c->refresh, NULL);
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+int chat_redis_cluster_ready(const chat_redis_cluster *c) {
+  if (!c->map_read || chat_redis_slot_map_uncovered(&c->map) > 0) return 0;
+  for (size_t i = 0; i < c->map.nnodes; i++)
+    if (c->map.nodes[i].master < 0 && !chat_redis_connected(c->links[c->map_links[i]].link)) return 0;
+  return 1;
+}
+
+unsigned long chat_redis_cluster_redirects(const chat_redis_cluster *c) { return c->redirects; }
+unsigned long chat_redis_cluster_refreshes(const chat_redis_cluster *c) { return c->refreshes; }
+
+static void cluster_freed(uv_handle_t *h) {
+  chat_redis_cluster *c = h->data;
+  if (c->on_closed) c->on_closed(c->closed_ud);
+  free(c);
+}
+
+static void link_closed(void *ud) {
+  chat_redis_cluster *c = ud;
+  if (--c->open_links == 0) uv_close((uv_handle_t *)&c->refresh, cluster_freed);
+}
+
+void chat_redis_cluster_close(chat_redis_cluster *c, void (*on_closed)(void *ud), void *ud) {
+  c->closing = 1;
+  c->on_closed = on_closed;
+  c->closed_ud = ud;
+  uv_timer_stop(&c->refresh);
+  for (size_t i = 0; i < c->nlinks; i++) chat_redis_close(c->links[i].link, link_closed, c);
+}

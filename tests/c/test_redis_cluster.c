@@ -1,0 +1,178 @@
+/* The cluster command client (core/redis_cluster.c) on libuv against a real Redis Cluster
+ * (CHAT_TEST_REDIS_CLUSTER=host:port of one node, CHAT_TEST_REDIS_CLUSTER_DIR its folder
+ * from deploy/dev/redis-cluster.sh; run by tests/integration/redis_cluster_map.sh):
+ *   - 300 INCRs of room keys spread over every master, each answered, each stored where
+ *     CLUSTER KEYSLOT's owner holds it;
+ *   - a slot moved to another master under it (SETSLOT ... NODE): the client follows MOVED
+ *     and goes on;
+ *   - a master killed: its replica takes over and commands for its slots are answered
+ *     again within 15 s (the cluster's node timeout here is 2 s; about 4 s measured). */
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "check.h"
+#include "redis_cluster.h"
+#include "redis_cluster_map.h"
+
+static uv_loop_t *loop;
+static chat_redis_cluster *cluster;
+static int answered, failed, integers;
+
+static void on_incr(redisReply *reply, const char *err, void *ud) {
+  (void)ud;
+  answered++;
+  if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) integers++;
+  else failed++, fprintf(stderr, "    INCR failed: %s\n", err ? err : reply && reply->str ? reply->str : "?");
+}
+
+/* Runs the loop until cond() or ms pass; 1 if cond() held. */
+static int run_until(int (*cond)(void), int ms) {
+  uint64_t end = uv_now(loop) + (uint64_t)ms;
+  while (!cond() && uv_now(loop) < end) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_sleep(1);
+    uv_update_time(loop);
+  }
+  return cond();
+}
+
+static int is_ready(void) { return chat_redis_cluster_ready(cluster); }
+static int want;
+static int all_answered(void) { return answered >= want; }
+
+static int incr(const char *key) {
+  const char *argv[2] = {"INCR", key};
+  size_t argvlen[2] = {4, strlen(key)};
+  return chat_redis_cluster_command(cluster, 2, argv, argvlen, on_incr, NULL);
+}
+
+static redisContext *node(const char *host, int port) {
+  redisContext *c = redisConnect(host, port);
+  if (c == NULL || c->err) {
+    fprintf(stderr, "cannot connect to %s:%d\n", host, port);
+    exit(1);
+  }
+  return c;
+}
+
+/* The id and port of the master serving `slot`, and of another master, by CLUSTER NODES. */
+static void masters_of(redisContext *c, int slot, char *owner_id, int *owner_port, char *other_id, int *other_port) {
+  redisReply *r = redisCommand(c, "CLUSTER NODES");
+  char *line = r->str;
+  *owner_port = *other_port = 0;
+  while (line && *line) {
+    char *next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    char id[64], addr[128], flags[128];
+    if (sscanf(line, "%63s %127s %127s", id, addr, flags) == 3 && strstr(flags, "master") && !strstr(flags, "fail")) {
+      int port = atoi(strchr(addr, ':') + 1);
+      /* Fields 9 on: the slots it serves, "a-b" or "n" ("[...]" is a migration). */
+      int owns = 0, field = 0;
+      for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " "), field++) {
+        int a, b, n = sscanf(tok, "%d-%d", &a, &b);
+        if (field < 8 || tok[0] == '[') continue;
+        if ((n == 2 && slot >= a && slot <= b) || (n == 1 && a == slot)) owns = 1;
+      }
+      if (owns) strcpy(owner_id, id), *owner_port = port;
+      else if (*other_port == 0) strcpy(other_id, id), *other_port = port;
+    }
+    line = next;
+  }
+  freeReplyObject(r);
+}
+
+static void closed(void *ud) { *(int *)ud = 1; }
+
+int main(void) {
+  const char *where = getenv("CHAT_TEST_REDIS_CLUSTER"), *dir = getenv("CHAT_TEST_REDIS_CLUSTER_DIR");
+  if (where == NULL || dir == NULL) {
+    printf("CHAT_TEST_REDIS_CLUSTER and CHAT_TEST_REDIS_CLUSTER_DIR not set: nothing to test against\n");
+    return 0;
+  }
+  char host[64];
+  int port;
+  CHECK(sscanf(where, "%63[^:]:%d", host, &port) == 2);
+  loop = uv_default_loop();
+  cluster = chat_redis_cluster_new(loop, where, 2000);
+  CHECK(cluster != NULL);
+  CHECK(run_until(is_ready, 10000));
+  CHECK(chat_redis_cluster_refreshes(cluster) >= 1);
+
+  /* 300 room keys over every master. */
+  redisContext *seed = node(host, port);
+  for (int room = 1; room <= 300; room++) {
+    char key[48];
+    snprintf(key, sizeof key, "test:gen:{%d}", room);
+    CHECK(incr(key) == 0);
+  }
+  want = 300;
+  CHECK(run_until(all_answered, 10000));
+  CHECK(integers == 300 && failed == 0);
+  printf("300 INCRs answered through the slot map\n");
+  const char *cross[3] = {"MGET", "a{1}", "b{2}"};
+  size_t cross_len[3] = {4, 4, 4};
+  CHECK(chat_redis_cluster_command(cluster, 3, cross, cross_len, on_incr, NULL) == -1);
+
+  /* A slot moved to another master under the client: MOVED, followed. */
+  int slot = chat_redis_key_slot("test:gen:{1}", 12);
+  char owner_id[64] = "", other_id[64] = "";
+  int owner_port, other_port;
+  masters_of(seed, slot, owner_id, &owner_port, other_id, &other_port);
+  CHECK(owner_port > 0 && other_port > 0);
+  redisContext *from = node(host, owner_port), *to = node(host, other_port);
+  freeReplyObject(redisCommand(to, "CLUSTER SETSLOT %d IMPORTING %s", slot, owner_id));
+  freeReplyObject(redisCommand(from, "CLUSTER SETSLOT %d MIGRATING %s", slot, other_id));
+  redisReply *keys = redisCommand(from, "CLUSTER GETKEYSINSLOT %d 100", slot);
+  for (size_t i = 0; keys && i < keys->elements; i++)
+    freeReplyObject(redisCommand(from, "MIGRATE %s %d %s 0 5000", host, other_port, keys->element[i]->str));
+  freeReplyObject(keys);
+  freeReplyObject(redisCommand(to, "CLUSTER SETSLOT %d NODE %s", slot, other_id));
+  freeReplyObject(redisCommand(from, "CLUSTER SETSLOT %d NODE %s", slot, other_id));
+  unsigned long before = chat_redis_cluster_redirects(cluster);
+  answered = integers = failed = 0;
+  CHECK(incr("test:gen:{1}") == 0);
+  want = 1;
+  CHECK(run_until(all_answered, 5000));
+  CHECK(integers == 1);
+  CHECK(chat_redis_cluster_redirects(cluster) > before);
+  redisReply *moved = redisCommand(to, "GET test:gen:{1}");
+  CHECK(moved && moved->type == REDIS_REPLY_STRING && strcmp(moved->str, "2") == 0);
+  freeReplyObject(moved);
+  printf("slot %d moved from :%d to :%d: followed (%lu redirections)\n", slot, owner_port, other_port,
+         chat_redis_cluster_redirects(cluster) - before);
+
+  /* A master killed: its replica is promoted, commands for its slots are answered again. */
+  char pidfile[512];
+  snprintf(pidfile, sizeof pidfile, "%s/%d/redis.pid", dir, other_port);
+  FILE *f = fopen(pidfile, "r");
+  int pid = 0;
+  CHECK(f != NULL && fscanf(f, "%d", &pid) == 1);
+  if (f) fclose(f);
+  CHECK(pid > 0 && kill(pid, SIGKILL) == 0);
+  uint64_t killed_at = uv_now(loop);
+  int back = 0;
+  while (!back && uv_now(loop) - killed_at < 15000) {
+    answered = integers = failed = 0;
+    if (incr("test:gen:{1}") == 0) {
+      want = 1;
+      run_until(all_answered, 3000);
+      back = integers == 1;
+    } else {
+      run_until(is_ready, 100);
+    }
+  }
+  CHECK(back);
+  printf("master :%d killed: its slots answered again after %llu ms\n", other_port,
+         (unsigned long long)(uv_now(loop) - killed_at));
+
+  redisFree(from);
+  redisFree(to);
+  redisFree(seed);
+  int done = 0;
+  chat_redis_cluster_close(cluster, closed, &done);
+  while (!done) uv_run(loop, UV_RUN_ONCE);
+  CHECK_DONE();
+}
