@@ -20,7 +20,9 @@ never served stale after a commit (fix: the original deleted keys with KEYS, bef
     outdated when it is stored and is never served.
 
 No KEYS, no delete races. Redis failures never fail a request: the count comes from
-PostgreSQL and a warning is logged.
+PostgreSQL and a warning is logged. The same generation vouches for the history pages kept
+in memory by chat/domain/history_cache.lua, so every stored message moves it, JOIN and
+LEAVE included.
 
 A mixed fleet (CHAT_MIXED_FLEET, on by default): original pods cache their own count (all
 messages after the mark, theirs included) as a JSON number under chat:unread:{room}:{member}
