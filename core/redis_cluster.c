@@ -28,7 +28,8 @@ struct chat_redis_cluster {
   chat_redis_slot_map map; /* read from CLUSTER SLOTS; links[] indexed by map node via link_of */
   int map_links[CHAT_REDIS_MAX_NODES]; /* map.nodes[i] -> index in links[] */
   int map_read;
-  int refreshing;
+  int refreshing; /* a CLUSTER SLOTS is out, to links[asked] */
+  int asked;
   uv_timer_t refresh;
   unsigned long redirects, refreshes;
   int closing;
@@ -37,14 +38,15 @@ struct chat_redis_cluster {
   void *closed_ud;
 };
 
-/* A command on its way, with its own copy of the arguments: a redirection sends it again. */
+/* A command on its way, with its own copy of the arguments (a redirection sends it again):
+ * one allocation, the argument pointers and lengths followed by the bytes. */
 typedef struct {
   chat_redis_cluster *c;
-  int argc, hops, slot;
-  char **argv;
-  size_t *argvlen;
+  int argc, hops, link; /* link: where it was last sent (its host stands for an empty one) */
   chat_redis_reply_cb cb;
   void *ud;
+  const char **argv;
+  size_t *argvlen;
 } cluster_cmd;
 
 static void schedule_refresh(chat_redis_cluster *c, uint64_t in_ms);
@@ -69,14 +71,28 @@ static int link_to(chat_redis_cluster *c, const char *host, int port) {
   return (int)c->nlinks++;
 }
 
-/* A node's address as the map gives it: an empty host is the address the map was read at. */
-static const char *host_of(chat_redis_cluster *c, const char *host) { return host[0] ? host : c->links[0].host; }
+/* A node's address as a node gave it: an empty host is that node's own host (CLUSTER
+ * SLOTS and MOVED say "" for "the address you asked me at"). */
+static const char *host_of(chat_redis_cluster *c, const char *host, int asked) {
+  return host[0] ? host : c->links[asked].host;
+}
 
-static void free_cmd(cluster_cmd *cmd) {
-  for (int i = 0; i < cmd->argc; i++) free(cmd->argv[i]);
-  free(cmd->argv);
-  free(cmd->argvlen);
-  free(cmd);
+static cluster_cmd *copy_cmd(int argc, const char **argv, const size_t *argvlen) {
+  size_t bytes = sizeof(cluster_cmd) + (size_t)argc * (sizeof(char *) + sizeof(size_t));
+  for (int i = 0; i < argc; i++) bytes += argvlen[i];
+  cluster_cmd *cmd = calloc(1, bytes);
+  if (cmd == NULL) return NULL;
+  cmd->argc = argc;
+  cmd->argv = (const char **)(cmd + 1);
+  cmd->argvlen = (size_t *)(cmd->argv + argc);
+  char *data = (char *)(cmd->argvlen + argc);
+  for (int i = 0; i < argc; i++) {
+    memcpy(data, argv[i], argvlen[i]);
+    cmd->argv[i] = data;
+    cmd->argvlen[i] = argvlen[i];
+    data += argvlen[i];
+  }
+  return cmd;
 }
 
 static int send_to(cluster_cmd *cmd, int link, int asking);
@@ -91,7 +107,7 @@ static void on_reply(redisReply *reply, const char *err, void *ud) {
   if (kind != CHAT_REDIS_NO_REDIRECT && cmd->hops < MAX_HOPS && !c->closing) {
     c->redirects++;
     cmd->hops++;
-    int target = link_to(c, to.host[0] ? to.host : c->links[0].host, to.port);
+    int target = link_to(c, host_of(c, to.host, cmd->link), to.port);
     if (kind == CHAT_REDIS_MOVED) {
       /* The slot has a new master: send there from now on, and read the whole map soon
        * (a resharding moves many slots). */
@@ -101,24 +117,25 @@ static void on_reply(redisReply *reply, const char *err, void *ud) {
     }
     if (target >= 0 && send_to(cmd, target, kind == CHAT_REDIS_ASK) == 0) return;
     cmd->cb(NULL, "Redis Cluster: the redirected node is unavailable", cmd->ud);
-    free_cmd(cmd);
+    free(cmd);
     return;
   }
   if (reply == NULL) schedule_refresh(c, REFRESH_SOON_MS);
   cmd->cb(reply, err, cmd->ud);
-  free_cmd(cmd);
+  free(cmd);
 }
 
 static void ignore_reply(redisReply *reply, const char *err, void *ud) { (void)reply, (void)err, (void)ud; }
 
 static int send_to(cluster_cmd *cmd, int link, int asking) {
   chat_redis *r = cmd->c->links[link].link;
+  cmd->link = link;
   if (asking) {
     const char *argv[1] = {"ASKING"};
     size_t argvlen[1] = {6};
     if (chat_redis_command(r, 1, argv, argvlen, ignore_reply, NULL) < 0) return -1;
   }
-  return chat_redis_command(r, cmd->argc, (const char **)cmd->argv, cmd->argvlen, on_reply, cmd);
+  return chat_redis_command(r, cmd->argc, cmd->argv, cmd->argvlen, on_reply, cmd);
 }
 
 /* The link serving a slot (a keyless command: any master that answers), or -1. */
@@ -143,21 +160,11 @@ int chat_redis_cluster_command(chat_redis_cluster *c, int argc, const char **arg
   }
   int link = link_for(c, slot);
   if (link < 0) return -1;
-  cluster_cmd *cmd = calloc(1, sizeof *cmd);
+  cluster_cmd *cmd = copy_cmd(argc, argv, argvlen);
   if (cmd == NULL) return -1;
-  cmd->c = c, cmd->argc = argc, cmd->slot = slot, cmd->cb = cb, cmd->ud = ud;
-  cmd->argv = calloc((size_t)argc, sizeof *cmd->argv);
-  cmd->argvlen = calloc((size_t)argc, sizeof *cmd->argvlen);
-  for (int i = 0; cmd->argv && cmd->argvlen && i < argc; i++) {
-    cmd->argv[i] = malloc(argvlen[i] + 1);
-    if (cmd->argv[i] == NULL) break;
-    memcpy(cmd->argv[i], argv[i], argvlen[i]);
-    cmd->argv[i][argvlen[i]] = '\0';
-    cmd->argvlen[i] = argvlen[i];
-  }
-  if (cmd->argv == NULL || cmd->argvlen == NULL || cmd->argv[argc - 1] == NULL || send_to(cmd, link, 0) < 0) {
-    if (cmd->argv == NULL) cmd->argc = 0;
-    free_cmd(cmd);
+  cmd->c = c, cmd->cb = cb, cmd->ud = ud;
+  if (send_to(cmd, link, 0) < 0) {
+    free(cmd);
     return -1;
   }
   return 0;
@@ -180,7 +187,8 @@ static void on_slots(redisReply *reply, const char *err, void *ud) {
   int links[CHAT_REDIS_MAX_NODES];
   for (size_t i = 0; i < next->nnodes; i++) {
     /* Links to masters only: replicas serve no command of chatd's. */
-    links[i] = next->nodes[i].master < 0 ? link_to(c, host_of(c, next->nodes[i].host), next->nodes[i].port) : -1;
+    links[i] = next->nodes[i].master < 0 ? link_to(c, host_of(c, next->nodes[i].host, c->asked), next->nodes[i].port)
+                                         : -1;
   }
   size_t uncovered = chat_redis_slot_map_uncovered(next);
   if (!c->map_read || uncovered > 0)
@@ -207,6 +215,7 @@ static void on_refresh(uv_timer_t *t) {
   for (size_t i = 0; i < c->nlinks; i++) {
     if (chat_redis_command(c->links[i].link, 2, argv, argvlen, on_slots, c) == 0) {
       c->refreshing = 1;
+      c->asked = (int)i;
       return;
     }
   }
@@ -221,7 +230,36 @@ static void schedule_refresh(chat_redis_cluster *c, uint64_t in_ms) {
   uv_timer_start(&c->refresh, on_refresh, in_ms, 0);
 }
 
+/* The n-th "host:port" of a comma-separated seed list into host and port; 0, or -1 when
+ * there is no n-th or it is not an address. */
+static int seed_at(const char *seeds, size_t nth, char *host, int *port) {
+  const char *p = seeds;
+  for (size_t i = 0; p != NULL && i < nth; i++) {
+    p = strchr(p, ',');
+    if (p != NULL) p++;
+  }
+  if (p == NULL) return -1;
+  size_t n = strcspn(p, ",");
+  const char *colon = memrchr(p, ':', n);
+  if (colon == NULL || colon == p || (size_t)(colon - p) >= CHAT_REDIS_HOST_MAX) return -1;
+  char *end;
+  long v = strtol(colon + 1, &end, 10);
+  if (end != p + n || end == colon + 1 || v <= 0 || v > 65535) return -1;
+  memcpy(host, p, (size_t)(colon - p));
+  host[colon - p] = '\0';
+  *port = (int)v;
+  return 0;
+}
+
 chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, int timeout_ms) {
+  char host[CHAT_REDIS_HOST_MAX];
+  int port;
+  /* Every seed must be an address: a typo in the configuration is refused, not skipped. */
+  size_t nseeds = 0;
+  while (seeds != NULL && seed_at(seeds, nseeds, host, &port) == 0) nseeds++;
+  size_t commas = 0;
+  for (const char *p = seeds; p != NULL && *p; p++) commas += *p == ',';
+  if (nseeds == 0 || nseeds != commas + 1 || nseeds > CHAT_REDIS_MAX_NODES) return NULL;
   chat_redis_cluster *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->loop = loop;
@@ -229,28 +267,11 @@ chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, i
   uv_timer_init(loop, &c->refresh);
   c->refresh.data = c;
   uv_unref((uv_handle_t *)&c->refresh);
-  const char *p = seeds;
-  while (p != NULL && *p) {
-    const char *comma = strchr(p, ',');
-    size_t n = comma ? (size_t)(comma - p) : strlen(p);
-    char one[CHAT_REDIS_HOST_MAX + 8];
-    if (n > 0 && n < sizeof one) {
-      memcpy(one, p, n);
-      one[n] = '\0';
-      char *colon = strrchr(one, ':');
-      int port = colon ? atoi(colon + 1) : 0;
-      if (colon != NULL && port > 0 && port <= 65535) {
-        *colon = '\0';
-        if (link_to(c, one, port) >= 0) c->nseeds++;
-      }
-    }
-    p = comma ? comma + 1 : NULL;
+  for (size_t i = 0; i < nseeds; i++) {
+    seed_at(seeds, i, host, &port);
+    link_to(c, host, port);
   }
-  if (c->nseeds == 0) {
-    uv_close((uv_handle_t *)&c->refresh, NULL);
-    free(c);
-    return NULL;
-  }
+  c->nseeds = nseeds;
   return c;
 }
 

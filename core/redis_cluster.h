@@ -15,7 +15,7 @@
 typedef struct chat_redis_cluster chat_redis_cluster;
 
 /* seeds: "host:port[,host:port...]" (SPRING_DATA_REDIS_CLUSTER_NODES's form). NULL when
- * no seed can be read. */
+ * any of them is not such an address. */
 chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, int timeout_ms);
 
 /* As chat_redis_command: 0 when cb will be called, -1 (cb not called) when no node can

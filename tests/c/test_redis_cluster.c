@@ -49,6 +49,15 @@ static int incr(const char *key) {
   return chat_redis_cluster_command(cluster, 2, argv, argvlen, on_incr, NULL);
 }
 
+/* One INCR through the client, waited for: 1 when it was answered with an integer. */
+static int incr_answered(const char *key, int ms) {
+  answered = integers = failed = 0;
+  if (incr(key) != 0) return 0;
+  want = 1;
+  run_until(all_answered, ms);
+  return integers == 1;
+}
+
 static redisContext *node(const char *host, int port) {
   redisContext *c = redisConnect(host, port);
   if (c == NULL || c->err) {
@@ -87,15 +96,19 @@ static void masters_of(redisContext *c, int slot, char *owner_id, int *owner_por
 static void closed(void *ud) { *(int *)ud = 1; }
 
 int main(void) {
+  loop = uv_default_loop();
+  /* Seeds that name no node are refused at once. */
+  const char *bad_seeds[] = {"", "localhost", "h:0", "h:70000", ",", "h:x", ":7000", "h:7000,", "h:7000,oops"};
+  for (size_t i = 0; i < sizeof bad_seeds / sizeof *bad_seeds; i++)
+    CHECK(chat_redis_cluster_new(loop, bad_seeds[i], 2000) == NULL);
   const char *where = getenv("CHAT_TEST_REDIS_CLUSTER"), *dir = getenv("CHAT_TEST_REDIS_CLUSTER_DIR");
   if (where == NULL || dir == NULL) {
-    printf("CHAT_TEST_REDIS_CLUSTER and CHAT_TEST_REDIS_CLUSTER_DIR not set: nothing to test against\n");
-    return 0;
+    printf("CHAT_TEST_REDIS_CLUSTER and CHAT_TEST_REDIS_CLUSTER_DIR not set: no cluster to test against\n");
+    CHECK_DONE();
   }
   char host[64];
   int port;
   CHECK(sscanf(where, "%63[^:]:%d", host, &port) == 2);
-  loop = uv_default_loop();
   cluster = chat_redis_cluster_new(loop, where, 2000);
   CHECK(cluster != NULL);
   CHECK(run_until(is_ready, 10000));
@@ -131,21 +144,13 @@ int main(void) {
   freeReplyObject(keys);
   /* Mid-migration the key is on the importing node already: the source answers ASK. */
   unsigned long before_ask = chat_redis_cluster_redirects(cluster);
-  answered = integers = failed = 0;
-  CHECK(incr("test:gen:{1}") == 0);
-  want = 1;
-  CHECK(run_until(all_answered, 5000));
-  CHECK(integers == 1);
+  CHECK(incr_answered("test:gen:{1}", 5000));
   CHECK(chat_redis_cluster_redirects(cluster) == before_ask + 1);
   printf("slot %d migrating: ASK followed with ASKING\n", slot);
   freeReplyObject(redisCommand(to, "CLUSTER SETSLOT %d NODE %s", slot, other_id));
   freeReplyObject(redisCommand(from, "CLUSTER SETSLOT %d NODE %s", slot, other_id));
   unsigned long before = chat_redis_cluster_redirects(cluster);
-  answered = integers = failed = 0;
-  CHECK(incr("test:gen:{1}") == 0);
-  want = 1;
-  CHECK(run_until(all_answered, 5000));
-  CHECK(integers == 1);
+  CHECK(incr_answered("test:gen:{1}", 5000));
   CHECK(chat_redis_cluster_redirects(cluster) > before);
   redisReply *moved = redisCommand(to, "GET test:gen:{1}");
   CHECK(moved && moved->type == REDIS_REPLY_STRING && strcmp(moved->str, "3") == 0); /* 300 loop, ASK, MOVED */
@@ -164,14 +169,8 @@ int main(void) {
   uint64_t killed_at = uv_now(loop);
   int back = 0;
   while (!back && uv_now(loop) - killed_at < 15000) {
-    answered = integers = failed = 0;
-    if (incr("test:gen:{1}") == 0) {
-      want = 1;
-      run_until(all_answered, 3000);
-      back = integers == 1;
-    } else {
-      run_until(is_ready, 100);
-    }
+    back = incr_answered("test:gen:{1}", 3000);
+    if (!back) run_until(is_ready, 100); /* refused at once while no master serves the slot */
   }
   CHECK(back);
   printf("master :%d killed: its slots answered again after %llu ms\n", other_port,
