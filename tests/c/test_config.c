@@ -100,6 +100,7 @@ static void test_defaults(void) {
   /* A silent dependency costs bounded time. */
   CHECK(cfg.redis_timeout_ms == 2000 && cfg.pg_statement_timeout_ms == 5000);
   CHECK(cfg.pg_connect_timeout_ms == 5000 && cfg.kafka_produce_timeout_ms == 10000);
+  CHECK(cfg.resume_max_messages == 1000 && cfg.history_cache_mb == 64);
   chat_config_free(&cfg);
 }
 
@@ -163,6 +164,8 @@ static void test_errors_name_the_variable(void) {
   expect_error(url, "SPRING_DATASOURCE_URL");
   static const char *const pool[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_PG_POOL_SIZE", "0", NULL};
   expect_error(pool, "CHAT_PG_POOL_SIZE");
+  static const char *const cache[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_HISTORY_CACHE_MB", "-1", NULL};
+  expect_error(cache, "CHAT_HISTORY_CACHE_MB");
   static const char *const watch[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_LUA_WATCH", "yes", NULL};
   expect_error(watch, "CHAT_LUA_WATCH");
   static const char *const prefer[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",

@@ -138,14 +138,10 @@ function M.settled(room_id)
   return not pending[room_id] or M.invalidate(room_id)
 end
 
--- Every pending invalidation tried again (the command link to Redis is back). Returns how
--- many still fail.
+-- Every pending invalidation tried again (the command link to Redis is back); one that
+-- still fails stays pending.
 function M.retry_pending()
-  local failing = 0
-  for room_id in pairs(pending) do
-    if not M.invalidate(room_id) then failing = failing + 1 end
-  end
-  return failing
+  for room_id in pairs(pending) do M.invalidate(room_id) end
 end
 
 -- Why a room/member pair matched nothing: no such room, or not an active member (or
