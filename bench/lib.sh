@@ -79,7 +79,10 @@ cpu_ticks() {
 # the pools already open), for chat-bench --db-pid.
 pg_pids() {
   local pm
-  pm=$(ss -Hltnp "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+  pm=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+  # Where ss may not name another user's sockets (a sandbox without ptrace rights), the
+  # postmaster is the oldest postgres started with that port.
+  [ -n "$pm" ] || pm=$(pgrep -o -f "bin/postgres .*-p $1( |$)" || true)
   [ -n "$pm" ] && { echo "$pm"; pgrep -P "$pm"; }
   return 0
 }

@@ -40,10 +40,22 @@ CONF
     RABBITMQ_NODENAME=chatdbench@localhost RABBITMQ_DIST_PORT="$(free_port 25673)" \
     exec "${PIN_SERVER[@]}" setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
     /usr/lib/rabbitmq/bin/rabbitmq-server) >"$RABBIT_DIR/out.log" 2>&1 &
-  for _ in $(seq 120); do (echo >"/dev/tcp/127.0.0.1/$RABBIT_PORT") 2>/dev/null && break; sleep 0.5; done
-  sleep 1
-  # The Erlang VM's command line does not name the node: find it by its Web-STOMP port.
-  RABBIT_PID="$(ss -Hltnp "sport = :$RABBIT_PORT" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)"
+  local launcher=$!
+  # The Erlang VM's command line does not name the node: it is found by its Web-STOMP port,
+  # or, where ss cannot name a socket's process, as the newest VM under our launcher's user.
+  for _ in $(seq 120); do
+    if (echo >"/dev/tcp/127.0.0.1/$RABBIT_PORT") 2>/dev/null; then
+      RABBIT_PID="$(ss -Hltnp "sport = :$RABBIT_PORT" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)"
+      [ -n "$RABBIT_PID" ] || RABBIT_PID="$(pgrep -n -u rabbitmq beam.smp || true)"
+      [ -n "$RABBIT_PID" ] && return 0
+    fi
+    kill -0 "$launcher" 2>/dev/null || break
+    sleep 0.5
+  done
+  RABBIT_PID=""
+  echo "rabbitmq did not start; the end of its output and log:" >&2
+  tail -n 20 "$RABBIT_DIR/out.log" "$RABBIT_DIR"/log/*.log 2>/dev/null >&2 || true
+  return 1
 }
 
 stop_rabbit() {
