@@ -15,10 +15,33 @@
 #include "metrics.h"
 #include "kafka.h"
 #include "redis.h"
+#include "redis_pubsub.h"
 #include "runtime.h"
 #include "sockjs_conn.h"
 #include "static_files.h"
 #include "ws_conn.h"
+
+static size_t count(char **list) {
+  size_t n = 0;
+  while (list && list[n]) n++;
+  return n;
+}
+
+/* What the scripts listen to on Redis: classic channels (app.redis_channels), and room
+ * channels (app.redis_room_channels, for destinations under app.redis_room_prefix). */
+static void subscribe_redis(chat_runtime *rt, chat_vm *vm) {
+  if (rt->pubsub == NULL) return;
+  char **channels = chat_vm_strings(vm, "redis_channels");
+  chat_redis_pubsub_set_channels(rt->pubsub, (const char *const *)channels, count(channels));
+  chat_vm_strings_free(channels);
+  char **rooms = chat_vm_strings(vm, "redis_room_channels");
+  char **prefix = chat_vm_strings(vm, "redis_room_prefix");
+  if (chat_redis_pubsub_set_rooms(rt->pubsub, prefix ? prefix[0] : NULL, (const char *const *)rooms, count(rooms)) < 0)
+    chat_log_error("reload", "app.redis_room_channels: each needs one \"{}\" (the room's hash tag) and a "
+                   "redis_room_prefix; a change while rooms are subscribed takes a restart. Kept as they were");
+  chat_vm_strings_free(rooms);
+  chat_vm_strings_free(prefix);
+}
 
 int chat_app_reload(chat_runtime *rt) {
   char err[512] = "";
@@ -37,13 +60,7 @@ int chat_app_reload(chat_runtime *rt) {
   chat_vm *old = rt->vm;
   rt->vm = vm;
   if (old) rt->reloads++;
-  char **channels = chat_vm_strings(vm, "redis_channels");
-  size_t n = 0;
-  while (channels && channels[n]) n++;
-  if (rt->redis_sub && n > 0)
-    chat_redis_set_subscriptions(rt->redis_sub, (const char *const *)channels, n,
-                                 chat_app_redis_message, rt);
-  chat_vm_strings_free(channels);
+  subscribe_redis(rt, vm);
   if (rt->kafka) {
     char **topics = chat_vm_strings(vm, "kafka_topics");
     chat_kafka_subscribe(rt->kafka, topics);

@@ -20,6 +20,8 @@ struct chat_broker {
   size_t ndests;
   size_t nsubs;
   void (*free_state)(void *state);
+  void (*on_destination)(void *ud, const char *name, int added);
+  void *destination_ud;
 };
 
 chat_broker *chat_broker_new(void (*free_state)(void *state)) {
@@ -61,6 +63,11 @@ void chat_broker_free(chat_broker *b) {
   free(b);
 }
 
+void chat_broker_on_destination(chat_broker *b, void (*fn)(void *ud, const char *name, int added), void *ud) {
+  b->on_destination = fn;
+  b->destination_ud = ud;
+}
+
 static chat_broker_dest *find_dest(const chat_broker *b, const char *name, uint64_t h) {
   for (chat_broker_dest *d = b->buckets[h & (b->nbuckets - 1)]; d; d = d->next)
     if (d->hash == h && strcmp(d->name, name) == 0) return d;
@@ -87,6 +94,15 @@ static void maybe_grow(chat_broker *b) {
   b->nbuckets = n;
 }
 
+/* Empty destinations are dropped so memory follows the live rooms, not history. */
+static void drop_dest(chat_broker *b, chat_broker_dest *d) {
+  chat_broker_dest **pp = &b->buckets[d->hash & (b->nbuckets - 1)];
+  while (*pp != d) pp = &(*pp)->next;
+  *pp = d->next;
+  free_dest(b, d);
+  b->ndests--;
+}
+
 chat_sub *chat_broker_subscribe(chat_broker *b, const char *destination, void *session,
                                 const char *id) {
   uint64_t h = chat_hash_str(destination);
@@ -106,12 +122,15 @@ chat_sub *chat_broker_subscribe(chat_broker *b, const char *destination, void *s
     maybe_grow(b);
   }
   chat_sub *s = calloc(1, sizeof *s);
-  if (s == NULL) return NULL;
-  s->id = strdup(id);
-  if (s->id == NULL) {
+  if (s != NULL && (s->id = strdup(id)) == NULL) {
     free(s);
+    s = NULL;
+  }
+  if (s == NULL) {
+    if (d->count == 0) drop_dest(b, d);
     return NULL;
   }
+  if (d->count == 0 && b->on_destination) b->on_destination(b->destination_ud, d->name, 1);
   s->session = session;
   s->dest = d;
   s->destination = d->name;
@@ -133,12 +152,8 @@ void chat_broker_unsubscribe(chat_broker *b, chat_sub *s) {
   free(s->id);
   free(s);
   if (d->count == 0) {
-    /* Empty destinations are dropped so memory follows the live rooms, not history. */
-    chat_broker_dest **pp = &b->buckets[d->hash & (b->nbuckets - 1)];
-    while (*pp != d) pp = &(*pp)->next;
-    *pp = d->next;
-    free_dest(b, d);
-    b->ndests--;
+    if (b->on_destination) b->on_destination(b->destination_ud, d->name, 0);
+    drop_dest(b, d);
   }
 }
 

@@ -24,6 +24,10 @@ typedef struct chat_sub {
 chat_broker *chat_broker_new(void (*free_state)(void *state));
 void chat_broker_free(chat_broker *b);
 
+/* fn(ud, name, 1) when a destination gets its first subscription, fn(ud, name, 0) when
+ * its last goes (Redis room channels follow the rooms with local subscribers). */
+void chat_broker_on_destination(chat_broker *b, void (*fn)(void *ud, const char *name, int added), void *ud);
+
 /* Adds a subscription; returns NULL on allocation failure. */
 chat_sub *chat_broker_subscribe(chat_broker *b, const char *destination, void *session,
                                 const char *id);

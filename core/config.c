@@ -478,6 +478,16 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
     cfg->redis_port = (int)n;
   }
 
+  static const char *const cluster[] = {"SPRING_DATA_REDIS_CLUSTER_NODES", "SPRING_REDIS_CLUSTER_NODES", NULL};
+  cfg->redis_cluster_nodes = dup_set(first_set(get, cluster, NULL));
+  const char *pubsub = get("CHAT_REDIS_PUBSUB");
+  if (pubsub != NULL && strcmp(pubsub, "single") != 0 && strcmp(pubsub, "sharded") != 0) {
+    set_err(err, errlen, "CHAT_REDIS_PUBSUB must be single or sharded, got '%s'", pubsub);
+    chat_config_free(cfg);
+    return -1;
+  }
+  cfg->redis_pubsub_sharded = pubsub != NULL && strcmp(pubsub, "sharded") == 0;
+
   static const char *const kafka[] = {"SPRING_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS",
                                       "KAFKA_SERVERS", NULL};
   cfg->kafka_bootstrap = dup_or(first_set(get, kafka, NULL), "localhost:9092");
@@ -531,6 +541,20 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
     chat_config_free(cfg);
     return -1;
   }
+  /* The original publishes and listens on chat:messages only: pods on room channels would
+   * neither hear it nor be heard by it. */
+  if (cfg->mixed_fleet && cfg->redis_cluster_nodes) {
+    set_err(err, errlen, "SPRING_DATA_REDIS_CLUSTER_NODES needs CHAT_MIXED_FLEET=false: original pods connect to "
+            "one Redis (its RedisConfig), never to a cluster");
+    chat_config_free(cfg);
+    return -1;
+  }
+  if (cfg->mixed_fleet && cfg->redis_pubsub_sharded) {
+    set_err(err, errlen, "CHAT_REDIS_PUBSUB=sharded needs CHAT_MIXED_FLEET=false: original pods publish and "
+            "listen on chat:messages only");
+    chat_config_free(cfg);
+    return -1;
+  }
   /* The original's zones: Hibernate's jdbc.time_zone and spring.jackson.time-zone (both
    * Asia/Seoul in its application.yml), under the names Spring's relaxed binding gives them. */
   struct {
@@ -575,6 +599,7 @@ void chat_config_free(chat_config *cfg) {
   free(cfg->bind_address);
   free(cfg->pg_conninfo);
   free(cfg->redis_host);
+  free(cfg->redis_cluster_nodes);
   free(cfg->kafka_bootstrap);
   free(cfg->kafka_group);
   free(cfg->eureka_url);

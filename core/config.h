@@ -13,6 +13,8 @@ typedef struct chat_config {
   int pg_pool_size;     /* CHAT_PG_POOL_SIZE, default 4 */
   char *redis_host;
   int redis_port;
+  char *redis_cluster_nodes; /* SPRING_DATA_REDIS_CLUSTER_NODES "host:port,...", NULL: one Redis */
+  int redis_pubsub_sharded;  /* CHAT_REDIS_PUBSUB=sharded: per-room SSUBSCRIBE (default single) */
   char *kafka_bootstrap;
   char *kafka_group;
   char *eureka_url;     /* NULL: do not register; else a comma list of zone URLs */

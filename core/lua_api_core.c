@@ -14,6 +14,7 @@
 #include "lua_task.h"
 #include "pg.h"
 #include "redis.h"
+#include "redis_cluster.h"
 #include "runtime.h"
 #include "time_zone.h"
 
@@ -225,7 +226,8 @@ static int health(lua_State *L) {
   lua_setfield(L, -2, "size");
   lua_setfield(L, -2, "pg");
   lua_createtable(L, 0, 1);
-  lua_pushboolean(L, rt->redis && chat_redis_connected(rt->redis));
+  lua_pushboolean(L, rt->redis_cluster ? chat_redis_cluster_ready(rt->redis_cluster)
+                                       : rt->redis && chat_redis_connected(rt->redis));
   lua_setfield(L, -2, "connected");
   lua_setfield(L, -2, "redis");
   return 1;
@@ -271,6 +273,10 @@ static void push_config(lua_State *L, const chat_config *c) {
   lua_setfield(L, -2, "redis_host");
   lua_pushinteger(L, c->redis_port);
   lua_setfield(L, -2, "redis_port");
+  lua_pushboolean(L, c->redis_cluster_nodes != NULL);
+  lua_setfield(L, -2, "redis_cluster");
+  lua_pushstring(L, c->redis_pubsub_sharded ? "sharded" : "single");
+  lua_setfield(L, -2, "redis_pubsub");
   lua_pushstring(L, c->kafka_bootstrap);
   lua_setfield(L, -2, "kafka_bootstrap");
   lua_pushstring(L, c->kafka_group);

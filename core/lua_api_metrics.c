@@ -13,6 +13,8 @@
 #include "pg.h"
 #include "process_stats.h"
 #include "redis.h"
+#include "redis_cluster.h"
+#include "redis_pubsub.h"
 #include "runtime.h"
 #include "sockjs_conn.h"
 #include "stomp_session.h"
@@ -22,6 +24,52 @@
 #endif
 
 static chat_runtime *runtime_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+
+static void add_link(chat_metrics_snapshot *s, const char *host, int port, const char *link, int up) {
+  if (s->redis_links == CHAT_METRICS_MAX_REDIS_LINKS) return;
+  s->redis_link[s->redis_links].host = host;
+  s->redis_link[s->redis_links].port = port;
+  s->redis_link[s->redis_links].link = link;
+  s->redis_link[s->redis_links++].up = up;
+}
+
+static void fill_redis(chat_metrics_snapshot *s, const chat_runtime *rt) {
+  if (rt->redis) {
+    s->redis_timeouts = chat_redis_stalls(rt->redis);
+    s->redis_connected = chat_redis_connected(rt->redis);
+    add_link(s, rt->config.redis_host, rt->config.redis_port, "command", s->redis_connected);
+  }
+  if (rt->redis_cluster) {
+    const chat_redis_cluster *c = rt->redis_cluster;
+    s->redis_cluster = 1;
+    s->redis_timeouts = chat_redis_cluster_stalls(c);
+    s->redis_connected = chat_redis_cluster_ready(c);
+    s->redis_cluster_redirects = chat_redis_cluster_redirects(c);
+    s->redis_cluster_topology_changes = chat_redis_cluster_topology_changes(c);
+    for (size_t i = 0; i < chat_redis_cluster_masters(c); i++) {
+      const char *host = "";
+      int port = 0, up = 0;
+      chat_redis_cluster_master_at(c, i, &host, &port, &up);
+      add_link(s, host, port, "command", up);
+    }
+  }
+  if (rt->pubsub) {
+    chat_redis_pubsub_stats ps;
+    chat_redis_pubsub_stats_get(rt->pubsub, &ps);
+    s->redis_pubsub_connected = ps.up;
+    s->redis_room_channels = ps.room_channels;
+    s->redis_global_channels = ps.global_channels;
+    s->redis_room_messages = ps.room_messages;
+    s->redis_global_messages = ps.global_messages;
+    s->redis_pubsub_stalls = ps.stalls;
+    for (size_t i = 0; i < chat_redis_pubsub_links(rt->pubsub); i++) {
+      const char *host = "";
+      int port = 0, up = 0;
+      chat_redis_pubsub_link_at(rt->pubsub, i, &host, &port, &up);
+      add_link(s, host, port, "pubsub", up);
+    }
+  }
+}
 
 /* Reads every gauge from the module that owns it, at scrape time only. */
 static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
@@ -43,9 +91,7 @@ static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
     chat_pg_pool_stats(rt->pg, &s->pg_queued, &s->pg_in_flight, &s->pg_pinned);
     chat_pg_pool_timeouts(rt->pg, &s->pg_statement_timeouts, &s->pg_connect_timeouts);
   }
-  if (rt->redis) s->redis_timeouts = chat_redis_stalls(rt->redis);
-  s->redis_connected = rt->redis && chat_redis_connected(rt->redis);
-  s->redis_pubsub_connected = rt->redis_sub && chat_redis_connected(rt->redis_sub);
+  fill_redis(s, rt);
   if (rt->kafka) {
     const char *err;
     s->kafka_enabled = 1;
@@ -97,9 +143,18 @@ static int history_cache(lua_State *L) {
   return 0;
 }
 
+/* chat.metrics.redis_unrouted(): a chat message came from Redis for a room this instance
+ * has no subscriber for (chat/stomp/delivery.lua): the traffic sharded Pub/Sub saves. */
+static int redis_unrouted(lua_State *L) {
+  (void)L;
+  chat_metrics.redis_unrouted++;
+  return 0;
+}
+
 void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored},
                                  {"access_denied", access_denied}, {"history_cache", history_cache},
+                                 {"redis_unrouted", redis_unrouted},
                                  {NULL, NULL}};
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, fns, 1);

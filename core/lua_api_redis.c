@@ -5,6 +5,7 @@
 #include "lua_api.h"
 #include "lua_task.h"
 #include "redis.h"
+#include "redis_cluster.h"
 #include "runtime.h"
 
 enum { MAX_ARGS = 256 };
@@ -51,7 +52,7 @@ static void on_redis_reply(redisReply *reply, const char *err, void *ud) {
 }
 
 static int redis_call(lua_State *L) {
-  chat_redis *redis = lua_touserdata(L, lua_upvalueindex(1));
+  chat_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
   int argc = lua_gettop(L);
   if (argc < 1 || argc > MAX_ARGS) return luaL_error(L, "chat.redis.call: expected 1 to %d arguments", MAX_ARGS);
   const char *argv[MAX_ARGS];
@@ -66,7 +67,9 @@ static int redis_call(lua_State *L) {
   }
   chat_task *t = chat_task_from(L);
   if (t == NULL) return luaL_error(L, "chat.redis.call is only possible from a handler's own coroutine");
-  if (chat_redis_command(redis, argc, argv, argvlen, on_redis_reply, t) < 0) {
+  int sent = rt->redis_cluster ? chat_redis_cluster_command(rt->redis_cluster, argc, argv, argvlen, on_redis_reply, t)
+                               : chat_redis_command(rt->redis, argc, argv, argvlen, on_redis_reply, t);
+  if (sent < 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "Redis is unavailable");
     return 2;
@@ -76,6 +79,6 @@ static int redis_call(lua_State *L) {
 
 void chat_lua_api_redis_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"call", redis_call}, {NULL, NULL}};
-  lua_pushlightuserdata(L, rt->redis);
+  lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, fns, 1);
 }

@@ -66,8 +66,16 @@ static int stomp_send_to_session(lua_State *L) {
   return 1;
 }
 
+/* chat.stomp.has_subscribers(destination) -> whether any local subscription has it */
+static int stomp_has_subscribers(lua_State *L) {
+  chat_stomp_hub *hub = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushboolean(L, chat_stomp_hub_has_subscribers(hub, luaL_checkstring(L, 1)));
+  return 1;
+}
+
 void chat_lua_api_stomp_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"broadcast", stomp_broadcast},
+                                 {"has_subscribers", stomp_has_subscribers},
                                  {"send_to_session", stomp_send_to_session},
                                  {NULL, NULL}};
   lua_pushlightuserdata(L, rt->stomp);

@@ -209,6 +209,9 @@ char **chat_vm_strings(chat_vm *vm, const char *field) {
       if (lua_type(L, -1) == LUA_TSTRING) list[k++] = strdup(lua_tostring(L, -1));
       lua_pop(L, 1);
     }
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    list = calloc(2, sizeof *list);
+    if (list) list[0] = strdup(lua_tostring(L, -1));
   }
   lua_pop(L, 2);
   return list;

@@ -45,7 +45,8 @@ const char *chat_vm_version(const chat_vm *vm);
 void chat_vm_scripts_version(const char *lua_dir, char out[17]);
 
 /* Copies the array of strings app[field] (e.g. "redis_channels") into a NULL-terminated
- * malloc'ed array; free it with chat_vm_strings_free. NULL when absent. */
+ * malloc'ed array (a plain string is a list of one); free it with chat_vm_strings_free.
+ * NULL when absent. */
 char **chat_vm_strings(chat_vm *vm, const char *field);
 void chat_vm_strings_free(char **list);
 

@@ -29,6 +29,8 @@
 #include "migrate.h"
 #include "pg.h"
 #include "redis.h"
+#include "redis_cluster.h"
+#include "redis_pubsub.h"
 #include "runtime.h"
 #include "script_watch.h"
 #include "sockjs_conn.h"
@@ -52,7 +54,7 @@ static void pubsub_link_changed(void *ud, int up) {
 
 static void reset_pubsub(void *ud) {
   chat_runtime *r = ud;
-  if (r->redis_sub) chat_redis_reset(r->redis_sub);
+  if (r->pubsub) chat_redis_pubsub_reset(r->pubsub);
 }
 
 static int is_dir(const char *path) {
@@ -113,8 +115,8 @@ static void on_http_closed(void *ud) {
   /* No client can come back for a SockJS session, and no subscriber is left for what
    * the other instances publish. */
   chat_sockjs_stop_all();
-  chat_redis_close(rt.redis_sub, on_pool_closed, NULL);
-  rt.redis_sub = NULL;
+  chat_redis_pubsub_close(rt.pubsub, on_pool_closed, NULL);
+  rt.pubsub = NULL;
   /* Kafka first: a record being handled may still need the database. */
   if (rt.kafka) {
     chat_kafka_close(rt.kafka, on_kafka_closed, NULL);
@@ -126,8 +128,11 @@ static void on_http_closed(void *ud) {
 static void close_pools(void) {
   chat_pg_pool_close(rt.pg, on_pool_closed, NULL);
   rt.pg = NULL;
-  chat_redis_close(rt.redis, on_pool_closed, NULL);
+  /* After the Pub/Sub side, which follows the cluster's map. */
+  if (rt.redis_cluster) chat_redis_cluster_close(rt.redis_cluster, on_pool_closed, NULL);
+  else chat_redis_close(rt.redis, on_pool_closed, NULL);
   rt.redis = NULL;
+  rt.redis_cluster = NULL;
   chat_stomp_hub_free(rt.stomp);
   rt.stomp = NULL;
 }
@@ -239,14 +244,27 @@ int main(void) {
   rt.started_ms = uv_now(rt.loop);
   rt.pg = chat_pg_pool_new(rt.loop, rt.config.pg_conninfo, rt.config.pg_pool_size,
                            rt.config.pg_statement_timeout_ms, rt.config.pg_connect_timeout_ms);
-  rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.config.redis_timeout_ms);
-  rt.redis_sub = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.config.redis_timeout_ms);
-  /* A subscription alone cannot tell a silent Redis from a quiet one; the command link
-   * can, and when it finds Redis silent the Pub/Sub link is made again too. */
-  chat_redis_on_stall(rt.redis, reset_pubsub, &rt);
-  /* Messages published while the Pub/Sub link was down are caught up from PostgreSQL. */
-  chat_redis_on_link(rt.redis_sub, pubsub_link_changed, &rt);
-  chat_redis_on_link(rt.redis, chat_app_redis_link_changed, &rt);
+  if (rt.config.redis_cluster_nodes) {
+    rt.redis_cluster = chat_redis_cluster_new(rt.loop, rt.config.redis_cluster_nodes, rt.config.redis_timeout_ms);
+    if (rt.redis_cluster == NULL) {
+      chat_log_error("config", "SPRING_DATA_REDIS_CLUSTER_NODES must be host:port[,host:port...], got '%s'",
+                     rt.config.redis_cluster_nodes);
+      return 2;
+    }
+    chat_redis_cluster_on_ready(rt.redis_cluster, chat_app_redis_link_changed, &rt);
+  } else {
+    rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.config.redis_timeout_ms);
+    /* A subscription alone cannot tell a silent Redis from a quiet one; the command link
+     * can, and when it finds Redis silent the Pub/Sub link is made again too (its own
+     * PING finds it as well, within the same timeout). */
+    chat_redis_on_stall(rt.redis, reset_pubsub, &rt);
+    chat_redis_on_link(rt.redis, chat_app_redis_link_changed, &rt);
+  }
+  rt.pubsub = chat_redis_pubsub_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.redis_cluster,
+                                    rt.config.redis_timeout_ms);
+  /* Messages published while nothing listened are caught up from PostgreSQL. */
+  chat_redis_pubsub_on_link(rt.pubsub, pubsub_link_changed, &rt);
+  chat_redis_pubsub_on_message(rt.pubsub, chat_app_redis_message, &rt);
   chat_stomp_limits_config stomp_limits = {
       rt.config.stomp_max_frame_bytes, rt.config.stomp_max_queued_bytes,
       (uint64_t)rt.config.stomp_max_stall_ms, (unsigned)rt.config.stomp_heartbeat_ms,

@@ -198,6 +198,33 @@ static void render_requests(text *t) {
   }
 }
 
+/* Cross-instance delivery on Redis: what this instance listens to and receives, and on a
+ * cluster how the map moved and which node links are up (docs/redis-cluster.md). */
+static void render_redis_pubsub(text *t, const chat_metrics_snapshot *s) {
+  family(t, "chatd_redis_pubsub_channels", "gauge",
+         "Redis channels subscribed: global ones (every room) and room channels (rooms with local subscribers).");
+  appendf(t, "chatd_redis_pubsub_channels{kind=\"global\"} %zu\n", s->redis_global_channels);
+  appendf(t, "chatd_redis_pubsub_channels{kind=\"room\"} %zu\n", s->redis_room_channels);
+  family(t, "chatd_redis_pubsub_messages_total", "counter", "Messages received from Redis Pub/Sub, by kind of channel.");
+  appendf(t, "chatd_redis_pubsub_messages_total{kind=\"global\"} %lu\n", s->redis_global_messages);
+  appendf(t, "chatd_redis_pubsub_messages_total{kind=\"room\"} %lu\n", s->redis_room_messages);
+  counter(t, "chatd_redis_messages_without_local_subscribers_total",
+          "Chat messages received from Redis for a room this instance has no subscriber for.",
+          chat_metrics.redis_unrouted);
+  if (s->redis_cluster) {
+    counter(t, "chatd_redis_cluster_redirects_total", "MOVED and ASK answers followed.", s->redis_cluster_redirects);
+    counter(t, "chatd_redis_cluster_topology_changes_total",
+            "Times the cluster's slot map changed (a failover, a resharding).", s->redis_cluster_topology_changes);
+  }
+  family(t, "chatd_redis_link_up", "gauge", "1 when the link to a Redis node answers, by node and kind of link.");
+  for (size_t i = 0; i < s->redis_links; i++) {
+    char host[2 * 256];
+    appendf(t, "chatd_redis_link_up{node=\"%s:%d\",link=\"%s\"} %d\n",
+            label_value(host, sizeof host, s->redis_link[i].host), s->redis_link[i].port, s->redis_link[i].link,
+            s->redis_link[i].up);
+  }
+}
+
 static void render_process(text *t, const chat_metrics_snapshot *s) {
   /* The names every Prometheus client library uses, so stock dashboards work. */
   if (s->cpu_seconds >= 0) {
@@ -294,6 +321,7 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   family(&t, "chatd_redis_connected", "gauge", "1 when the Redis connection is up, by connection.");
   appendf(&t, "chatd_redis_connected{connection=\"commands\"} %d\n", s->redis_connected);
   appendf(&t, "chatd_redis_connected{connection=\"pubsub\"} %d\n", s->redis_pubsub_connected);
+  render_redis_pubsub(&t, s);
   family(&t, "chatd_dependency_timeouts_total", "counter",
          "Times a dependency stayed silent past its timeout: the connection was made again and the waiting work failed.");
   appendf(&t, "chatd_dependency_timeouts_total{dependency=\"postgresql\",kind=\"statement\"} %lu\n",
@@ -301,6 +329,7 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   appendf(&t, "chatd_dependency_timeouts_total{dependency=\"postgresql\",kind=\"connect\"} %lu\n",
           s->pg_connect_timeouts);
   appendf(&t, "chatd_dependency_timeouts_total{dependency=\"redis\",kind=\"command\"} %lu\n", s->redis_timeouts);
+  appendf(&t, "chatd_dependency_timeouts_total{dependency=\"redis\",kind=\"pubsub\"} %lu\n", s->redis_pubsub_stalls);
   if (s->kafka_enabled)
     appendf(&t, "chatd_dependency_timeouts_total{dependency=\"kafka\",kind=\"produce\"} %lu\n",
             s->kafka_produce_timeouts);

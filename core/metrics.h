@@ -45,6 +45,7 @@ typedef struct chat_metrics_counters {
   uint64_t stomp_duplicates_skipped; /* chat messages a destination had been given already */
   uint64_t redis_catch_ups;          /* catch-ups after the Redis Pub/Sub link was down */
   uint64_t redis_caught_up_messages; /* messages they delivered from PostgreSQL */
+  uint64_t redis_unrouted;           /* chat messages from Redis for a room without local subscribers */
   uint64_t http_bytes_in;      /* bytes read from client sockets, every protocol */
   uint64_t http_bytes_out;     /* bytes handed to client socket writes, every protocol */
   uint64_t http_connections_accepted;
@@ -72,6 +73,8 @@ extern const char *const chat_history_outcome_names[];
 /* One chat message stored, by its type ("CHAT", "JOIN", "LEAVE"). */
 void chat_metrics_message_stored(const char *type);
 
+enum { CHAT_METRICS_MAX_REDIS_LINKS = 64 };
+
 /* What other modules know, read at scrape time. */
 typedef struct chat_metrics_snapshot {
   const char *version;          /* chatd's version */
@@ -86,6 +89,16 @@ typedef struct chat_metrics_snapshot {
   int pg_size, pg_connected;
   size_t pg_queued, pg_in_flight, pg_pinned;
   int redis_connected, redis_pubsub_connected;
+  /* Redis Pub/Sub (core/redis_pubsub.h) and Cluster (core/redis_cluster.h). */
+  size_t redis_room_channels, redis_global_channels;
+  unsigned long redis_room_messages, redis_global_messages, redis_pubsub_stalls;
+  int redis_cluster; /* 0: one Redis, the cluster figures below are absent */
+  unsigned long redis_cluster_redirects, redis_cluster_topology_changes;
+  size_t redis_links; /* node links below: masters (commands) and Pub/Sub links */
+  struct {
+    const char *host, *link; /* link: "command" or "pubsub" */
+    int port, up;
+  } redis_link[CHAT_METRICS_MAX_REDIS_LINKS];
   /* Connections dropped, or produce requests failed, because a dependency went silent. */
   unsigned long pg_statement_timeouts, pg_connect_timeouts, redis_timeouts, kafka_produce_timeouts;
   int kafka_enabled;

@@ -82,11 +82,6 @@ struct chat_redis {
   uv_timer_t retry;
   void (*on_closed)(void *ud);
   void *closed_ud;
-  /* Pub/Sub mode: the channels to (re)subscribe on every connect. */
-  char **channels;
-  size_t nchannels;
-  chat_redis_message_cb on_message;
-  void *message_ud;
   /* A Redis that stops answering without closing (paused, partitioned) is detected by the
    * age of the oldest unanswered command (and an idle probe), then the link is dropped and
    * made again, so no caller waits longer than timeout_ms. `healthy` is set only once the
@@ -110,8 +105,6 @@ static void link_down(chat_redis *r) {
   if (r->on_link && !r->closing) r->on_link(r->link_ud, 0);
 }
 
-static void subscribe_all(chat_redis *r);
-
 static void redis_connect(chat_redis *r);
 
 static void on_retry(uv_timer_t *t) { redis_connect(t->data); }
@@ -125,8 +118,6 @@ static void schedule_retry(chat_redis *r) {
 static void watch_closed(uv_handle_t *h) {
   chat_redis *r = h->data;
   if (r->on_closed) r->on_closed(r->closed_ud);
-  for (size_t i = 0; i < r->nchannels; i++) free(r->channels[i]);
-  free(r->channels);
   free(r->host);
   free(r);
 }
@@ -174,8 +165,7 @@ static void mark_healthy(chat_redis *r) {
   if (r->connected) return;
   r->connected = 1;
   r->backoff_ms = BACKOFF_MIN_MS;
-  chat_log_info("redis", "%s connected to %s:%d", r->channels ? "Pub/Sub link" : "command link",
-                r->host, r->port);
+  chat_log_info("redis", "command link connected to %s:%d", r->host, r->port);
   r->logged_down = 0;
   if (r->on_link) r->on_link(r->link_ud, 1);
 }
@@ -193,13 +183,9 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     return;
   }
   r->last_reply_at = uv_now(r->loop);
-  if (r->channels) {
-    subscribe_all(r); /* its first confirmation makes the link healthy */
-  } else {
-    const char *argv[1] = {"PING"};
-    size_t argvlen[1] = {4};
-    if (send_tracked(r, 1, argv, argvlen, NULL, NULL) < 0) mark_healthy(r);
-  }
+  const char *argv[1] = {"PING"};
+  size_t argvlen[1] = {4};
+  if (send_tracked(r, 1, argv, argvlen, NULL, NULL) < 0) mark_healthy(r);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -262,8 +248,8 @@ static void on_watch(uv_timer_t *t) {
   if (r->pending_head && now - r->pending_head->sent_at >= (uint64_t)r->timeout_ms) {
     r->stalls++;
     if (!r->logged_down)
-      chat_log_warn("redis", "%s to %s:%d: no answer within %d ms; reconnecting",
-                    r->channels ? "Pub/Sub link" : "command link", r->host, r->port, r->timeout_ms);
+      chat_log_warn("redis", "command link to %s:%d: no answer within %d ms; reconnecting", r->host, r->port,
+                    r->timeout_ms);
     r->logged_down = 1;
     drop_link(r, "Redis did not answer in time");
     if (r->on_stall) r->on_stall(r->stall_ud);
@@ -271,7 +257,7 @@ static void on_watch(uv_timer_t *t) {
   }
   /* An idle link is probed, so a Redis that went silent between commands is found before
    * the next caller has to wait for it. */
-  if (r->pending_head == NULL && r->connected && r->channels == NULL && now - r->last_reply_at >= IDLE_PROBE_MS) {
+  if (r->pending_head == NULL && r->connected && now - r->last_reply_at >= IDLE_PROBE_MS) {
     const char *argv[1] = {"PING"};
     size_t argvlen[1] = {4};
     send_tracked(r, 1, argv, argvlen, NULL, NULL);
@@ -321,12 +307,6 @@ int chat_redis_command(chat_redis *r, int argc, const char **argv, const size_t 
   return send_tracked(r, argc, argv, argvlen, cb, ud);
 }
 
-void chat_redis_reset(chat_redis *r) {
-  if (r->ac == NULL || r->closing) return;
-  r->logged_down = 1; /* the caller has said why */
-  drop_link(r, "Redis link reset");
-}
-
 void chat_redis_on_stall(chat_redis *r, void (*cb)(void *ud), void *ud) {
   r->on_stall = cb;
   r->stall_ud = ud;
@@ -355,56 +335,5 @@ void chat_redis_close(chat_redis *r, void (*on_closed)(void *ud), void *ud) {
     if (r->ac != NULL) redisAsyncFree(r->ac);
     r->ac = NULL;
     uv_close((uv_handle_t *)&r->retry, retry_closed);
-  }
-}
-
-/* Replies on a subscribed connection: confirmations and ["message", channel, payload]. */
-static void on_pubsub_reply(redisAsyncContext *ac, void *reply, void *privdata) {
-  (void)privdata;
-  chat_redis *r = ac->data;
-  redisReply *rep = reply;
-  if (rep == NULL) return;
-  r->last_reply_at = uv_now(r->loop);
-  mark_healthy(r); /* a SUBSCRIBE confirmation or a message: the link answers */
-  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) return;
-  redisReply *kind = rep->element[0];
-  if (kind->type != REDIS_REPLY_STRING || strcmp(kind->str, "message") != 0) return;
-  redisReply *ch = rep->element[1], *payload = rep->element[2];
-  if (ch->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING) return;
-  if (r->on_message) r->on_message(ch->str, ch->len, payload->str, payload->len, r->message_ud);
-}
-
-static void subscribe_all(chat_redis *r) {
-  for (size_t i = 0; i < r->nchannels; i++) {
-    const char *argv[2] = {"SUBSCRIBE", r->channels[i]};
-    size_t argvlen[2] = {9, strlen(r->channels[i])};
-    if (redisAsyncCommandArgv(r->ac, on_pubsub_reply, NULL, 2, argv, argvlen) != REDIS_OK)
-      chat_log_warn("redis", "cannot subscribe to %s", r->channels[i]);
-    else
-      chat_log_info("redis", "subscribed to %s", r->channels[i]);
-  }
-}
-
-void chat_redis_set_subscriptions(chat_redis *r, const char *const *channels, size_t n,
-                                  chat_redis_message_cb cb, void *ud) {
-  /* Channels already subscribed stay; new ones are added now if connected. A channel
-   * dropped from the list stays subscribed until the next reconnect (harmless: its
-   * messages find no handler). */
-  r->on_message = cb;
-  r->message_ud = ud;
-  for (size_t i = 0; i < n; i++) {
-    int known = 0;
-    for (size_t j = 0; j < r->nchannels; j++) known |= strcmp(r->channels[j], channels[i]) == 0;
-    if (known) continue;
-    r->channels = realloc(r->channels, (r->nchannels + 1) * sizeof *r->channels);
-    r->channels[r->nchannels++] = strdup(channels[i]);
-    /* On a connection that is up (healthy or still waiting for its first answer); any
-     * other time subscribe_all sends it on the next connect. */
-    if (r->ac != NULL && (r->ac->c.flags & REDIS_CONNECTED)) {
-      const char *argv[2] = {"SUBSCRIBE", channels[i]};
-      size_t argvlen[2] = {9, strlen(channels[i])};
-      redisAsyncCommandArgv(r->ac, on_pubsub_reply, NULL, 2, argv, argvlen);
-      chat_log_info("redis", "subscribed to %s", channels[i]);
-    }
   }
 }

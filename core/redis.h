@@ -27,10 +27,6 @@ int chat_redis_command(chat_redis *r, int argc, const char **argv, const size_t 
 /* 1 once the current connection has answered. */
 int chat_redis_connected(const chat_redis *r);
 
-/* Drops the connection and makes it again (the Pub/Sub link, when the command link to the
- * same Redis found it silent: a subscription alone cannot tell). */
-void chat_redis_reset(chat_redis *r);
-
 /* cb runs each time the link drops a connection that stopped answering. */
 void chat_redis_on_stall(chat_redis *r, void (*cb)(void *ud), void *ud);
 
@@ -40,14 +36,6 @@ void chat_redis_on_link(chat_redis *r, void (*cb)(void *ud, int up), void *ud);
 
 /* Connections dropped because Redis stopped answering (for chatd_dependency_timeouts_total). */
 unsigned long chat_redis_stalls(const chat_redis *r);
-
-/* Pub/Sub: a chat_redis used only for SUBSCRIBE. The channels are subscribed again after
- * every reconnect, and the link's loss and return are logged, so cross-instance delivery
- * heals by itself after a Redis restart. `cb` gets each message (valid during the call). */
-typedef void (*chat_redis_message_cb)(const char *channel, size_t channel_len, const char *payload,
-                                      size_t payload_len, void *ud);
-void chat_redis_set_subscriptions(chat_redis *r, const char *const *channels, size_t n,
-                                  chat_redis_message_cb cb, void *ud);
 
 /* Disconnects (pending callbacks get an error) and frees; on_closed after handles closed. */
 void chat_redis_close(chat_redis *r, void (*on_closed)(void *ud), void *ud);

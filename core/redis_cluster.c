@@ -31,7 +31,12 @@ struct chat_redis_cluster {
   int refreshing; /* a CLUSTER SLOTS is out, to links[asked] */
   int asked;
   uv_timer_t refresh;
-  unsigned long redirects, refreshes;
+  unsigned long redirects, refreshes, topology_changes;
+  int was_ready;
+  void (*on_ready)(void *ud, int up);
+  void *ready_ud;
+  void (*on_map)(void *ud);
+  void *map_ud;
   int closing;
   size_t open_links;
   void (*on_closed)(void *ud);
@@ -51,10 +56,18 @@ typedef struct {
 
 static void schedule_refresh(chat_redis_cluster *c, uint64_t in_ms);
 
+static void update_ready(chat_redis_cluster *c) {
+  int ready = chat_redis_cluster_ready(c);
+  if (ready == c->was_ready || c->closing) return;
+  c->was_ready = ready;
+  if (c->on_ready) c->on_ready(c->ready_ud, ready);
+}
+
 static void on_link_change(void *ud, int up) {
   chat_redis_cluster *c = ud;
   /* A master lost may be failing over; a link up may be the first one: read the map. */
   schedule_refresh(c, up && c->map_read ? REFRESH_EVERY_MS : REFRESH_SOON_MS);
+  update_ready(c);
 }
 
 /* The link to host:port, made if new. */
@@ -191,13 +204,19 @@ static void on_slots(redisReply *reply, const char *err, void *ud) {
                                          : -1;
   }
   size_t uncovered = chat_redis_slot_map_uncovered(next);
-  if (!c->map_read || uncovered > 0)
-    chat_log_info("redis", "cluster map read: %zu nodes, %zu slots without a master", next->nnodes, uncovered);
+  int changed = !c->map_read || memcmp(c->map.slot_master, next->slot_master, sizeof next->slot_master) != 0 ||
+                c->map.nnodes != next->nnodes || memcmp(c->map_links, links, next->nnodes * sizeof *links) != 0;
+  if (changed || uncovered > 0)
+    chat_log_info("redis", "cluster map %s: %zu nodes, %zu slots without a master", c->map_read ? "changed" : "read",
+                  next->nnodes, uncovered);
+  if (changed && c->map_read) c->topology_changes++;
   c->map = *next;
   memcpy(c->map_links, links, sizeof links);
   c->map_read = 1;
   c->refreshes++;
   free(next);
+  update_ready(c);
+  if (c->on_map) c->on_map(c->map_ud);
   /* A master whose link does not answer may be failing over: until its replica is
    * promoted (the cluster takes a few node timeouts), ask again every second. */
   size_t unreachable = 0;
@@ -282,8 +301,55 @@ int chat_redis_cluster_ready(const chat_redis_cluster *c) {
   return 1;
 }
 
+void chat_redis_cluster_on_ready(chat_redis_cluster *c, void (*cb)(void *ud, int up), void *ud) {
+  c->on_ready = cb;
+  c->ready_ud = ud;
+}
+
+void chat_redis_cluster_on_map(chat_redis_cluster *c, void (*cb)(void *ud), void *ud) {
+  c->on_map = cb;
+  c->map_ud = ud;
+}
+
+int chat_redis_cluster_master(const chat_redis_cluster *c, uint16_t slot, const char **host, int *port) {
+  if (!c->map_read) return -1;
+  int node = chat_redis_slot_map_master(&c->map, slot);
+  if (node < 0) return -1;
+  const node_link *l = &c->links[c->map_links[node]];
+  *host = l->host;
+  *port = l->port;
+  return 0;
+}
+
+void chat_redis_cluster_refresh_soon(chat_redis_cluster *c) { schedule_refresh(c, REFRESH_SOON_MS); }
+
+size_t chat_redis_cluster_masters(const chat_redis_cluster *c) {
+  size_t n = 0;
+  for (size_t i = 0; c->map_read && i < c->map.nnodes; i++) n += c->map.nodes[i].master < 0;
+  return n;
+}
+
+void chat_redis_cluster_master_at(const chat_redis_cluster *c, size_t i, const char **host, int *port, int *up) {
+  for (size_t node = 0; node < c->map.nnodes; node++) {
+    if (c->map.nodes[node].master >= 0) continue;
+    if (i-- > 0) continue;
+    const node_link *l = &c->links[c->map_links[node]];
+    *host = l->host;
+    *port = l->port;
+    *up = chat_redis_connected(l->link);
+    return;
+  }
+}
+
 unsigned long chat_redis_cluster_redirects(const chat_redis_cluster *c) { return c->redirects; }
 unsigned long chat_redis_cluster_refreshes(const chat_redis_cluster *c) { return c->refreshes; }
+unsigned long chat_redis_cluster_topology_changes(const chat_redis_cluster *c) { return c->topology_changes; }
+
+unsigned long chat_redis_cluster_stalls(const chat_redis_cluster *c) {
+  unsigned long n = 0;
+  for (size_t i = 0; i < c->nlinks; i++) n += chat_redis_stalls(c->links[i].link);
+  return n;
+}
 
 static void cluster_freed(uv_handle_t *h) {
   chat_redis_cluster *c = h->data;

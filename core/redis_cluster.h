@@ -1,4 +1,4 @@
-/* Commands to a Redis Cluster (issue 19, in progress: chatd does not use it yet): one
+/* Commands to a Redis Cluster (SPRING_DATA_REDIS_CLUSTER_NODES): one
  * reconnecting link (core/redis.c) per master, each command sent to the master serving
  * its slot (core/redis_cluster_map.c). A MOVED answer updates the map and sends the command
  * again there; ASK sends it once to the importing node after ASKING; either also asks for
@@ -8,6 +8,7 @@
 #ifndef CHAT_REDIS_CLUSTER_H
 #define CHAT_REDIS_CLUSTER_H
 
+#include <stdint.h>
 #include <uv.h>
 
 #include "redis.h"
@@ -27,9 +28,29 @@ int chat_redis_cluster_command(chat_redis_cluster *c, int argc, const char **arg
 /* 1 once every slot has a master whose link answers. */
 int chat_redis_cluster_ready(const chat_redis_cluster *c);
 
-/* Redirections followed and maps read, for the metrics. */
+/* cb(ud, up) when chat_redis_cluster_ready changes. */
+void chat_redis_cluster_on_ready(chat_redis_cluster *c, void (*cb)(void *ud, int up), void *ud);
+
+/* cb(ud) after every map read (the Pub/Sub side follows the slots' masters with it). */
+void chat_redis_cluster_on_map(chat_redis_cluster *c, void (*cb)(void *ud), void *ud);
+
+/* The master serving slot as the map says: 0 with its address (valid until the next map
+ * read), or -1 (no map yet, or the slot has no master). */
+int chat_redis_cluster_master(const chat_redis_cluster *c, uint16_t slot, const char **host, int *port);
+
+/* Reads the map again soon (a subscriber was told MOVED, or lost its channel's slot). */
+void chat_redis_cluster_refresh_soon(chat_redis_cluster *c);
+
+/* The map's masters, for the metrics: how many, and the i-th's address and link state. */
+size_t chat_redis_cluster_masters(const chat_redis_cluster *c);
+void chat_redis_cluster_master_at(const chat_redis_cluster *c, size_t i, const char **host, int *port, int *up);
+
+/* Redirections followed, maps read, maps that differed from the one before (a failover,
+ * a resharding), and links dropped for silence; for the metrics. */
 unsigned long chat_redis_cluster_redirects(const chat_redis_cluster *c);
 unsigned long chat_redis_cluster_refreshes(const chat_redis_cluster *c);
+unsigned long chat_redis_cluster_topology_changes(const chat_redis_cluster *c);
+unsigned long chat_redis_cluster_stalls(const chat_redis_cluster *c);
 
 /* Closes every link; on_closed once all are closed. */
 void chat_redis_cluster_close(chat_redis_cluster *c, void (*on_closed)(void *ud), void *ud);

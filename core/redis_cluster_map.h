@@ -1,5 +1,5 @@
-/* Redis Cluster's key space, the routing layer of chatd on a Redis Cluster (issue 19, in
- * progress: core/redis_cluster.c uses it, chatd does not use that yet): the hash slot of a key or
+/* Redis Cluster's key space, the routing layer of chatd on a Redis Cluster
+ * (core/redis_cluster.c, core/redis_pubsub.c): the hash slot of a key or
  * sharded channel, the slot a command is routed by, the map from slots to the nodes
  * serving them (read from CLUSTER SLOTS), and the MOVED/ASK redirections a node answers
  * with when the map is out of date.

@@ -15,6 +15,8 @@
 struct chat_vm;
 struct chat_pg_pool;
 struct chat_redis;
+struct chat_redis_cluster;
+struct chat_redis_pubsub;
 struct chat_http_server;
 struct chat_stomp_hub;
 struct chat_kafka;
@@ -26,11 +28,12 @@ typedef struct chat_runtime {
   uv_loop_t *loop;
   chat_config config;
   struct chat_pg_pool *pg;
-  struct chat_redis *redis;
+  struct chat_redis *redis;         /* the command link to one Redis; NULL on a cluster */
+  struct chat_redis_cluster *redis_cluster; /* commands on a Redis Cluster; NULL on one Redis */
   struct chat_http_server *http;
   struct chat_stomp_hub *stomp;     /* STOMP sessions and the subscription index */
   struct chat_kafka *kafka;        /* NULL when CHAT_KAFKA_ENABLED=0 */
-  struct chat_redis *redis_sub;     /* the Pub/Sub connection */
+  struct chat_redis_pubsub *pubsub; /* what other instances publish (core/redis_pubsub.h) */
   int redis_lost;                   /* the command link was lost and has not answered since */
   struct chat_eureka *eureka;       /* NULL unless EUREKA_CLIENT_SERVICE_URL_DEFAULTZONE is set */
   struct chat_jwks *jwks;           /* NULL unless CHAT_AUTH=jwt with CHAT_JWT_JWKS_URL */

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "redis_pubsub.h"
 #include "stomp_session_internal.h"
 
 /* ---- fan-out ---- */
@@ -120,6 +121,10 @@ size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, co
   return chat_stomp_fan_out(hub, d, &m);
 }
 
+int chat_stomp_hub_has_subscribers(chat_stomp_hub *hub, const char *destination) {
+  return chat_broker_find(hub->broker, destination) != NULL;
+}
+
 size_t chat_stomp_hub_send_to_session(chat_stomp_hub *hub, const char *session_id,
                                       const char *destination, const char *body, size_t body_len,
                                       const char *const *headers) {
@@ -172,12 +177,19 @@ static void sweep(uv_timer_t *t) {
   }
 }
 
+/* A room's Redis channels are listened to while it has local subscribers. */
+static void destination_changed(void *ud, const char *name, int added) {
+  chat_stomp_hub *hub = ud;
+  if (hub->rt->pubsub) chat_redis_pubsub_destination(hub->rt->pubsub, name, added);
+}
+
 chat_stomp_hub *chat_stomp_hub_new(chat_runtime *rt, const chat_stomp_limits_config *limits) {
   chat_stomp_hub *hub = calloc(1, sizeof *hub);
   if (hub == NULL) return NULL;
   hub->rt = rt;
   hub->limits = *limits;
   hub->broker = chat_broker_new(chat_stomp_catch_up_free_dest);
+  chat_broker_on_destination(hub->broker, destination_changed, hub);
   /* Until the Redis link first answers, nothing other instances publish arrives: the first
    * connect catches up like a reconnect (usually nobody has subscribed yet). */
   hub->link_lost_at = (double)time(NULL);

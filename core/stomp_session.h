@@ -79,6 +79,9 @@ enum { CHAT_STOMP_MAX_EXTRA_HEADERS = 8 };
  * NULL-terminated, may be NULL) are added to each MESSAGE. message_id: the chat message's
  * id (0 for anything else): a destination is given each chat message once, and holds them
  * while it is being caught up (core/stomp_catch_up.c). Returns the deliveries. */
+/* Whether any local subscription has this destination. */
+int chat_stomp_hub_has_subscribers(chat_stomp_hub *hub, const char *destination);
+
 size_t chat_stomp_hub_broadcast(chat_stomp_hub *hub, const char *destination, const char *body,
                                 size_t body_len, const char *const *headers, uint64_t message_id);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A private Redis Cluster on loopback for tests and benchmarks: six redis-server processes
 # in cluster mode (three masters, each with a replica) under DIR, on free ports from BASE.
-# A node also listens on its port + 10000 (the cluster bus), so ports stay under 55536.
+# A node also listens on its port + 10000 (the cluster bus). Both stay below the kernel's
+# ephemeral range (32768 up): a client's own port there can collide with a node's, and a
+# client reconnecting to a killed node's port can even connect to itself.
 #   redis-cluster.sh start DIR [BASE]   prints the first node's host:port once every slot is
 #                                       served and every replica is attached
 #   redis-cluster.sh stop DIR           stops what start started there and removes DIR
@@ -38,9 +40,10 @@ case "$cmd" in
   start)
     stop
     mkdir -p "$dir"
-    ports=() p=${3:-47100}
+    ports=() p=${3:-21100}
     while [ ${#ports[@]} -lt 6 ]; do
       p=$(free_port "$p")
+      [ $((p + 10000)) -lt 32768 ] || { echo "no free ports for a cluster below 22768" >&2; exit 1; }
       [ "$(free_port $((p + 10000)))" = $((p + 10000)) ] && ports+=("$p")
       p=$((p + 1))
     done

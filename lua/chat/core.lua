@@ -28,6 +28,9 @@ Redis
       integer replies are integers, bulk and status replies strings, arrays tables,
       a nil reply is chat.null. An error reply or a lost connection: nil, message.
   n, err = chat.redis.publish(channel, payload)
+  n, err = chat.redis.publish_room(channel, room_id, payload)
+      a room's event: on `channel`, or with CHAT_REDIS_PUBSUB=sharded on the room's own
+      channel "<channel>:{<room_id>}" (SPUBLISH; chat.redis.sharded says which).
       A command unanswered for CHAT_REDIS_TIMEOUT_MS fails with "Redis did not answer in
       time"; while the link is being made again, calls fail at once ("Redis is unavailable").
 
@@ -92,9 +95,22 @@ local native = require "chat.native"
 local chat = {}
 for k, v in pairs(native) do chat[k] = v end
 
+-- A room's events go on its own sharded channel "<channel>:{<room>}" under
+-- CHAT_REDIS_PUBSUB=sharded (only instances with subscribers to the room listen there, on
+-- the shard owning the room's slot), else on the global channel every instance hears.
+local sharded = native.config ~= nil and native.config.redis_pubsub == "sharded"
+local function room_channel(channel, room_id) return string.format("%s:{%d}", channel, room_id) end
+
 chat.redis = {
   call = native.redis.call,
   publish = function(channel, payload) return native.redis.call("PUBLISH", channel, payload) end,
+  sharded = sharded,
+  room_channel = room_channel,
+  publish_room = sharded
+      and function(channel, room_id, payload)
+        return native.redis.call("SPUBLISH", room_channel(channel, room_id), payload)
+      end
+      or function(channel, _, payload) return native.redis.call("PUBLISH", channel, payload) end,
 }
 
 local pg = {}

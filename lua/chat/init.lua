@@ -10,6 +10,7 @@ scripts use, and shared/DESIGN.md §2 for the model.
   app.stomp_connect / stomp_subscribe / stomp_send / stomp_disconnect / stomp_catch_up
                                                                         (chat/stomp/)
   app.redis_message(channel, payload), app.redis_channels, app.redis_restored()
+  app.redis_room_channels, app.redis_room_prefix    a room's own channels (CHAT_REDIS_PUBSUB=sharded)
   app.kafka_record(record) -> true once handled or dead-lettered, app.kafka_topics
 
 Where things are:
@@ -161,6 +162,8 @@ app.stomp_catch_up = stomp.catch_up
 app.redis_restored = stomp.redis_restored
 app.redis_message = stomp.redis_message
 app.redis_channels = stomp.redis_channels
+app.redis_room_channels = stomp.redis_room_channels
+app.redis_room_prefix = stomp.redis_room_prefix
 app.kafka_record = events.record
 app.kafka_topics = events.topic_names()
 

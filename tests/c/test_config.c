@@ -101,6 +101,21 @@ static void test_defaults(void) {
   CHECK(cfg.redis_timeout_ms == 2000 && cfg.pg_statement_timeout_ms == 5000);
   CHECK(cfg.pg_connect_timeout_ms == 5000 && cfg.kafka_produce_timeout_ms == 10000);
   CHECK(cfg.resume_max_messages == 1000 && cfg.history_cache_mb == 64);
+  /* One Redis and the global channels, as the original. */
+  CHECK(cfg.redis_cluster_nodes == NULL && cfg.redis_pubsub_sharded == 0);
+  chat_config_free(&cfg);
+}
+
+static void test_redis_cluster_and_sharded_pubsub(void) {
+  static const char *const env[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://db/chat",
+                                    "SPRING_DATA_REDIS_CLUSTER_NODES", "r1:7000,r2:7000", "CHAT_REDIS_PUBSUB",
+                                    "sharded", "CHAT_MIXED_FLEET", "false", NULL};
+  fake_env = env;
+  chat_config cfg;
+  char err[256] = "";
+  CHECK(chat_config_load(&cfg, fake_getenv, ".", err, sizeof err) == 0);
+  CHECK_STR(cfg.redis_cluster_nodes, "r1:7000,r2:7000");
+  CHECK(cfg.redis_pubsub_sharded == 1);
   chat_config_free(&cfg);
 }
 
@@ -187,6 +202,16 @@ static void test_errors_name_the_variable(void) {
   expect_error(json_zone, "SPRING_JACKSON_TIME_ZONE");
   static const char *const mixed[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_MIXED_FLEET", "maybe", NULL};
   expect_error(mixed, "CHAT_MIXED_FLEET");
+  static const char *const pubsub[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_REDIS_PUBSUB", "rooms",
+                                       NULL};
+  expect_error(pubsub, "CHAT_REDIS_PUBSUB");
+  /* Original pods hear chat:messages on one Redis only: neither is possible beside them. */
+  static const char *const sharded_mixed[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_REDIS_PUBSUB",
+                                              "sharded", NULL};
+  expect_error(sharded_mixed, "CHAT_MIXED_FLEET=false");
+  static const char *const cluster_mixed[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d",
+                                              "SPRING_DATA_REDIS_CLUSTER_NODES", "r1:7000", NULL};
+  expect_error(cluster_mixed, "CHAT_MIXED_FLEET=false");
   /* Access control: the mode, a key source for jwt, and its numbers and URL. */
   static const char *const mode[] = {"SPRING_DATASOURCE_URL", "jdbc:postgresql://h/d", "CHAT_AUTH", "ldap", NULL};
   expect_error(mode, "CHAT_AUTH");
@@ -245,6 +270,7 @@ int main(void) {
   test_bad_urls();
   test_defaults();
   test_aliases_and_overrides();
+  test_redis_cluster_and_sharded_pubsub();
   test_errors_name_the_variable();
   test_eureka_knobs();
   CHECK_DONE();

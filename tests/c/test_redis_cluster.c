@@ -6,7 +6,12 @@
  *   - a slot migrating to another master (ASK, answered after ASKING), then moved there
  *     (SETSLOT ... NODE): the client follows MOVED and goes on;
  *   - a master killed: its replica takes over and commands for its slots are answered
- *     again within 15 s (the cluster's node timeout here is 2 s; about 4 s measured). */
+ *     again within 15 s (the cluster's node timeout here is 2 s; about 4 s measured).
+ * Beside it the Pub/Sub side (core/redis_pubsub.c) on the same cluster: a room with a
+ * local destination gets its sharded channel's messages and one without gets none; its
+ * channel follows the slot when it moves (Redis drops the subscription, it is made on the
+ * new owner) and when its master is killed, with the gap reported as the link going down
+ * and coming back (what makes the STOMP hub catch up from PostgreSQL). */
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 #include "check.h"
 #include "redis_cluster.h"
 #include "redis_cluster_map.h"
+#include "redis_pubsub.h"
 
 static uv_loop_t *loop;
 static chat_redis_cluster *cluster;
@@ -95,6 +101,64 @@ static void masters_of(redisContext *c, int slot, char *owner_id, int *owner_por
 
 static void closed(void *ud) { *(int *)ud = 1; }
 
+/* ---- the Pub/Sub side ---- */
+
+static chat_redis_pubsub *pubsub;
+static int room_messages[4]; /* by room id, from "test:room:{<room>}" */
+static int link_downs, link_ups;
+
+static void on_message(const char *channel, size_t len, const char *payload, size_t plen, void *ud) {
+  (void)payload, (void)plen, (void)ud;
+  int room = 0;
+  if (sscanf(channel, "test:room:{%d}", &room) == 1 && room > 0 && room < 4 && channel[len - 1] == '}')
+    room_messages[room]++;
+}
+
+static void on_listening(void *ud, int up) {
+  (void)ud;
+  if (up) link_ups++;
+  else link_downs++;
+}
+
+static int listening(void) {
+  chat_redis_pubsub_stats st;
+  chat_redis_pubsub_stats_get(pubsub, &st);
+  return st.up;
+}
+
+static int published;
+static void on_spublish(redisReply *reply, const char *err, void *ud) {
+  (void)reply, (void)err, (void)ud;
+  published++;
+}
+static int spublish_answered(void) { return published > 0; }
+
+static void spublish(int room) {
+  char ch[32];
+  int n = snprintf(ch, sizeof ch, "test:room:{%d}", room);
+  const char *argv[3] = {"SPUBLISH", ch, "m"};
+  size_t argvlen[3] = {8, (size_t)n, 1};
+  published = 0;
+  if (chat_redis_cluster_command(cluster, 3, argv, argvlen, on_spublish, NULL) == 0) run_until(spublish_answered, 3000);
+}
+
+static int watched_room;
+static int watched_before;
+static int room_got_more(void) { return room_messages[watched_room] > watched_before; }
+
+/* SPUBLISHes to a room until its message comes back through the Pub/Sub side, within ms:
+ * 1 if it did. */
+static int room_hears(int room, int ms) {
+  uint64_t end = uv_now(loop) + (uint64_t)ms;
+  watched_room = room;
+  watched_before = room_messages[room];
+  while (uv_now(loop) < end) {
+    spublish(room);
+    if (run_until(room_got_more, 200)) return 1;
+  }
+  return 0;
+}
+
 int main(void) {
   loop = uv_default_loop();
   /* Seeds that name no node are refused at once. */
@@ -111,8 +175,40 @@ int main(void) {
   CHECK(sscanf(where, "%63[^:]:%d", host, &port) == 2);
   cluster = chat_redis_cluster_new(loop, where, 2000);
   CHECK(cluster != NULL);
+  pubsub = chat_redis_pubsub_new(loop, NULL, 0, cluster, 2000);
+  CHECK(pubsub != NULL);
+  const char *templates[1] = {"test:room:{}"};
+  CHECK(chat_redis_pubsub_set_rooms(pubsub, "/topic/chatroom/", templates, 1) == 0);
+  const char *bad[1] = {"test:room"};
+  CHECK(chat_redis_pubsub_set_rooms(pubsub, "/topic/chatroom/", bad, 1) == -1);
+  chat_redis_pubsub_on_message(pubsub, on_message, NULL);
+  chat_redis_pubsub_on_link(pubsub, on_listening, NULL);
   CHECK(run_until(is_ready, 10000));
   CHECK(chat_redis_cluster_refreshes(cluster) >= 1);
+
+  /* Rooms 1 and 3 have local subscribers (two destinations of room 1), room 2 none; then
+   * room 3's last one leaves. */
+  chat_redis_pubsub_destination(pubsub, "/topic/chatroom/1", 1);
+  chat_redis_pubsub_destination(pubsub, "/topic/chatroom/1/typing", 1);
+  chat_redis_pubsub_destination(pubsub, "/topic/chatroom/3", 1);
+  chat_redis_pubsub_destination(pubsub, "/topic/chatroom/12x", 1); /* not a room destination */
+  CHECK(room_hears(1, 5000));
+  CHECK(room_hears(3, 5000));
+  chat_redis_pubsub_destination(pubsub, "/topic/chatroom/3", 0);
+  chat_redis_pubsub_destination(pubsub, "/topic/chatroom/1/typing", 0);
+  chat_redis_pubsub_stats st;
+  chat_redis_pubsub_stats_get(pubsub, &st);
+  CHECK(st.room_channels == 1 && st.global_channels == 0);
+  CHECK(room_hears(1, 5000));
+  spublish(2);
+  spublish(3);
+  int heard_2 = room_messages[2], heard_3 = room_messages[3];
+  uv_sleep(300);
+  uv_run(loop, UV_RUN_NOWAIT); /* anything that would come */
+  CHECK(room_messages[2] == 0 && heard_2 == 0);
+  CHECK(room_messages[3] == heard_3);
+  CHECK(run_until(listening, 5000));
+  printf("room channels: heard only while the room has local destinations\n");
 
   /* 300 room keys over every master. */
   redisContext *seed = node(host, port);
@@ -130,6 +226,8 @@ int main(void) {
   CHECK(chat_redis_cluster_command(cluster, 3, cross, cross_len, on_incr, NULL) == -1);
 
   /* A slot moved to another master under the client: MOVED, followed. */
+  int downs = link_downs;
+  printf("    listening before the migration: %d down, %d up\n", link_downs, link_ups);
   int slot = chat_redis_key_slot("test:gen:{1}", 12);
   char owner_id[64] = "", other_id[64] = "";
   int owner_port, other_port;
@@ -157,6 +255,13 @@ int main(void) {
   freeReplyObject(moved);
   printf("slot %d moved from :%d to :%d: followed (%lu redirections)\n", slot, owner_port, other_port,
          chat_redis_cluster_redirects(cluster) - before);
+  /* Room 1's channel is in that slot: the old owner dropped it, it is subscribed on the new
+   * one, and the gap was reported. */
+  CHECK(room_hears(1, 10000));
+  CHECK(run_until(listening, 5000));
+  printf("    listening: %d down (%d before), %d up\n", link_downs, downs, link_ups);
+  CHECK(link_downs > downs && link_ups == link_downs + 1);
+  printf("room 1's channel followed its slot to :%d (listening gap reported)\n", other_port);
 
   /* A master killed: its replica is promoted, commands for its slots are answered again. */
   char pidfile[512];
@@ -165,6 +270,7 @@ int main(void) {
   int pid = 0;
   CHECK(f != NULL && fscanf(f, "%d", &pid) == 1);
   if (f) fclose(f);
+  downs = link_downs;
   CHECK(pid > 0 && kill(pid, SIGKILL) == 0);
   uint64_t killed_at = uv_now(loop);
   int back = 0;
@@ -175,11 +281,18 @@ int main(void) {
   CHECK(back);
   printf("master :%d killed: its slots answered again after %llu ms\n", other_port,
          (unsigned long long)(uv_now(loop) - killed_at));
+  CHECK(room_hears(1, 15000));
+  CHECK(run_until(listening, 10000));
+  CHECK(link_downs > downs && link_ups == link_downs + 1); /* the first up, then an up per gap */
+  printf("room 1's channel heard again on the promoted replica %llu ms after the kill\n",
+         (unsigned long long)(uv_now(loop) - killed_at));
 
   redisFree(from);
   redisFree(to);
   redisFree(seed);
-  int done = 0;
+  int ps_done = 0, done = 0;
+  chat_redis_pubsub_close(pubsub, closed, &ps_done);
+  while (!ps_done) uv_run(loop, UV_RUN_ONCE);
   chat_redis_cluster_close(cluster, closed, &done);
   while (!done) uv_run(loop, UV_RUN_ONCE);
   CHECK_DONE();

@@ -7,6 +7,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DIR="$(mktemp -d /tmp/chatd-redis-cluster.XXXXXX)"
 trap '"$ROOT/deploy/dev/redis-cluster.sh" stop "$DIR"' EXIT
-node=$("$ROOT/deploy/dev/redis-cluster.sh" start "$DIR" 47100)
+node=$("$ROOT/deploy/dev/redis-cluster.sh" start "$DIR" 21100)
 CHAT_TEST_REDIS_CLUSTER="$node" "$1"
 CHAT_TEST_REDIS_CLUSTER="$node" CHAT_TEST_REDIS_CLUSTER_DIR="$DIR" "$2"

@@ -94,6 +94,7 @@ function M.install()
     message_stored = function(kind) fake.stored[#fake.stored + 1] = kind end,
     access_denied = function(reason) fake.denied[#fake.denied + 1] = reason end,
     history_cache = function(outcome) fake.history_cache[#fake.history_cache + 1] = outcome end,
+    redis_unrouted = function() fake.unrouted = (fake.unrouted or 0) + 1 end,
   }
 
   chat.pg = {}
@@ -140,7 +141,7 @@ function M.install()
       for i, k in ipairs(args) do out[i] = d[k] or fake.null end
       return out
     end
-    if cmd == "PUBLISH" then return 1 end
+    if cmd == "PUBLISH" or cmd == "SPUBLISH" then return 1 end
     -- Hashes: a table value holds fields and values as one flat list, as HGETALL answers.
     if cmd == "HGETALL" then
       local h = d[args[1]]
@@ -156,11 +157,18 @@ function M.install()
     return "OK"
   end
   function chat.redis.publish(ch, payload) return chat.redis.call("PUBLISH", ch, payload) end
-  -- The payloads PUBLISHed on a channel, in order; whether a command was sent at all.
+  -- CHAT_REDIS_PUBSUB as chat.core reads it: a spec sets fake.chat.redis.sharded = true.
+  chat.redis.sharded = false
+  function chat.redis.room_channel(ch, room_id) return string.format("%s:{%d}", ch, room_id) end
+  function chat.redis.publish_room(ch, room_id, payload)
+    if chat.redis.sharded then return chat.redis.call("SPUBLISH", chat.redis.room_channel(ch, room_id), payload) end
+    return chat.redis.call("PUBLISH", ch, payload)
+  end
+  -- The payloads PUBLISHed (or SPUBLISHed) on a channel, in order; whether a command was sent at all.
   function fake.published(channel)
     local out = {}
     for _, c in ipairs(fake.redis_calls) do
-      if c[1] == "PUBLISH" and c[2] == channel then out[#out + 1] = c[3] end
+      if (c[1] == "PUBLISH" or c[1] == "SPUBLISH") and c[2] == channel then out[#out + 1] = c[3] end
     end
     return out
   end
@@ -174,8 +182,10 @@ function M.install()
     broadcast = function(dest, body, headers, message_id)
       fake.broadcasts[#fake.broadcasts + 1] = { dest = dest, body = body, headers = headers }
       fake.broadcast_ids[#fake.broadcast_ids + 1] = message_id or false
-      return 1
+      return (fake.unsubscribed and fake.unsubscribed[dest]) and 0 or 1
     end,
+    -- Destinations a spec says have no local subscriber: fake.unsubscribed[dest] = true.
+    has_subscribers = function(dest) return not (fake.unsubscribed and fake.unsubscribed[dest]) end,
     send_to_session = function(sid, dest, body, headers)
       fake.session_sends[#fake.session_sends + 1] = { sid = sid, dest = dest, body = body, headers = headers }
       return 1

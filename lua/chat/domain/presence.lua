@@ -45,12 +45,20 @@ local function forget(session_id, room_id)
   if next(rooms) == nil then mine[session_id] = nil end
 end
 
-local function presence_key(room_id) return fmt("chatroom:presence:%d", room_id) end
+-- On a Redis Cluster the room id is the presence key's hash tag, so a room's keys and its
+-- channels share a shard; the original (never on a cluster) reads the plain name.
+local cluster = chat.config.redis_cluster
+local PRESENCE_KEY = cluster and "chatroom:presence:{%d}" or "chatroom:presence:%d"
+local function presence_key(room_id) return fmt(PRESENCE_KEY, room_id) end
 local function session_key(session_id) return fmt("chatroom:session:%s", session_id) end
 
 -- Removes a member's entry only if it still belongs to this session: the same member may
 -- have joined again from another tab, and that newer entry must survive this one's close.
 -- The session's own record of the room goes either way. One round trip.
+--
+-- On a cluster the room's hash and the session's are on different shards, which no script
+-- may span: each is written by its own command (the *_ONE scripts), and an entry written
+-- without its session record (a pod dying in between) expires with its TTL.
 local REMOVE_IF_OWNED = [[
 redis.call('HDEL', KEYS[2], ARGV[3])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -59,6 +67,31 @@ if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[4], 1, t
   return 1
 end
 return 0]]
+
+local REMOVE_ONE_IF_OWNED = [[
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[3], 1, true)) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0]]
+
+-- One hash field and the hash's expiry, atomically (no entry without TTL).
+local SET_ONE = [[
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1]]
+
+local function put_one(key, field, value)
+  return chat.redis.call("EVAL", SET_ONE, 1, key, field, value, TTL_SECONDS)
+end
+
+-- The room's entry and the session's record of it, on a cluster.
+local function put_apart(room_id, member_id, stored, session_id)
+  local ok, err = put_one(presence_key(room_id), tostring(member_id), stored)
+  if ok then ok, err = put_one(session_key(session_id), tostring(room_id), tostring(member_id)) end
+  return ok, err
+end
 
 -- Both hashes and their expiry in one round trip (and atomically: no entry without TTL).
 local ADD = [[
@@ -75,8 +108,13 @@ function M.add(room_id, member_id, nickname, session_id)
   })
   local stored = json.quote(entry)
   remember(session_id, room_id, member_id, stored)
-  local ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
-                                  tostring(member_id), stored, tostring(room_id), TTL_SECONDS)
+  local ok, err
+  if cluster then
+    ok, err = put_apart(room_id, member_id, stored, session_id)
+  else
+    ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
+                              tostring(member_id), stored, tostring(room_id), TTL_SECONDS)
+  end
   if not ok then return nil, err end
   return true
 end
@@ -86,8 +124,18 @@ function M.remove(room_id, member_id, session_id)
   -- The owner's mark in an entry, as chatd and the original store it (a JSON string, so
   -- its quotes are escaped) and as earlier chatd versions did (a plain object).
   local owned = '"sessionId":"' .. session_id .. '"'
-  local ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 2, presence_key(room_id), session_key(session_id),
-                                  tostring(member_id), owned, tostring(room_id), (owned:gsub('"', '\\"')))
+  local escaped = (owned:gsub('"', '\\"'))
+  local ok, err
+  if cluster then
+    ok, err = chat.redis.call("HDEL", session_key(session_id), tostring(room_id))
+    if ok then
+      ok, err = chat.redis.call("EVAL", REMOVE_ONE_IF_OWNED, 1, presence_key(room_id), tostring(member_id),
+                                owned, escaped)
+    end
+  else
+    ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 2, presence_key(room_id), session_key(session_id),
+                              tostring(member_id), owned, tostring(room_id), escaped)
+  end
   if not ok then return nil, err end
   return true
 end
@@ -146,9 +194,17 @@ return 1]]
 local RESTORE_BATCH = 250
 
 local function restore_batch(args, rooms)
-  args[#args + 1] = TTL_SECONDS
-  local ok, err = chat.redis.call("EVAL", RESTORE, 0, table.unpack(args))
-  if not ok then return nil, err end
+  local ok, err
+  if cluster then
+    for i = 1, #args, 4 do
+      ok, err = put_apart(args[i], args[i + 1], args[i + 2], args[i + 3])
+      if not ok then return nil, err end
+    end
+  else
+    args[#args + 1] = TTL_SECONDS
+    ok, err = chat.redis.call("EVAL", RESTORE, 0, table.unpack(args))
+    if not ok then return nil, err end
+  end
   for room_id in pairs(rooms) do M.publish(room_id) end
   return true
 end
@@ -185,7 +241,7 @@ function M.publish(room_id)
   local list, err = M.list_json(room_id)
   if not list then return nil, err end
   local msg = fmt('{"chatRoomId":%d,"members":%s}', room_id, list)
-  local ok = chat.redis.publish(M.CHANNEL, msg)
+  local ok = chat.redis.publish_room(M.CHANNEL, room_id, msg)
   if not ok then
     -- Redis Pub/Sub is down: at least this instance's subscribers see the change.
     chat.stomp.broadcast(fmt("/topic/chatroom/%d/presence", room_id), list)

@@ -88,8 +88,12 @@ M.CHANNEL = "chat:read-marks"
 
 M.MIXED_FLEET = chat.config.mixed_fleet ~= false
 
-function M.cache_key(room_id, member_id) return fmt("chat:unread:count:%d:%d", room_id, member_id) end
-function M.gen_key(room_id) return fmt("chat:unread:gen:%d", room_id) end
+-- On a Redis Cluster the room id is their hash tag: a room's counts and generation are one
+-- MGET on one shard (and beside the room's channels and presence).
+local TAG = chat.config.redis_cluster and "{%d}" or "%d"
+local COUNT_KEY, GEN_KEY = "chat:unread:count:" .. TAG .. ":%d", "chat:unread:gen:" .. TAG
+function M.cache_key(room_id, member_id) return fmt(COUNT_KEY, room_id, member_id) end
+function M.gen_key(room_id) return fmt(GEN_KEY, room_id) end
 -- The original pods' cache (a JSON number), and the pattern of a room's keys there.
 function M.original_key(room_id, member_id) return fmt("chat:unread:%d:%d", room_id, member_id) end
 function M.original_pattern(room_id) return fmt("chat:unread:%d:*", room_id) end
@@ -175,7 +179,7 @@ local function update_json(member_id, mark) return fmt('{"memberId":%d,"lastRead
 -- moved; if Redis cannot take it, this instance's own subscribers still learn of it.
 function M.publish(room_id, member_id, mark)
   local payload = fmt('{"chatRoomId":%d,"memberId":%d,"lastReadMessageId":%d}', room_id, member_id, mark)
-  local ok, err = chat.redis.publish(M.CHANNEL, payload)
+  local ok, err = chat.redis.publish_room(M.CHANNEL, room_id, payload)
   if not ok then
     log_publish_failed("cannot publish a read mark (%s); pushing it to this instance's subscribers only",
       tostring(err))

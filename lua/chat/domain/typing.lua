@@ -60,7 +60,7 @@ local log_publish_failed = throttled_log.new("warn")
 local function publish(room_id, member_id, nickname, typing)
   local payload = fmt('{"chatRoomId":%d,"memberId":%d,"nickname":%s,"typing":%s}', room_id, member_id,
     nick_json(nickname), tostring(typing))
-  local ok, err = chat.redis.publish(M.CHANNEL, payload)
+  local ok, err = chat.redis.publish_room(M.CHANNEL, room_id, payload)
   if not ok then
     log_publish_failed("cannot publish a typing indicator (%s); pushing it to this instance's subscribers only",
       tostring(err))

@@ -3,12 +3,18 @@ what it stored on Redis chat:messages, as the original's Jackson writes it, and 
 what any instance published to its own subscribers of the room.
 
   delivery.deliver(msg)                a stored message (chat/domain/messages.lua's table)
-  delivery.redis_message(channel, payload), delivery.redis_channels
+  delivery.redis_message(channel, payload), delivery.redis_channels,
+  delivery.redis_room_channels, delivery.redis_room_prefix
   delivery.unwrap(payload)             the plain ChatMessagePublish object of a payload
   delivery.message_json(msg)           that plain object for a stored message (what
                                        subscribers get, live or replayed)
   delivery.topic(room_id)              the room's STOMP destination
   delivery.flush_unpublished()         publishes what could not be published (redis_restored)
+
+With CHAT_REDIS_PUBSUB=sharded a room's events go on its own channels instead
+(chat:messages:{7}, chat:presence:{7}, ...: redis_room_channels), which the core subscribes
+to while this instance has subscribers to one of the room's destinations (under
+redis_room_prefix), on the Redis Cluster shard owning the room (docs/redis-cluster.md).
 
 Each chat message is broadcast with its id, so the C core gives a destination each message
 once, and can hold live ones while missed ones are replayed (chat/stomp/resume.lua). ]]
@@ -78,8 +84,9 @@ end
 -- original pushes its list only to its own subscribers, so this is how chatd's learn
 -- of joins on original pods).
 local function deliver_locally(room, id, message)
-  chat.stomp.broadcast(M.topic(room), message, nil, id)
+  local delivered = chat.stomp.broadcast(M.topic(room), message, nil, id)
   if changes_presence(message) then presence.push_local(room) end
+  return delivered
 end
 
 -- Messages whose publish failed (Redis down, or this instance cut off from it) were
@@ -92,7 +99,7 @@ local outbox, outbox_head, outbox_tail = {}, 1, 0
 local flushing = false
 local echoes, ECHO_TTL = {}, 60 -- id -> until when a copy coming back is this instance's own
 
-local function queue_unpublished(id, payload)
+local function queue_unpublished(id, room, payload)
   if outbox_tail - outbox_head + 1 >= M.OUTBOX_MAX then
     chat.log.warn("more than %d messages could not be published: message %d will not reach other instances live",
       M.OUTBOX_MAX, outbox[outbox_head].id)
@@ -100,7 +107,7 @@ local function queue_unpublished(id, payload)
     outbox_head = outbox_head + 1
   end
   outbox_tail = outbox_tail + 1
-  outbox[outbox_tail] = { id = id, payload = payload }
+  outbox[outbox_tail] = { id = id, room = room, payload = payload }
 end
 
 local function forget_old_echoes(now)
@@ -119,7 +126,7 @@ function M.flush_unpublished()
   while outbox_head <= outbox_tail do
     local e = outbox[outbox_head]
     echoes[e.id] = now + ECHO_TTL
-    if not chat.redis.publish(M.MESSAGES_CHANNEL, e.payload) then
+    if not chat.redis.publish_room(M.MESSAGES_CHANNEL, e.room, e.payload) then
       echoes[e.id] = nil
       break
     end
@@ -145,7 +152,7 @@ function M.deliver(msg)
   local message = M.message_json(msg)
   local payload = PUBLISH_PREFIX .. message .. "]"
   if outbox_tail >= outbox_head then M.flush_unpublished() end
-  local ok, err = chat.redis.publish(M.MESSAGES_CHANNEL, payload)
+  local ok, err = chat.redis.publish_room(M.MESSAGES_CHANNEL, msg.chatRoomId, payload)
   if ok then
     local_only = false
     return
@@ -154,15 +161,17 @@ function M.deliver(msg)
     chat.log.warn("Redis publish failed (%s); delivering locally and publishing later", tostring(err))
     local_only = true
   end
-  queue_unpublished(msg.id, payload)
+  queue_unpublished(msg.id, msg.chatRoomId, payload)
   deliver_locally(msg.chatRoomId, msg.id, message)
 end
 
 -- Driven by what other pods send: throttled (chat/lib/throttled_log.lua).
 local log_malformed = throttled_log.new("warn")
 
--- A message from any instance (this one included, through its subscription).
+-- A message from any instance (this one included, through its subscription), on a global
+-- channel or a room's own one ("chat:messages:{7}": the same handlers, by the base name).
 function M.redis_message(channel, payload)
+  channel = channel:match("^(.-):{%d+}$") or channel
   if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
   if channel == read_marks.CHANNEL then return read_marks.on_redis_message(payload) end
   if channel == typing.CHANNEL then return typing.on_redis_message(payload) end
@@ -177,9 +186,22 @@ function M.redis_message(channel, payload)
     echoes[id] = nil
     return
   end
-  deliver_locally(room, id, message)
+  -- Counted: what sharded Pub/Sub spares an instance (with a global channel, every message
+  -- of every room comes here).
+  if deliver_locally(room, id, message) == 0 and not chat.stomp.has_subscribers(M.topic(room)) then
+    chat.metrics.redis_unrouted()
+  end
 end
 
-M.redis_channels = { M.MESSAGES_CHANNEL, presence.CHANNEL, read_marks.CHANNEL, typing.CHANNEL }
+local channels = { M.MESSAGES_CHANNEL, presence.CHANNEL, read_marks.CHANNEL, typing.CHANNEL }
+M.redis_room_prefix = "/topic/chatroom/"
+if chat.redis.sharded then
+  M.redis_channels = {}
+  M.redis_room_channels = {}
+  for i, ch in ipairs(channels) do M.redis_room_channels[i] = ch .. ":{}" end
+else
+  M.redis_channels = channels
+  M.redis_room_channels = {}
+end
 
 return M

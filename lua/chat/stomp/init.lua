@@ -12,9 +12,10 @@ sessions, through the app table (see chat/init.lua):
       user: the session's identity from chat/auth/access.lua (a decimal string), nil when none
   stomp_disconnect(session_id)                        presence and typing clean-up
   redis_message(channel, payload), redis_channels     delivery across instances
+  redis_room_channels, redis_room_prefix              (per room: CHAT_REDIS_PUBSUB=sharded)
 
 The pieces: chat/stomp/handlers.lua (the /app destinations), chat/stomp/delivery.lua
-(Redis chat:messages both ways), chat/stomp/error_report.lua (how an error value is worded
+(Redis chat:messages, or each room's channel, both ways), chat/stomp/error_report.lua (how an error value is worded
 here, and the sender's error queues). ]]
 
 local access = require "chat.auth.access"
@@ -137,5 +138,7 @@ end
 
 M.redis_message = delivery.redis_message
 M.redis_channels = delivery.redis_channels
+M.redis_room_channels = delivery.redis_room_channels
+M.redis_room_prefix = delivery.redis_room_prefix
 
 return M

@@ -100,6 +100,54 @@ describe("chat.domain.presence", function()
     end)
   end)
 
+  describe("on a Redis Cluster", function()
+    before_each(function()
+      fake = require("fake_chat").install()
+      fake.chat.config.redis_cluster = true
+      presence = require "chat.domain.presence"
+    end)
+
+    local function evals()
+      local out = {}
+      for _, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then out[#out + 1] = c end end
+      return out
+    end
+
+    it("tags the room's key with its id and touches one key per command: no script spans two shards", function()
+      assert.is_true(presence.add(1, 7, "홍길동", "s1"))
+      local calls = evals()
+      assert.equal(2, #calls)
+      assert.same({ 1, "chatroom:presence:{1}", "7", json.quote(E7), 86400 }, { table.unpack(calls[1], 3) })
+      assert.same({ 1, "chatroom:session:s1", "1", "7", 86400 }, { table.unpack(calls[2], 3) })
+      for _, c in ipairs(calls) do run_script(c) end
+      assert.equal("[" .. E7 .. "]", presence.list_json(1))
+      assert.same({ "1", "7" }, fake.redis_data["chatroom:session:s1"])
+    end)
+
+    it("removes the session's record, then the entry only for the session that owns it", function()
+      fake.redis_data["chatroom:presence:{1}"] = { "7", json.quote(E7), "41", json.quote(E41) }
+      presence.remove(1, 7, "s10")
+      assert.same({ "HDEL", "chatroom:session:s10", "1" }, fake.redis_calls[#fake.redis_calls - 1])
+      local call = evals()[1]
+      assert.same({ 1, "chatroom:presence:{1}", "7", '"sessionId":"s10"', '\\"sessionId\\":\\"s10\\"' },
+        { table.unpack(call, 3) })
+      assert.equal(0, run_script(call))
+      presence.remove(1, 7, "s1")
+      assert.equal(1, run_script(evals()[2]))
+      assert.same({ "41", json.quote(E41) }, fake.redis_data["chatroom:presence:{1}"])
+    end)
+
+    it("restores entries after an outage one key per command", function()
+      presence.add(1, 7, "홍길동", "s1")
+      fake.redis_calls = {}
+      assert.equal(1, presence.restore())
+      local calls = evals()
+      assert.equal("chatroom:presence:{1}", calls[1][4])
+      assert.equal("chatroom:session:s1", calls[2][4])
+      for _, c in ipairs(calls) do assert.equal(1, c[3]) end
+    end)
+  end)
+
   describe("remove", function()
     it("asks for the owning session's mark in both forms: ARGV[2] plain, ARGV[4] escaped", function()
       assert.is_true(presence.remove(1, 7, "s1"))

@@ -13,6 +13,16 @@ describe("chat.domain.read_marks", function()
     end)
   end)
 
+  it("tags a room's count and generation keys with its id on a Redis Cluster, so one MGET reads both", function()
+    assert.equal("chat:unread:count:1:2", read_marks.cache_key(1, 2))
+    assert.equal("chat:unread:gen:1", read_marks.gen_key(1))
+    fake = require("fake_chat").install()
+    fake.chat.config.redis_cluster = true
+    read_marks = require "chat.domain.read_marks"
+    assert.equal("chat:unread:count:{1}:2", read_marks.cache_key(1, 2))
+    assert.equal("chat:unread:gen:{1}", read_marks.gen_key(1))
+  end)
+
   describe("unread counts", function()
     it("counts CHAT messages by others after the mark, for active members only", function()
       read_marks.unread(1, 2)

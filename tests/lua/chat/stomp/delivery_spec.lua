@@ -196,4 +196,49 @@ describe("chat.stomp.delivery", function()
     end)
   end)
 
+  describe("with CHAT_REDIS_PUBSUB=sharded", function()
+    local function msg(id) return { chatRoomId = 5, id = id, senderId = 7, senderNickname = "n", content = "c" .. id,
+                                    messageType = "CHAT", createdAt = "2025-01-09T05:30:00" } end
+
+    before_each(function()
+      fake = require("fake_chat").install()
+      fake.chat.redis.sharded = true
+      delivery = require "chat.stomp.delivery"
+    end)
+
+    it("listens to no global channel, and to each room's own channels while it has subscribers there", function()
+      assert.same({}, delivery.redis_channels)
+      assert.same({ "chat:messages:{}", "chat:presence:{}", "chat:read-marks:{}", "chat:typing:{}" },
+        delivery.redis_room_channels)
+      assert.equal("/topic/chatroom/", delivery.redis_room_prefix)
+    end)
+
+    it("publishes a stored message on its room's channel, and on it again after an outage", function()
+      delivery.deliver(msg(1))
+      local payload = '["' .. CLASS .. '",' .. delivery.message_json(msg(1)) .. "]"
+      assert.same({ "SPUBLISH", "chat:messages:{5}", payload }, fake.redis_calls[#fake.redis_calls])
+      fake.redis_down = true
+      delivery.deliver(msg(2))
+      fake.redis_down = false
+      delivery.flush_unpublished()
+      assert.equal("chat:messages:{5}", fake.redis_calls[#fake.redis_calls][2])
+    end)
+
+    it("delivers what a room's channel carries by the channel's base name", function()
+      delivery.redis_message("chat:messages:{5}", '["' .. CLASS .. '",' .. delivery.message_json(msg(9)) .. "]")
+      assert.same({ 9 }, fake.broadcast_ids)
+      delivery.redis_message("chat:read-marks:{5}", '{"chatRoomId":5,"memberId":7,"lastReadMessageId":9}')
+      assert.same({ dest = "/topic/chatroom/5/read", body = '{"memberId":7,"lastReadMessageId":9}' },
+        { dest = fake.broadcasts[2].dest, body = fake.broadcasts[2].body })
+    end)
+
+    it("counts a chat message for a room nobody here subscribes to", function()
+      fake.unsubscribed = { ["/topic/chatroom/5"] = true }
+      delivery.redis_message("chat:messages:{5}", delivery.message_json(msg(3)))
+      assert.equal(1, fake.unrouted)
+      fake.unsubscribed = nil
+      delivery.redis_message("chat:messages:{5}", delivery.message_json(msg(4)))
+      assert.equal(1, fake.unrouted, "delivered: not counted")
+    end)
+  end)
 end)
