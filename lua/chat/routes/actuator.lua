@@ -17,8 +17,13 @@ local function db_health()
   return false, json.object { "status", "DOWN", "details", json.object { "error", tostring(err) } }
 end
 
+-- On a Redis Cluster any master answers INFO: the cluster is UP only when every slot has a
+-- master whose link answers (chat.health), since commands for the others fail.
 local function redis_health()
   local info, err = chat.redis.call("INFO", "server")
+  if info and chat.config.redis_cluster and not chat.health().redis.connected then
+    info, err = nil, "a slot of the Redis Cluster has no reachable master"
+  end
   if info then
     local version = info:match("redis_version:([%w%.%-]+)") or "unknown"
     return true, json.object { "status", "UP", "details", json.object { "version", version } }
