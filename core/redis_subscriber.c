@@ -38,7 +38,7 @@ struct chat_redis_subscriber {
   conn *conn; /* NULL while disconnected */
   int connecting, up, closing, logged_down, backoff_ms;
   uv_timer_t retry, watch;
-  uint64_t last_reply_at;
+  uint64_t last_reply_at, connect_started_at;
   ping *pings;
   size_t pings_head, pings_len, pings_cap;
   unsigned long stalls;
@@ -229,6 +229,7 @@ static void connect_now(chat_redis_subscriber *s) {
   c->poll.data = c;
   s->conn = c;
   s->connecting = 1;
+  s->connect_started_at = uv_now(s->loop);
   want(c, UV_WRITABLE);
 }
 
@@ -236,9 +237,9 @@ static void on_watch(uv_timer_t *t) {
   chat_redis_subscriber *s = t->data;
   if (s->conn == NULL || s->closing) return;
   uint64_t now = uv_now(s->loop);
-  uint64_t since = s->pings_len ? s->pings[s->pings_head].sent_at : 0;
-  if (s->connecting) since = s->last_reply_at ? s->last_reply_at : now;
-  if ((s->pings_len || s->connecting) && since && now - since >= (uint64_t)s->timeout_ms) {
+  /* A connect that does not complete, or the oldest PING unanswered, for timeout_ms. */
+  uint64_t since = s->connecting ? s->connect_started_at : s->pings_len ? s->pings[s->pings_head].sent_at : now;
+  if (now - since >= (uint64_t)s->timeout_ms) {
     s->stalls++;
     lost(s, s->connecting ? "no connection" : "no answer", s->connecting ? "connect timed out" : "PING timed out");
     return;
