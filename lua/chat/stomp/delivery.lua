@@ -171,7 +171,7 @@ local log_malformed = throttled_log.new("warn")
 -- A message from any instance (this one included, through its subscription), on a global
 -- channel or a room's own one ("chat:messages:{7}": the same handlers, by the base name).
 function M.redis_message(channel, payload)
-  channel = channel:match("^(.-):{%d+}$") or channel
+  if channel:byte(-1) == 125 then channel = channel:match("^(.-):{%d+}$") or channel end -- "}"
   if channel == presence.CHANNEL then return presence.on_redis_message(payload) end
   if channel == read_marks.CHANNEL then return read_marks.on_redis_message(payload) end
   if channel == typing.CHANNEL then return typing.on_redis_message(payload) end
