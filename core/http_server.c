@@ -658,6 +658,7 @@ void chat_http_server_stop(chat_http_server *srv, void (*on_closed)(void *ud), v
 
 size_t chat_http_server_connections(const chat_http_server *srv) { return srv->nconns; }
 size_t chat_http_server_upgraded(const chat_http_server *srv) { return srv->nupgraded; }
+size_t chat_http_server_limit(const chat_http_server *srv) { return srv->max_conns; }
 
 const char *chat_http_conn_request_method(const chat_http_conn *c) { return c->req ? c->req->method : NULL; }
 

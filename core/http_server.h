@@ -58,6 +58,8 @@ const char *chat_http_conn_peer(const chat_http_conn *conn);
  * upgraded (WebSocket, SockJS streaming). */
 size_t chat_http_server_connections(const chat_http_server *srv);
 size_t chat_http_server_upgraded(const chat_http_server *srv);
+/* Connections accepted at most (CHAT_MAX_CONNECTIONS, or what the open-file limit allows). */
+size_t chat_http_server_limit(const chat_http_server *srv);
 
 /* The method of the request being handled on conn, and the seconds since it was
  * complete (latency metrics); valid until chat_http_respond. */

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 
 enum {
   REQUEST_TIMEOUT_MS = 10000,
@@ -48,9 +50,11 @@ static void on_fetched(int status, const char *body, size_t body_len, const char
       }
     }
     j->backoff_ms = FIRST_BACKOFF_MS;
+    chat_metrics.jwks_last_success = (double)time(NULL);
     uv_timer_start(&j->timer, on_timer, j->refresh_ms, 0);
     return;
   }
+  chat_metrics.jwks_fetch_failures++;
   char why[192];
   if (status) snprintf(why, sizeof why, "HTTP %d", status);
   else snprintf(why, sizeof why, "%s", error ? error : "no response");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "kafka_stats.h"
 #include "log.h"
 #include "lua_task.h"
 #include "runtime.h"
@@ -40,6 +41,8 @@ struct chat_kafka {
   int assigned;
   int subscribed;
   char last_error[256];
+  chat_kafka_stats stats; /* the latest statistics; stats_read: any yet */
+  int stats_read;
   int closing, handles_open;
   int tasks; /* records with the application: teardown waits for them */
   void (*on_closed)(void *ud);
@@ -256,6 +259,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
   }
 }
 
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+  (void)rk;
+  chat_kafka *k = opaque;
+  chat_kafka_stats st;
+  if (chat_kafka_stats_read(json, len, &st) == 0) k->stats = st, k->stats_read = 1;
+  return 0; /* librdkafka frees json */
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   (void)rk, (void)err;
   note_error(opaque, reason);
@@ -318,6 +329,9 @@ chat_kafka *chat_kafka_new(chat_runtime *rt, const char *bootstrap, const char *
    * not librdkafka's default five minutes. */
   rd_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "5000", err, sizeof err);
   rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+  /* Brokers connected and the lag as the broker sees it, for the metrics (kafka_stats.h). */
+  rd_kafka_conf_set(cc, "statistics.interval.ms", "5000", err, sizeof err);
+  rd_kafka_conf_set_stats_cb(cc, on_stats);
   k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
   rd_kafka_conf_t *pc = base_conf(k, bootstrap);
   rd_kafka_conf_set(pc, "enable.idempotence", "true", err, sizeof err);
@@ -377,6 +391,8 @@ int chat_kafka_produce(chat_kafka *k, const char *topic, const void *key, size_t
   }
   return 0;
 }
+
+const chat_kafka_stats *chat_kafka_stats_latest(const chat_kafka *k) { return k->stats_read ? &k->stats : NULL; }
 
 void chat_kafka_state(const chat_kafka *k, int *assigned, size_t *backlog, const char **last_error) {
   size_t b = 0;

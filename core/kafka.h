@@ -37,6 +37,11 @@ int chat_kafka_produce(chat_kafka *k, const char *topic, const void *key, size_t
 /* For /actuator/health: partitions assigned, records waiting, and the last error. */
 void chat_kafka_state(const chat_kafka *k, int *assigned, size_t *backlog, const char **last_error);
 
+/* The consumer's latest librdkafka statistics (brokers up, lag by partition), NULL before
+ * the first (every 5 s). */
+struct chat_kafka_stats;
+const struct chat_kafka_stats *chat_kafka_stats_latest(const chat_kafka *k);
+
 /* Leaves the group (committing nothing new) and frees; on_closed runs when done. */
 void chat_kafka_close(chat_kafka *k, void (*on_closed)(void *ud), void *ud);
 

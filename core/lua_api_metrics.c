@@ -77,6 +77,10 @@ static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
   s->scripts_version = rt->vm ? chat_vm_version(rt->vm) : "";
   s->app_name = rt->config.app_name;
   s->stopping = rt->stopping;
+  s->ready = !rt->stopping && rt->pg && chat_pg_pool_connected(rt->pg) > 0;
+  s->connections_limit = rt->http ? chat_http_server_limit(rt->http) : 0;
+  s->sockjs_sessions_limit = rt->config.sockjs_max_sessions;
+  s->jwks_enabled = rt->jwks != NULL;
   if (rt->http)
     s->connections_http = chat_http_server_connections(rt->http) - chat_http_server_upgraded(rt->http);
   s->sockjs_sessions = chat_sockjs_sessions();
@@ -96,6 +100,7 @@ static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
     const char *err;
     s->kafka_enabled = 1;
     chat_kafka_state(rt->kafka, &s->kafka_assigned_partitions, &s->kafka_backlog, &err);
+    s->kafka_stats = chat_kafka_stats_latest(rt->kafka);
     s->kafka_produce_timeouts = chat_kafka_produce_timeouts(rt->kafka);
   }
   s->lua_tasks = chat_tasks_running();
@@ -151,10 +156,26 @@ static int redis_unrouted(lua_State *L) {
   return 0;
 }
 
+/* chat.metrics.send_failed(outcome): a SEND answered with an error, "refused" (the
+ * client's fault) or "failed" (the server's); the core counts the stored ones. */
+static int send_failed(lua_State *L) {
+  static const char *const outcomes[] = {"refused", "failed", NULL};
+  int i = luaL_checkoption(L, 1, NULL, outcomes);
+  chat_metrics.stomp_sends[i == 0 ? CHAT_SEND_REFUSED : CHAT_SEND_FAILED]++;
+  return 0;
+}
+
+/* chat.metrics.dead_letter(topic): a Kafka record sent to that dead-letter topic. */
+static int dead_letter(lua_State *L) {
+  chat_metrics_dead_letter(luaL_checkstring(L, 1));
+  return 0;
+}
+
 void chat_lua_api_metrics_inject(lua_State *L, struct chat_runtime *rt) {
   static const luaL_Reg fns[] = {{"render", render}, {"message_stored", message_stored},
                                  {"access_denied", access_denied}, {"history_cache", history_cache},
-                                 {"redis_unrouted", redis_unrouted},
+                                 {"redis_unrouted", redis_unrouted}, {"send_failed", send_failed},
+                                 {"dead_letter", dead_letter},
                                  {NULL, NULL}};
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, fns, 1);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "kafka_stats.h"
 
 chat_metrics_counters chat_metrics;
 
@@ -69,45 +70,76 @@ void chat_metrics_observe_request(const char *method, const char *route, int sta
   /* Slower than the last bucket: counted in +Inf only, which is the total count. */
 }
 
-/* ---- stored messages by type ---- */
+/* ---- counters by a label the application names: message types, dead-letter topics ---- */
 
-enum { MAX_MESSAGE_TYPES = 8, MAX_TYPE_LEN = 32 };
+enum { MAX_LABEL_VALUES = 8, MAX_TYPE_LEN = 128 };
+
+/* A bounded set: the last slot is kept for "OTHER", so unexpected values can never grow a
+ * scrape or crowd it out. */
+typedef struct {
+  struct {
+    char value[MAX_TYPE_LEN];
+    uint64_t count;
+  } slot[MAX_LABEL_VALUES];
+  size_t n;
+} label_counts;
+
+static label_counts message_types, dead_letters;
+
+static void label_counts_add(label_counts *c, const char *value) {
+  if (value == NULL || strlen(value) >= MAX_TYPE_LEN) value = "OTHER";
+  for (size_t i = 0; i < c->n; i++) {
+    if (strcmp(c->slot[i].value, value) == 0) {
+      c->slot[i].count++;
+      return;
+    }
+  }
+  if (c->n >= MAX_LABEL_VALUES - 1 && strcmp(value, "OTHER") != 0) {
+    label_counts_add(c, "OTHER");
+    return;
+  }
+  if (c->n == MAX_LABEL_VALUES) return; /* unreachable: "OTHER" was found above */
+  snprintf(c->slot[c->n].value, MAX_TYPE_LEN, "%s", value);
+  c->slot[c->n++].count = 1;
+}
+
+/* ---- SENDs: answered, by how long it took ---- */
 
 static struct {
-  char type[MAX_TYPE_LEN];
   uint64_t count;
-} message_types[MAX_MESSAGE_TYPES];
-static size_t nmessage_types;
+  double sum;
+  uint64_t in_bucket[NBUCKETS];
+} sends;
+
+void chat_metrics_observe_send(double seconds) {
+  if (seconds < 0) seconds = 0;
+  sends.count++;
+  sends.sum += seconds;
+  for (int i = 0; i < NBUCKETS; i++) {
+    if (seconds <= BUCKETS[i]) {
+      sends.in_bucket[i]++;
+      return;
+    }
+  }
+}
+
+void chat_metrics_dead_letter(const char *topic) { label_counts_add(&dead_letters, topic); }
 
 const char *const chat_access_denial_names[] = {"unauthenticated", "forbidden", "internal", "origin", "session",
                                                 NULL};
 const char *const chat_history_outcome_names[] = {"hit", "miss", "bypass", NULL};
+const char *const chat_send_outcome_names[] = {"stored", "refused", "failed", NULL};
 
-void chat_metrics_message_stored(const char *type) {
-  if (type == NULL || strlen(type) >= MAX_TYPE_LEN) type = "OTHER";
-  for (size_t i = 0; i < nmessage_types; i++) {
-    if (strcmp(message_types[i].type, type) == 0) {
-      message_types[i].count++;
-      return;
-    }
-  }
-  /* The last slot is kept for "OTHER" so unexpected types can never crowd it out. */
-  if (nmessage_types >= MAX_MESSAGE_TYPES - 1 && strcmp(type, "OTHER") != 0) {
-    chat_metrics_message_stored("OTHER");
-    return;
-  }
-  if (nmessage_types == MAX_MESSAGE_TYPES) return; /* unreachable: "OTHER" was found above */
-  snprintf(message_types[nmessage_types].type, MAX_TYPE_LEN, "%s", type);
-  message_types[nmessage_types++].count = 1;
-}
+void chat_metrics_message_stored(const char *type) { label_counts_add(&message_types, type); }
 
 void chat_metrics_reset(void) {
   memset(&chat_metrics, 0, sizeof chat_metrics);
   memset(requests, 0, sizeof requests);
   nrequests = 0;
   overflow_used = 0;
-  memset(message_types, 0, sizeof message_types);
-  nmessage_types = 0;
+  memset(&message_types, 0, sizeof message_types);
+  memset(&dead_letters, 0, sizeof dead_letters);
+  memset(&sends, 0, sizeof sends);
 }
 
 /* ---- rendering ---- */
@@ -225,6 +257,47 @@ static void render_redis_pubsub(text *t, const chat_metrics_snapshot *s) {
   }
 }
 
+static void render_label_counts(text *t, const char *name, const char *label, const label_counts *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    char value[2 * MAX_TYPE_LEN];
+    appendf(t, "%s{%s=\"%s\"} %llu\n", name, label, label_value(value, sizeof value, c->slot[i].value),
+            (unsigned long long)c->slot[i].count);
+  }
+}
+
+/* SENDs to /app destinations: how each ended, and how long its answer took. */
+static void render_sends(text *t) {
+  family(t, "chatd_stomp_sends_total", "counter",
+         "SENDs to /app destinations by outcome: stored (RECEIPT), refused (the client's fault), failed (the server's).");
+  for (int i = 0; i < CHAT_SEND_OUTCOMES; i++)
+    appendf(t, "chatd_stomp_sends_total{outcome=\"%s\"} %llu\n", chat_send_outcome_names[i],
+            (unsigned long long)chat_metrics.stomp_sends[i]);
+  static const char *const NAME = "chatd_stomp_send_seconds";
+  family(t, NAME, "histogram", "Seconds from a SEND frame read to its answer (stored and published, or refused).");
+  uint64_t cumulative = 0;
+  for (int b = 0; b < NBUCKETS; b++) {
+    cumulative += sends.in_bucket[b];
+    appendf(t, "%s_bucket{le=\"%g\"} %llu\n", NAME, BUCKETS[b], (unsigned long long)cumulative);
+  }
+  appendf(t, "%s_bucket{le=\"+Inf\"} %llu\n", NAME, (unsigned long long)sends.count);
+  appendf(t, "%s_sum %.6f\n%s_count %llu\n", NAME, sends.sum, NAME, (unsigned long long)sends.count);
+}
+
+/* From librdkafka's statistics: absent until the first arrives (5 s after start). */
+static void render_kafka_stats(text *t, const chat_kafka_stats *st) {
+  if (st == NULL) return;
+  gauge(t, "chatd_kafka_brokers_up", "Kafka brokers (and the group coordinator) the consumer is connected to.",
+        st->brokers_up);
+  family(t, "chatd_kafka_consumer_lag_records", "gauge",
+         "Records behind, by assigned partition, as the broker sees it: its high watermark less the committed offset.");
+  for (size_t i = 0; i < st->npartitions; i++) {
+    char topic[2 * CHAT_KAFKA_STATS_TOPIC_MAX];
+    appendf(t, "chatd_kafka_consumer_lag_records{topic=\"%s\",partition=\"%d\"} %lld\n",
+            label_value(topic, sizeof topic, st->partitions[i].topic), st->partitions[i].partition,
+            (long long)st->partitions[i].lag);
+  }
+}
+
 static void render_process(text *t, const chat_metrics_snapshot *s) {
   /* The names every Prometheus client library uses, so stock dashboards work. */
   if (s->cpu_seconds >= 0) {
@@ -250,6 +323,18 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
           label_value(version, sizeof version, s->version), label_value(scripts, sizeof scripts, s->scripts_version),
           label_value(app, sizeof app, s->app_name));
   gauge(&t, "chatd_stopping", "1 once a graceful stop has begun (readiness is DOWN).", s->stopping);
+  gauge(&t, "chatd_ready", "1 when readiness answers UP: PostgreSQL connected and no stop begun.", s->ready);
+  gauge(&t, "chatd_connections_limit", "Connections accepted at most (CHAT_MAX_CONNECTIONS or the open-file limit).",
+        (double)s->connections_limit);
+  gauge(&t, "chatd_sockjs_sessions_limit", "SockJS sessions at most (CHAT_SOCKJS_MAX_SESSIONS).",
+        (double)s->sockjs_sessions_limit);
+  if (s->jwks_enabled) {
+    counter(&t, "chatd_jwks_fetch_failures_total", "Fetches of CHAT_JWT_JWKS_URL's key set that failed.",
+            chat_metrics.jwks_fetch_failures);
+    gauge(&t, "chatd_jwks_last_success_timestamp_seconds",
+          "When the key set was last fetched (Unix seconds); 0: never, RS256 tokens are refused.",
+          chat_metrics.jwks_last_success);
+  }
 
   family(&t, "chatd_connections", "gauge",
          "Open client connections by transport: raw WebSocket, SockJS sessions, and plain HTTP connections.");
@@ -307,11 +392,8 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
           chat_metrics.redis_caught_up_messages);
 
   family(&t, "chatd_messages_stored_total", "counter", "Chat messages stored in PostgreSQL, by type.");
-  for (size_t i = 0; i < nmessage_types; i++) {
-    char type[2 * MAX_TYPE_LEN];
-    appendf(&t, "chatd_messages_stored_total{type=\"%s\"} %llu\n",
-            label_value(type, sizeof type, message_types[i].type), (unsigned long long)message_types[i].count);
-  }
+  render_label_counts(&t, "chatd_messages_stored_total", "type", &message_types);
+  render_sends(&t);
 
   gauge(&t, "chatd_pg_pool_size", "PostgreSQL connections the pool keeps (CHAT_PG_POOL_SIZE).", s->pg_size);
   gauge(&t, "chatd_pg_pool_connected", "PostgreSQL connections connected now.", s->pg_connected);
@@ -334,6 +416,9 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
     appendf(&t, "chatd_dependency_timeouts_total{dependency=\"kafka\",kind=\"produce\"} %lu\n",
             s->kafka_produce_timeouts);
   if (s->kafka_enabled) {
+    family(&t, "chatd_kafka_dead_letters_total", "counter", "Kafka records sent to a dead-letter topic, by that topic.");
+    render_label_counts(&t, "chatd_kafka_dead_letters_total", "topic", &dead_letters);
+    render_kafka_stats(&t, s->kafka_stats);
     gauge(&t, "chatd_kafka_consumer_assigned_partitions", "Kafka partitions assigned to this consumer.",
           s->kafka_assigned_partitions);
     gauge(&t, "chatd_kafka_consumer_backlog_records",

@@ -33,6 +33,14 @@ typedef enum {
   CHAT_HISTORY_OUTCOMES
 } chat_history_outcome;
 
+/* How a SEND to an /app destination ended: the `outcome` label of chatd_stomp_sends_total. */
+typedef enum {
+  CHAT_SEND_STORED,  /* done (stored and published): RECEIPT */
+  CHAT_SEND_REFUSED, /* the client's fault: not a member, blank, forbidden, malformed */
+  CHAT_SEND_FAILED,  /* the server's: a dependency down, a script error */
+  CHAT_SEND_OUTCOMES
+} chat_send_outcome;
+
 typedef struct chat_metrics_counters {
   uint64_t stomp_frames_in;    /* STOMP frames received (heart-beats excluded) */
   uint64_t stomp_frames_out;   /* STOMP frames sent, MESSAGE deliveries included */
@@ -54,6 +62,9 @@ typedef struct chat_metrics_counters {
   uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
   uint64_t access_denied[5];         /* by reason (chat_access_denial below) (docs/access-control.md) */
   uint64_t history_cache[3];         /* newest history pages by outcome (chat_history_outcome) */
+  uint64_t stomp_sends[3];           /* SENDs to /app destinations by outcome (chat_send_outcome) */
+  uint64_t jwks_fetch_failures;      /* key set fetches that failed (CHAT_JWT_JWKS_URL) */
+  double jwks_last_success;          /* wall-clock seconds of the last fetch that worked; 0: none */
   int64_t websocket_connections; /* raw WebSocket connections carrying STOMP, open now */
 } chat_metrics_counters;
 
@@ -69,6 +80,15 @@ extern const char *const chat_access_denial_names[];
 
 /* The label of each history cache outcome; NULL-terminated, in enum order. */
 extern const char *const chat_history_outcome_names[];
+
+/* The label of each SEND outcome; NULL-terminated, in enum order. */
+extern const char *const chat_send_outcome_names[];
+
+/* A SEND answered, `seconds` after its frame was read (chatd_stomp_send_seconds). */
+void chat_metrics_observe_send(double seconds);
+
+/* A Kafka record dead-lettered to `topic` (chatd_kafka_dead_letters_total{topic}). */
+void chat_metrics_dead_letter(const char *topic);
 
 /* One chat message stored, by its type ("CHAT", "JOIN", "LEAVE"). */
 void chat_metrics_message_stored(const char *type);
@@ -101,7 +121,11 @@ typedef struct chat_metrics_snapshot {
   } redis_link[CHAT_METRICS_MAX_REDIS_LINKS];
   /* Connections dropped, or produce requests failed, because a dependency went silent. */
   unsigned long pg_statement_timeouts, pg_connect_timeouts, redis_timeouts, kafka_produce_timeouts;
+  int ready;                /* what readiness answers: PostgreSQL connected, not stopping */
+  size_t connections_limit, sockjs_sessions_limit;
+  int jwks_enabled;
   int kafka_enabled;
+  const struct chat_kafka_stats *kafka_stats; /* brokers up and lag by partition; NULL: none yet */
   int kafka_assigned_partitions;
   size_t kafka_backlog;
   int lua_tasks;

@@ -122,6 +122,7 @@ typedef struct {
   char *destination;
   char *sub_id;
   chat_sub *resumed; /* a SUBSCRIBE with last-message-id: made at once, holding live messages */
+  uint64_t started_ns; /* when it was handed to the application (chatd_stomp_send_seconds) */
 } frame_call;
 
 enum { FRAME_SEND = 1, FRAME_SUBSCRIBE = 2, FRAME_CONNECT = 3 };
@@ -284,6 +285,11 @@ static void frame_done(chat_task *t, lua_State *co, int ok, int nres, void *ud) 
       send_receipt(s, c->receipt);
     }
   }
+  if (c->kind == FRAME_SEND) {
+    /* A refusal or failure is counted by the script, which knows whose fault it was. */
+    if (accepted) chat_metrics.stomp_sends[CHAT_SEND_STORED]++;
+    chat_metrics_observe_send((double)(uv_hrtime() - c->started_ns) / 1e9);
+  }
   free(c->receipt);
   free(c->destination);
   free(c->sub_id);
@@ -307,6 +313,7 @@ static void dispatch_to_app(chat_stomp_session *s, const chat_stomp_frame *f, in
   c->destination = strdup(destination);
   c->sub_id = sub_id ? strdup(sub_id) : NULL;
   c->resumed = resumed;
+  c->started_ns = uv_hrtime();
   s->busy = 1;
   s->refs++;
   if (chat_task_spawn(s->hub->rt->vm, entries[kind], push_frame_args, c, frame_done, c) < 0) {

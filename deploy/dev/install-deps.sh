@@ -31,6 +31,8 @@ command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 if [ "$MODE" = test ]; then
   PACKAGES+=(
     lua5.4 lua-busted lua-check kcat python3-yaml
+    # A real Prometheus (and promtool) for the alerting rules and the dashboard's queries.
+    prometheus
     # fuzz_json's reference decoder (tests only; chatd does not link it).
     libjansson-dev
     # The fuzz build (tests/fuzz): Debian's clang 14; libFuzzer's runtime

@@ -86,6 +86,9 @@ Metrics (kept in C, core/metrics.c; docs/metrics.md)
   chat.metrics.message_stored(type)   one chat message of that type was stored
   chat.metrics.access_denied(reason)  a refusal: "unauthenticated", "forbidden", "internal", ...
   chat.metrics.history_cache(outcome) a newest history page: "hit", "miss" or "bypass"
+  chat.metrics.send_failed(outcome)   a SEND answered with an error: "refused" or "failed"
+  chat.metrics.dead_letter(topic)     a Kafka record dead-lettered to `topic`
+  chat.metrics.redis_unrouted()       a chat message from Redis for a room nobody here subscribes to
   HTTP requests are observed by the core: app.http returns the route pattern as its
   fourth value (see chat/init.lua).
 ]]

@@ -23,6 +23,22 @@ export function freshDatabase(name) {
   };
 }
 
+// A free loopback port below the kernel's ephemeral range (32768 up), for a server a test
+// stops and starts again: no client's own port, nor a client reconnecting to the stopped
+// port (which can connect to itself there), can take it in between.
+export async function freeLowPort(from = 20000, to = 32000) {
+  const tryListen = (port) => new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  for (let i = 0; i < 200; i++) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (await tryListen(port)) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+
 // A private redis-server on a free loopback port (or `port`: the same one again after a stop).
 export async function startRedis({ port } = {}) {
   port = port ?? await freePort();

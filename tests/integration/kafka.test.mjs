@@ -141,6 +141,20 @@ test('malformed JSON goes to the DLT at once; a room that never appears after 1+
   assert.match(header(late, 'kafka_dlt-exception-message'), /has no chat room/);
 });
 
+test('the metrics: dead letters by topic, brokers connected, and the lag as the broker sees it back to 0', async () => {
+  const scrape = async () => parsePrometheus((await api(chatd.url, 'GET', '/actuator/prometheus')).text);
+  // librdkafka's statistics come every 5 s.
+  let m;
+  for (const end = Date.now() + 20000; ; await sleep(250)) {
+    m = await scrape();
+    if (sampleValue(m, 'chatd_kafka_consumer_lag_records', { topic: TOPIC, partition: '0' }) === 0) break;
+    assert.ok(Date.now() < end, `no lag of 0 on ${TOPIC}[0] within 20 s: ${
+      JSON.stringify(sampleValue(m, 'chatd_kafka_consumer_lag_records', { topic: TOPIC, partition: '0' }))}`);
+  }
+  assert.ok(sampleValue(m, 'chatd_kafka_brokers_up') >= 1);
+  assert.ok(sampleValue(m, 'chatd_kafka_dead_letters_total', { topic: DLT }) >= 2, 'the two dead letters above');
+});
+
 test('other partitions keep flowing while one partition waits for its retries', async () => {
   const stuck = uniqueStudyId();
   const studyId = uniqueStudyId();

@@ -153,6 +153,22 @@ test('STOMP frames, bytes, fan-out deliveries and stored messages move by the ri
   assert.ok(d('chatd_http_received_bytes_total') >= d('chatd_stomp_received_bytes_total'),
     'socket bytes include the STOMP bytes and their WebSocket framing');
   assert.ok(d('chatd_http_sent_bytes_total') >= d('chatd_stomp_sent_bytes_total'));
+  assert.equal(d('chatd_stomp_sends_total', { outcome: 'stored' }), 3);
+  assert.equal(d('chatd_stomp_send_seconds_count'), 3, 'each SEND timed to its answer');
+  assert.ok(d('chatd_stomp_send_seconds_bucket', { le: '+Inf' }) === 3 && d('chatd_stomp_send_seconds_sum') > 0);
+
+  // A SEND from someone not in the room: refused (the client's fault), timed as well.
+  c.subscribe('/user/queue/errors');
+  c.send('/app/chat.sendMessage', { chatRoomId: room.id, senderId: 8, senderNickname: 'eight', content: 'no', messageType: 'CHAT' });
+  await c.waitFor('/user/queue/errors', (msgs) => msgs.length === 1);
+  const refused = await scrape();
+  const r = (name, labels) => v(refused, name, labels) - v(during, name, labels);
+  assert.equal(r('chatd_stomp_sends_total', { outcome: 'refused' }), 1);
+  assert.equal(r('chatd_stomp_sends_total', { outcome: 'failed' }), 0);
+  assert.equal(r('chatd_stomp_sends_total', { outcome: 'stored' }), 0);
+  assert.equal(r('chatd_stomp_send_seconds_count'), 1);
+  assert.equal(v(refused, 'chatd_ready'), 1);
+  assert.ok(v(refused, 'chatd_connections_limit') > 0 && v(refused, 'chatd_sockjs_sessions_limit') > 0);
 
   await c.close();
   // The socket's close and the session's cleanup come after the DISCONNECT's RECEIPT.

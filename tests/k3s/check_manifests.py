@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Offline checks of deploy/k3s and deploy/Dockerfile (no cluster, no container engine here).
+"""Offline checks of deploy/k3s, deploy/k3s/monitoring and deploy/Dockerfile (no cluster, no
+container engine here).
 
 Renders the kustomization with kustomize (or `kubectl kustomize`), parses the YAML and
 asserts what a cluster would otherwise tell us only at run time: probes on the actuator
@@ -7,7 +8,10 @@ paths and the container's port, the original's environment from the ConfigMap an
 Secret, CHAT_LUA_DIR equal to the scripts' mount path, the mounted tree equal to lua/
 (byte for byte), resources and the hardening set, a grace period longer than preStop plus
 chatd's own stop deadline, and a Dockerfile whose runtime stage has every shared library
-chatd links and the same non-root user the pod runs as.
+chatd links and the same non-root user the pod runs as. The monitoring kustomization: the
+dashboard's ConfigMap for Grafana's sidecar (the JSON parses, every panel has a query on
+the ${datasource} variable whose selectors all carry the job and pod variables), the
+ServiceMonitor selecting the Service's port, and the PrometheusRule equal to rules.yml.
 
   check_manifests.py REPO [CHATD_BINARY]
 """
@@ -30,16 +34,16 @@ def check(cond, what):
     return cond
 
 
-def render():
+def render(folder='deploy/k3s'):
     kustomize = os.environ.get('KUSTOMIZE') or shutil.which('kustomize')
     if kustomize:
-        cmd = [kustomize, 'build', os.path.join(ROOT, 'deploy/k3s')]
+        cmd = [kustomize, 'build', os.path.join(ROOT, folder)]
     elif shutil.which('kubectl'):
-        cmd = ['kubectl', 'kustomize', os.path.join(ROOT, 'deploy/k3s')]
+        cmd = ['kubectl', 'kustomize', os.path.join(ROOT, folder)]
     else:
         sys.exit('neither kustomize nor kubectl found: run deploy/dev/install-deps.sh')
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    print('rendered with', ' '.join(cmd[:2]))
+    print(f'{folder} rendered with', ' '.join(cmd[:2]))
     return [d for d in yaml.safe_load_all(out) if d]
 
 
@@ -225,14 +229,110 @@ def check_dockerfile(pod):
         print('deploy/Dockerfile linted with dockerfile-utils')
 
 
+# A PromQL selector of one of chatd's series (chatd_*, process_*, up) and its matchers.
+SERIES = re.compile(r'(?<![\w:])((?:chatd|process)_[A-Za-z0-9_:]*|up)(?![\w:])\s*(\{[^}]*\})?')
+
+
+def blank_strings(expr):
+    """The expression with every string literal's content replaced by as many x's."""
+    return re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: '"' + 'x' * (len(m.group(0)) - 2) + '"', expr)
+
+
+def check_dashboard(text, where):
+    import json
+    try:
+        dash = json.loads(text)
+    except ValueError as e:
+        check(False, f'{where} is JSON: {e}')
+        return
+    check(dash.get('schemaVersion', 0) >= 36, f'{where}: schemaVersion >= 36 (Grafana 9+)')
+    check(dash.get('uid'), f'{where}: a fixed uid (links to it survive a re-import)')
+    variables = {v['name']: v for v in dash.get('templating', {}).get('list', [])}
+    ds = variables.get('datasource', {})
+    check(ds.get('type') == 'datasource' and ds.get('query') == 'prometheus',
+          f'{where}: a datasource variable of Prometheus data sources')
+    for name in ('job', 'instance'):
+        v = variables.get(name, {})
+        check(v.get('type') == 'query' and 'chatd_build_info' in json.dumps(v.get('query')),
+              f'{where}: variable {name} from chatd_build_info')
+    check(variables.get('instance', {}).get('includeAll') is True, f'{where}: the pod variable has All')
+    ids, panels = set(), 0
+    want = ('job=~"$job"', 'instance=~"$instance"')
+    for p in dash.get('panels', []):
+        title = f'{where}: panel {p.get("title")!r}'
+        check(p.get('id') not in ids, f'{title}: a unique id')
+        ids.add(p.get('id'))
+        g = p.get('gridPos', {})
+        check(g.get('x', 0) + g.get('w', 0) <= 24 and g.get('h', 0) > 0, f'{title}: within the 24-column grid')
+        if p.get('type') == 'row':
+            check(not p.get('panels'), f'{title}: rows are expanded (their panels follow them)')
+            continue
+        panels += 1
+        check(p.get('datasource', {}).get('uid') == '${datasource}', f'{title}: on the ${{datasource}} variable')
+        targets = p.get('targets', [])
+        check(targets and all(t.get('expr', '').strip() for t in targets), f'{title}: has a query')
+        for t in targets:
+            expr = t.get('expr', '')
+            check(t.get('datasource', {}).get('uid') == '${datasource}', f'{title}: target {t.get("refId")} on ${{datasource}}')
+            blanked = blank_strings(expr)
+            found = 0
+            for m in SERIES.finditer(blanked):
+                found += 1
+                matchers = expr[m.start(2):m.end(2)] if m.group(2) else ''
+                check(all(w in matchers for w in want),
+                      f'{title}: {m.group(1)} filtered by job and pod ({expr})')
+            check(found, f'{title}: {expr} selects a chatd series')
+    check(panels >= 20, f'{where}: {panels} panels')
+    print(f'{where}: {panels} panels checked')
+
+
+def check_monitoring(app_docs):
+    docs = render('deploy/k3s/monitoring')
+    cms = [d for d in docs if d['kind'] == 'ConfigMap' and d['metadata'].get('labels', {}).get('grafana_dashboard') == '1']
+    if check(len(cms) == 1, f'one ConfigMap labelled grafana_dashboard: "1" (found {len(cms)})'):
+        cm = cms[0]
+        check(cm['metadata']['name'] == 'chat-service-dashboard', 'the dashboard ConfigMap keeps its name (no hash)')
+        data = cm.get('data', {})
+        check(list(data) == ['chatd.json'], f'the ConfigMap holds chatd.json (holds {list(data)})')
+        with open(os.path.join(ROOT, 'deploy/k3s/monitoring/dashboard.json')) as f:
+            source = f.read()
+        check(data.get('chatd.json') == source, 'the ConfigMap holds dashboard.json as it is')
+        # kubectl apply keeps the whole object in an annotation limited to 256 KiB.
+        check(len(source.encode()) < 256 * 1024 - 4096, f'dashboard.json ({len(source)} bytes) fits kubectl apply')
+        check_dashboard(data.get('chatd.json', ''), 'dashboard.json')
+
+    svc = [d for d in app_docs if d['kind'] == 'Service' and d['metadata']['name'] == 'chat-service']
+    mons = [d for d in docs if d['kind'] == 'ServiceMonitor']
+    if check(len(mons) == 1 and len(svc) == 1, 'one ServiceMonitor for the Service chat-service'):
+        mon, svc = mons[0], svc[0]
+        selector = mon['spec'].get('selector', {}).get('matchLabels', {})
+        labels = svc['metadata'].get('labels', {})
+        check(selector and all(labels.get(k) == v for k, v in selector.items()),
+              f'the ServiceMonitor selects the Service by its labels ({selector})')
+        ports = {p.get('name') for p in svc['spec']['ports']}
+        for e in mon['spec'].get('endpoints', []):
+            check(e.get('port') in ports, f'ServiceMonitor endpoint port {e.get("port")} is a named port of the Service')
+            check(e.get('path') == '/actuator/prometheus', 'ServiceMonitor path /actuator/prometheus')
+        check(mon['spec'].get('endpoints'), 'the ServiceMonitor has an endpoint')
+
+    rules_file = os.path.join(ROOT, 'deploy/k3s/monitoring/rules.yml')
+    for rule in (d for d in docs if d['kind'] == 'PrometheusRule'):
+        if os.path.exists(rules_file):
+            with open(rules_file) as f:
+                groups = yaml.safe_load(f).get('groups')
+            check(rule['spec'].get('groups') == groups,
+                  f'PrometheusRule {rule["metadata"]["name"]} has the groups of rules.yml')
+
+
 def main():
     docs = render()
     pod = check_manifests(docs)
     if pod:
         check_dockerfile(pod)
+    check_monitoring(docs)
     for f in failures:
         print('FAIL:', f)
-    print(f'{len(failures)} failed' if failures else 'k3s manifests and Dockerfile: all checks passed')
+    print(f'{len(failures)} failed' if failures else 'k3s manifests, monitoring and Dockerfile: all checks passed')
     sys.exit(1 if failures else 0)
 
 

@@ -89,12 +89,16 @@ function M.install()
   fake.stored = {}
   fake.denied = {}
   fake.history_cache = {}
+  fake.send_outcomes = {}
+  fake.dead_letters = {}
   chat.metrics = {
     render = function() return "# fake metrics\n" end,
     message_stored = function(kind) fake.stored[#fake.stored + 1] = kind end,
     access_denied = function(reason) fake.denied[#fake.denied + 1] = reason end,
     history_cache = function(outcome) fake.history_cache[#fake.history_cache + 1] = outcome end,
     redis_unrouted = function() fake.unrouted = (fake.unrouted or 0) + 1 end,
+    send_failed = function(outcome) fake.send_outcomes[#fake.send_outcomes + 1] = outcome end,
+    dead_letter = function(topic) fake.dead_letters[#fake.dead_letters + 1] = topic end,
   }
 
   chat.pg = {}

@@ -53,6 +53,7 @@ local function dead_letter(topic, record, reason)
   end
   chat.log.warn("%s[%d]@%d dead-lettered to %s: %s", record.topic, record.partition, record.offset, topic.dlt,
                 tostring(reason))
+  chat.metrics.dead_letter(topic.dlt)
   return true
 end
 

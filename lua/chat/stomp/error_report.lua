@@ -6,7 +6,8 @@ a session's error queue or in an ERROR frame, and the report to the sender's err
   text = error_report.connect_refusal(err)   "unauthorized: ..." (CONNECT refused)
   nil, text = error_report.to_sender(session_id, sender_id, err)
       "메시지 전송에 실패했습니다: <text>" on /user/queue/errors of the session and, with a
-      sender id, on /user/<id>/queue/errors (as the original's @SendToUser and its clients)
+      sender id, on /user/<id>/queue/errors (as the original's @SendToUser and its clients);
+      counted as a refused or failed SEND (the core counts the stored ones)
 
 The REST and Kafka counterparts are chat/routes/error_response.lua and chat/events/init.lua. ]]
 
@@ -35,7 +36,12 @@ function M.text(err) return (M.PREFIX[err.kind] or "") .. err.text end
 
 function M.connect_refusal(err) return M.CONNECT_PREFIX .. err.text end
 
+-- Whose fault a failed SEND was, for chatd_stomp_sends_total{outcome}: the server's when a
+-- dependency or a script failed, else the client's.
+local SERVER_FAULT = { unavailable = true, internal = true }
+
 function M.to_sender(session_id, sender_id, err)
+  chat.metrics.send_failed(SERVER_FAULT[err.kind] and "failed" or "refused")
   local reason = M.text(err)
   local body = fmt(M.SEND_FAILED, reason)
   chat.stomp.send_to_session(session_id, M.ERROR_QUEUE, body, HEADERS)

@@ -42,6 +42,7 @@ describe("chat.events", function()
     assert.equal(string.pack(">i4", 2), dlt.headers["kafka_dlt-original-partition"])
     assert.equal(string.pack(">i8", 41), dlt.headers["kafka_dlt-original-offset"])
     assert.equal("study 9 has no chat room", dlt.headers["kafka_dlt-exception-message"])
+    assert.same({ "study.member.created.dlt" }, fake.dead_letters, "counted for chatd_kafka_dead_letters_total")
   end)
 
   it("dead-letters malformed JSON at once, without retrying", function()
