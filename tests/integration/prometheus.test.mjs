@@ -1,21 +1,25 @@
 // The alerting rules and the Grafana dashboard against a real Prometheus (issue 20):
-// Prometheus scrapes two chatd instances every second, with deploy/k3s/monitoring/rules.yml
+// Prometheus scrapes three chatd instances every second, with deploy/k3s/monitoring/rules.yml
 // evaluated every second, while STOMP clients on both send in a seeded room, REST calls
-// come in and one SEND is refused. Then:
-//   1. Prometheus sees both targets up, the load and the refused SEND;
+// come in and one SEND is refused. A and B share a private Redis; C, without load, is the
+// other configurations: on a private Redis Cluster in sharded mode, with CHAT_AUTH=jwt and
+// a JWKS URL this file serves, so the cluster's and the key set's panels have data too.
+// Then:
+//   1. Prometheus sees the three targets up, the load and the refused SEND;
 //   2. every metric name the rules and the dashboard's queries read is in what it scraped
 //      (or, for the few absent here by configuration, listed below and named in core/);
 //   3. every panel's query, its $variables replaced, is valid and returns data with a
 //      finite value (the panels listed below are only checked to be valid PromQL), and
-//      the variables' own queries list the job and both instances;
+//      the variables' own queries list the job and the three instances;
 //   4. every rule evaluates without error, and no Redis alert is active while Redis is up;
 //   5. Redis stopped: the alerts on chatd's Redis links that can fire with one Redis
-//      (ChatdRedisCommandsDown and ChatdRedisPubSubDown today) fire for both instances;
+//      (ChatdRedisCommandsDown and ChatdRedisPubSubDown today) fire for A and B;
 //      Redis back: they resolve.
-// The instances have Kafka disabled (as every suite but the Kafka one: the broker is not
-// needed here and its partition assignment would add seconds), no JWKS URL and one Redis,
-// not a cluster. The Redis is private to this file, on a port below the ephemeral range,
-// so it can be stopped and started again there without disturbing other suites.
+// The instances have Kafka disabled (as every suite but the Kafka one: a new consumer
+// group's lag is unknown until it has committed, which the broker's backlog of earlier runs
+// delays by retries; integration.kafka checks those metrics against the broker). The Redis
+// is private to this file, on a port below the ephemeral range, so it can be stopped and
+// started again there without disturbing other suites.
 // The rules are loaded as written except that no `for` is longer than FOR_CAP (nor
 // `keep_firing_for`): the expressions and labels are what is tested here; the timing is
 // tests/prometheus/rules_test.yml's (promtool).
@@ -27,6 +31,9 @@ import path from 'node:path';
 import { REPO, startChatd, api, sleep, roomWithMembers } from '../helpers/chatd.mjs';
 import { connectStomp } from '../helpers/stomp.mjs';
 import { startRedis, freeLowPort } from '../helpers/private_services.mjs';
+import { startRedisCluster } from '../helpers/redis_cluster.mjs';
+import { rsaKeys, jwk } from '../helpers/access.mjs';
+import http from 'node:http';
 import { startPrometheus, metricNames } from '../helpers/prometheus_server.mjs';
 
 const RULES = path.join(REPO, 'deploy/k3s/monitoring/rules.yml');
@@ -41,10 +48,6 @@ const ABSENT_HERE = new Map([
   ['chatd_kafka_consumer_assigned_partitions', 'CHAT_KAFKA_ENABLED=0'],
   ['chatd_kafka_consumer_backlog_records', 'CHAT_KAFKA_ENABLED=0'],
   ['chatd_kafka_dead_letters_total', 'CHAT_KAFKA_ENABLED=0'],
-  ['chatd_jwks_fetch_failures_total', 'no CHAT_JWT_JWKS_URL'],
-  ['chatd_jwks_last_success_timestamp_seconds', 'no CHAT_JWT_JWKS_URL'],
-  ['chatd_redis_cluster_redirects_total', 'one Redis, not a cluster'],
-  ['chatd_redis_cluster_topology_changes_total', 'one Redis, not a cluster'],
 ]);
 // Dashboard panels whose queries return nothing here, for the reasons above; their queries
 // are still run (valid PromQL). Every other panel must show data.
@@ -55,8 +58,6 @@ const PANELS_WITHOUT_DATA_HERE = new Map([
   ['Backlog and partitions per pod', 'CHAT_KAFKA_ENABLED=0'],
   ['Dead letters/s by topic (fleet)', 'CHAT_KAFKA_ENABLED=0'],
   ['Kafka produce timeouts/s per pod', 'CHAT_KAFKA_ENABLED=0 (no kafka series of chatd_dependency_timeouts_total)'],
-  ['JWKS per pod', 'no CHAT_JWT_JWKS_URL'],
-  ['Redis Cluster redirects and topology changes (fleet)', 'one Redis, not a cluster'],
 ]);
 // What a panel's Grafana variables become: every job and pod, and a rate window of a few
 // one-second scrapes.
@@ -110,6 +111,9 @@ let redis;
 let redisPort;
 let a;
 let b;
+let third; // C, the other configurations: a Redis Cluster, CHAT_AUTH=jwt with a JWKS URL
+let cluster;
+let jwksServer;
 let prom;
 let rulesDoc;
 let dashboard;
@@ -160,8 +164,17 @@ before(async () => {
   redis = await startRedis({ port: redisPort });
   const env = { SPRING_DATA_REDIS_HOST: '127.0.0.1', SPRING_DATA_REDIS_PORT: String(redisPort),
     CHAT_MIXED_FLEET: 'false' };
-  [a, b] = await Promise.all([startChatd({ env }), startChatd({ env })]);
-  prom = await startPrometheus({ targets: [a, b].map((x) => `127.0.0.1:${x.port}`),
+  cluster = await startRedisCluster(21700);
+  const keys = rsaKeys();
+  jwksServer = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [jwk(keys.publicKey, 'k1')] }));
+  });
+  await new Promise((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const other = { SPRING_DATA_REDIS_CLUSTER_NODES: cluster.seeds, CHAT_REDIS_PUBSUB: 'sharded', CHAT_MIXED_FLEET: 'false',
+    CHAT_AUTH: 'jwt', CHAT_JWT_JWKS_URL: `http://127.0.0.1:${jwksServer.address().port}/jwks` };
+  [a, b, third] = await Promise.all([startChatd({ env }), startChatd({ env }), startChatd({ env: other })]);
+  prom = await startPrometheus({ targets: [a, b, third].map((x) => `127.0.0.1:${x.port}`),
     rules: [{ name: 'rules.yml', text: testRules(rulesDoc) }] });
   room = await roomWithMembers(a.url, [1, 'u1'], [2, 'u2'], [3, 'u3'], [4, 'u4']);
   for (const [x, userId] of [[a, 1], [a, 2], [b, 3], [b, 4]]) {
@@ -181,9 +194,11 @@ after(async () => {
   await load?.stop().catch(() => {});
   for (const { c } of clients) await c.close().catch(() => {});
   const exits = [];
-  for (const x of [a, b]) if (x) exits.push(await x.stop());
+  for (const x of [a, b, third]) if (x) exits.push(await x.stop());
   await prom?.stop();
   await redis?.stop();
+  await cluster?.stop();
+  jwksServer?.close();
   for (const e of exits) assert.equal(e.code, 0, 'chatd stopped cleanly');
 });
 
@@ -192,10 +207,10 @@ async function scrapedNames() {
   return new Set((await prom.query('count by (__name__) ({__name__=~".+"})')).map((s) => s.metric.__name__));
 }
 
-test('Prometheus scrapes both instances, and sees the load and the refused SEND', async () => {
-  await until('both targets up', async () => {
+test('Prometheus scrapes the three instances, and sees the load and the refused SEND', async () => {
+  await until('the three targets up', async () => {
     const targets = await prom.targets();
-    return targets.length === 2 && targets.every((t) => t.health === 'up') && targets;
+    return targets.length === 3 && targets.every((t) => t.health === 'up') && targets;
   }, 15000);
   // Two scrapes apart with deliveries on both, so rates over the window have two points.
   await until('deliveries seen moving on both instances', async () =>
@@ -205,7 +220,7 @@ test('Prometheus scrapes both instances, and sees the load and the refused SEND'
   const stored = await prom.query('sum(chatd_stomp_sends_total{outcome="stored"})');
   assert.ok(Number(stored[0].value[1]) > 0, 'stored SENDs counted');
   const jobs = await prom.query('count by (job, instance) (chatd_build_info)');
-  assert.deepEqual(jobs.map((s) => s.metric.instance).sort(), [a, b].map((x) => `127.0.0.1:${x.port}`).sort());
+  assert.deepEqual(jobs.map((s) => s.metric.instance).sort(), [a, b, third].map((x) => `127.0.0.1:${x.port}`).sort());
   assert.ok(jobs.every((s) => s.metric.job === 'chat-service'));
 });
 
@@ -264,7 +279,7 @@ test('every dashboard query returns data (the panels listed apart: valid PromQL)
     const m = /^label_values\((.+),\s*(\w+)\)$/.exec(v.query.query ?? v.query);
     assert.ok(m, `variable ${v.name} is a label_values query`);
     const values = (await prom.query(`count by (${m[2]}) (${substitute(m[1])})`)).map((s) => s.metric[m[2]]).sort();
-    const want = v.name === 'job' ? ['chat-service'] : [a, b].map((x) => `127.0.0.1:${x.port}`).sort();
+    const want = v.name === 'job' ? ['chat-service'] : [a, b, third].map((x) => `127.0.0.1:${x.port}`).sort();
     assert.deepEqual(values, want, `variable ${v.name}`);
   }
 });
@@ -294,7 +309,7 @@ test('every rule evaluates without error, and no Redis alert is active while Red
   assert.deepEqual(active.filter((al) => redisAlerts.has(al.labels.alertname)).map((al) => al.labels), []);
 });
 
-test('Redis stopped: the Redis link alerts fire for both instances; Redis back: they resolve', async (t) => {
+test('Redis stopped: the Redis link alerts fire for A and B (C is on the cluster); Redis back: they resolve', async (t) => {
   await load.stop();
   load = null;
   const names = new Set((await redisLinkRules()).map((r) => r.name));
