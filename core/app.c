@@ -55,10 +55,12 @@ int chat_app_reload(chat_runtime *rt) {
     chat_log_error("reload", "reload of %s rejected, the previous scripts keep serving: %s",
                    rt->config.lua_dir, err);
     rt->reloads_failed++;
+    rt->scripts_rejected = 1;
     return -1;
   }
   chat_vm *old = rt->vm;
   rt->vm = vm;
+  rt->scripts_rejected = 0;
   if (old) rt->reloads++;
   subscribe_redis(rt, vm);
   if (rt->kafka) {

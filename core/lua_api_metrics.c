@@ -106,6 +106,7 @@ static void take_snapshot(const chat_runtime *rt, chat_metrics_snapshot *s) {
   s->lua_tasks = chat_tasks_running();
   s->reloads = rt->reloads;
   s->reloads_failed = rt->reloads_failed;
+  s->scripts_rejected = rt->scripts_rejected;
   s->uptime_seconds = (double)(uv_now(rt->loop) - rt->started_ms) / 1000.0;
   chat_process_stats ps;
   chat_process_stats_read(&ps, s->uptime_seconds);

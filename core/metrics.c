@@ -430,6 +430,9 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
   counter(&t, "chatd_lua_reloads_total", "Script reloads that replaced the running scripts.", s->reloads);
   counter(&t, "chatd_lua_reloads_failed_total", "Script reloads rejected (the previous scripts kept serving).",
           s->reloads_failed);
+  gauge(&t, "chatd_lua_scripts_rejected",
+        "1 while the latest reload was rejected: the scripts on disk do not load, the previous ones serve.",
+        s->scripts_rejected);
   render_process(&t, s);
   if (t.failed) {
     free(t.data);

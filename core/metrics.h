@@ -130,6 +130,7 @@ typedef struct chat_metrics_snapshot {
   size_t kafka_backlog;
   int lua_tasks;
   uint64_t reloads, reloads_failed;
+  int scripts_rejected;
   double uptime_seconds;
   /* The process, from /proc (process_stats.h); negative when unknown. */
   double resident_bytes, virtual_bytes, open_fds, max_fds, cpu_seconds, start_time_seconds;

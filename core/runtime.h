@@ -45,6 +45,7 @@ typedef struct chat_runtime {
    * generation, and those rejected (the old scripts kept serving). Read by metrics. */
   uint64_t reloads;
   uint64_t reloads_failed;
+  int scripts_rejected; /* the latest reload was rejected: the scripts on disk do not load */
 } chat_runtime;
 
 #endif

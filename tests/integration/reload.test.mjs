@@ -14,6 +14,8 @@ test('SIGHUP reloads the scripts, keeps the old ones when the new ones are broke
   const original = fs.readFileSync(actuator, 'utf8');
   const chatd = await startChatd({ luaDir: dir });
   const liveness = async () => (await api(chatd.url, 'GET', '/actuator/health/liveness')).json.status;
+  const rejected = async () =>
+    Number(/^chatd_lua_scripts_rejected (\d+)$/m.exec((await api(chatd.url, 'GET', '/actuator/prometheus')).text)[1]);
 
   // Requests keep flowing during both reloads; none may fail.
   let failures = 0;
@@ -41,6 +43,7 @@ test('SIGHUP reloads the scripts, keeps the old ones when the new ones are broke
     const line = await chatd.waitForLog(/"level":"ERROR".*reload.*rejected/);
     assert.match(line, /actuator\.lua/);
     assert.equal(await liveness(), 'RELOADED', 'the last good scripts keep serving');
+    assert.equal(await rejected(), 1, 'chatd_lua_scripts_rejected says so until a reload works');
 
     // A runtime error in validate() is rejected the same way.
     fs.writeFileSync(actuator, original);
@@ -55,6 +58,7 @@ test('SIGHUP reloads the scripts, keeps the old ones when the new ones are broke
     chatd.signal('SIGHUP');
     await sleep(300);
     assert.equal(await liveness(), 'UP');
+    assert.equal(await rejected(), 0);
   } finally {
     running = false;
     await load;
