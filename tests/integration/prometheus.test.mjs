@@ -24,7 +24,7 @@
 // started again there without disturbing other suites.
 // The rules are loaded as written except that no `for` is longer than FOR_CAP (nor
 // `keep_firing_for`): the expressions and labels are what is tested here; the timing is
-// tests/prometheus/rules_test.yml's (promtool).
+// tests/prometheus/*_test.yml's (promtool).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -2,16 +2,17 @@
 """chatd's alerting rules, checked offline (ctest prometheus_rules):
 
 - `promtool check rules` on deploy/k3s/monitoring/rules.yml;
-- `promtool test rules` on tests/prometheus/rules_test.yml;
+- `promtool test rules` on tests/prometheus/*_test.yml (one file per rule group);
 - prometheus-rule.yaml is what render-rules.py makes of rules.yml (the two never diverge);
 - every alert: a unique name, severity critical or warning, a summary, a description and
   runbook_url docs/runbook.md#<its name in lower case>, an anchor that docs/runbook.md has
   (and the runbook has a section for no alert that is gone);
-- every alert has, in rules_test.yml, a case where it fires and one where it stays silent;
+- every alert has, in those files, a case where it fires and one where it stays silent;
 - every metric a rule reads is in docs/metrics.md (histograms by their base name).
 
   check_rules.py REPO [PROMTOOL]
 """
+import glob
 import os
 import re
 import shutil
@@ -23,7 +24,7 @@ import yaml
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else '.')
 PROMTOOL = sys.argv[2] if len(sys.argv) > 2 else shutil.which('promtool')
 RULES = os.path.join(ROOT, 'deploy/k3s/monitoring/rules.yml')
-TESTS = os.path.join(ROOT, 'tests/prometheus/rules_test.yml')
+TESTS = sorted(glob.glob(os.path.join(ROOT, 'tests/prometheus/*_test.yml')))  # one file per rule group
 RUNBOOK = os.path.join(ROOT, 'docs/runbook.md')
 METRICS = os.path.join(ROOT, 'docs/metrics.md')
 failures = []
@@ -74,7 +75,8 @@ def main():
     if not PROMTOOL:
         sys.exit('promtool not found: run deploy/dev/install-deps.sh (Debian package prometheus)')
     run([PROMTOOL, 'check', 'rules', RULES])
-    run([PROMTOOL, 'test', 'rules', TESTS])
+    check(len(TESTS) > 0, 'no tests/prometheus/*_test.yml')
+    run([PROMTOOL, 'test', 'rules', *TESTS])
     run([sys.executable, os.path.join(ROOT, 'deploy/k3s/monitoring/render-rules.py'), '--check'])
 
     with open(RULES) as f:
@@ -83,8 +85,10 @@ def main():
         runbook = f.read()
     with open(METRICS) as f:
         documented = set(re.findall(r'\b((?:chatd|process)_\w+)', f.read()))
-    with open(TESTS) as f:
-        tests = yaml.safe_load(f)['tests']
+    tests = []
+    for path in TESTS:
+        with open(path) as f:
+            tests += yaml.safe_load(f)['tests']
 
     fires, silent = set(), set()
     for t in tests:
@@ -106,8 +110,8 @@ def main():
             url = notes.get('runbook_url', '')
             check(url == f'docs/runbook.md#{name.lower()}', f'{name}: runbook_url docs/runbook.md#{name.lower()} (is {url!r})')
             check(name.lower() in headings, f'{name}: docs/runbook.md has a heading "{name}"')
-            check(name in fires, f'{name}: a case in rules_test.yml where it fires')
-            check(name in silent, f'{name}: a case in rules_test.yml where it stays silent')
+            check(name in fires, f'{name}: a case in tests/prometheus/*_test.yml where it fires')
+            check(name in silent, f'{name}: a case in tests/prometheus/*_test.yml where it stays silent')
             for s in sorted(series_names(r['expr'])):
                 base = re.sub(r'_(bucket|count|sum)$', '', s)
                 check(s == 'up' or s in documented or base in documented,
@@ -117,7 +121,7 @@ def main():
     gone = sections - set(alerts)
     check(not gone, f'docs/runbook.md has sections for alerts rules.yml does not have: {sorted(gone)}')
     tested = fires | silent
-    check(tested <= set(alerts), f'rules_test.yml tests alerts rules.yml does not have: {sorted(tested - set(alerts))}')
+    check(tested <= set(alerts), f'tests/prometheus/*_test.yml test alerts rules.yml does not have: {sorted(tested - set(alerts))}')
 
     for f in failures:
         print('FAIL:', f)
