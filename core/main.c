@@ -236,6 +236,11 @@ int main(void) {
   }
   chat_log_set_level(chat_log_parse_level(rt.config.log_level, CHAT_LOG_INFO));
   signal(SIGPIPE, SIG_IGN);
+  if (rt.config.redis_cluster_nodes && chat_redis_cluster_seeds(rt.config.redis_cluster_nodes) == 0) {
+    chat_log_error("config", "SPRING_DATA_REDIS_CLUSTER_NODES must be host:port[,host:port...], got '%s'",
+                   rt.config.redis_cluster_nodes);
+    return 2;
+  }
 
   if (chat_migrate_run(rt.config.pg_conninfo, rt.config.migrations_dir, MIGRATION_WAIT_SECONDS) < 0)
     return 1;
@@ -246,11 +251,7 @@ int main(void) {
                            rt.config.pg_statement_timeout_ms, rt.config.pg_connect_timeout_ms);
   if (rt.config.redis_cluster_nodes) {
     rt.redis_cluster = chat_redis_cluster_new(rt.loop, rt.config.redis_cluster_nodes, rt.config.redis_timeout_ms);
-    if (rt.redis_cluster == NULL) {
-      chat_log_error("config", "SPRING_DATA_REDIS_CLUSTER_NODES must be host:port[,host:port...], got '%s'",
-                     rt.config.redis_cluster_nodes);
-      return 2;
-    }
+    if (rt.redis_cluster == NULL) return 1; /* out of memory: the seeds were checked above */
     chat_redis_cluster_on_ready(rt.redis_cluster, chat_app_redis_link_changed, &rt);
   } else {
     rt.redis = chat_redis_new(rt.loop, rt.config.redis_host, rt.config.redis_port, rt.config.redis_timeout_ms);

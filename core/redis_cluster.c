@@ -270,7 +270,7 @@ static int seed_at(const char *seeds, size_t nth, char *host, int *port) {
   return 0;
 }
 
-chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, int timeout_ms) {
+size_t chat_redis_cluster_seeds(const char *seeds) {
   char host[CHAT_REDIS_HOST_MAX];
   int port;
   /* Every seed must be an address: a typo in the configuration is refused, not skipped. */
@@ -278,7 +278,14 @@ chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, i
   while (seeds != NULL && seed_at(seeds, nseeds, host, &port) == 0) nseeds++;
   size_t commas = 0;
   for (const char *p = seeds; p != NULL && *p; p++) commas += *p == ',';
-  if (nseeds == 0 || nseeds != commas + 1 || nseeds > CHAT_REDIS_MAX_NODES) return NULL;
+  return nseeds == 0 || nseeds != commas + 1 || nseeds > CHAT_REDIS_MAX_NODES ? 0 : nseeds;
+}
+
+chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, int timeout_ms) {
+  char host[CHAT_REDIS_HOST_MAX];
+  int port;
+  size_t nseeds = chat_redis_cluster_seeds(seeds);
+  if (nseeds == 0) return NULL;
   chat_redis_cluster *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->loop = loop;

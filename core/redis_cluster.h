@@ -8,6 +8,7 @@
 #ifndef CHAT_REDIS_CLUSTER_H
 #define CHAT_REDIS_CLUSTER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -15,8 +16,11 @@
 
 typedef struct chat_redis_cluster chat_redis_cluster;
 
-/* seeds: "host:port[,host:port...]" (SPRING_DATA_REDIS_CLUSTER_NODES's form). NULL when
- * any of them is not such an address. */
+/* How many addresses "host:port[,host:port...]" (SPRING_DATA_REDIS_CLUSTER_NODES's form)
+ * lists; 0 when any of them is not such an address (checked at start, before anything). */
+size_t chat_redis_cluster_seeds(const char *seeds);
+
+/* seeds as above. NULL when any of them is not such an address. */
 chat_redis_cluster *chat_redis_cluster_new(uv_loop_t *loop, const char *seeds, int timeout_ms);
 
 /* As chat_redis_command: 0 when cb will be called, -1 (cb not called) when no node can

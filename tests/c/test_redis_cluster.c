@@ -164,7 +164,8 @@ int main(void) {
   /* Seeds that name no node are refused at once. */
   const char *bad_seeds[] = {"", "localhost", "h:0", "h:70000", ",", "h:x", ":7000", "h:7000,", "h:7000,oops"};
   for (size_t i = 0; i < sizeof bad_seeds / sizeof *bad_seeds; i++)
-    CHECK(chat_redis_cluster_new(loop, bad_seeds[i], 2000) == NULL);
+    CHECK(chat_redis_cluster_seeds(bad_seeds[i]) == 0 && chat_redis_cluster_new(loop, bad_seeds[i], 2000) == NULL);
+  CHECK(chat_redis_cluster_seeds("r1:7000,redis-1.redis:7001,10.0.0.3:7002") == 3);
   const char *where = getenv("CHAT_TEST_REDIS_CLUSTER"), *dir = getenv("CHAT_TEST_REDIS_CLUSTER_DIR");
   if (where == NULL || dir == NULL) {
     printf("CHAT_TEST_REDIS_CLUSTER and CHAT_TEST_REDIS_CLUSTER_DIR not set: no cluster to test against\n");

@@ -29,7 +29,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startChatd, sql, sleep, freePort, api } from '../helpers/chatd.mjs';
 import { rawStomp } from '../helpers/stomp.mjs';
-import { seedRoom, uid, msg, isReceipt, onDest, SEND_FAILED } from '../helpers/access.mjs';
+import { seedRoom, uid, msg, isReceipt, onDest, SEND_FAILED, runChatdBriefly } from '../helpers/access.mjs';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus.mjs';
 import { startRedisCluster } from '../helpers/redis_cluster.mjs';
 
@@ -320,6 +320,25 @@ function roomsOverMasters(perMaster, members) {
 }
 
 // ---------------------------------------------------------------------------------------
+
+// Refused at start, before the database is even tried (its URL here leads nowhere), with
+// one line naming the variable: a seed list that is not host:port, and either setting
+// beside original pods (CHAT_MIXED_FLEET defaults to true).
+test('a malformed SPRING_DATA_REDIS_CLUSTER_NODES, or the cluster or sharded mode in a mixed fleet, stops start-up', () => {
+  const nowhere = { SPRING_DATASOURCE_URL: 'jdbc:postgresql://127.0.0.1:1/none' };
+  const cases = [
+    [{ SPRING_DATA_REDIS_CLUSTER_NODES: '127.0.0.1:7000,oops', CHAT_MIXED_FLEET: 'false' },
+      /SPRING_DATA_REDIS_CLUSTER_NODES must be host:port\[,host:port\.\.\.\], got '127\.0\.0\.1:7000,oops'/],
+    [{ SPRING_DATA_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, /SPRING_DATA_REDIS_CLUSTER_NODES needs CHAT_MIXED_FLEET=false/],
+    [{ CHAT_REDIS_PUBSUB: 'sharded' }, /CHAT_REDIS_PUBSUB=sharded needs CHAT_MIXED_FLEET=false/],
+    [{ CHAT_REDIS_PUBSUB: 'rooms', CHAT_MIXED_FLEET: 'false' }, /CHAT_REDIS_PUBSUB must be single or sharded, got 'rooms'/],
+  ];
+  for (const [env, reason] of cases) {
+    const run = runChatdBriefly({ ...nowhere, CHAT_MIXED_FLEET: 'true', ...env });
+    assert.equal(run.status, 2, `${JSON.stringify(env)}: exit status 2 at once (${run.error ?? run.stderr})`);
+    assert.match(run.stderr, reason);
+  }
+});
 
 test('twelve rooms over the three masters: every message reaches the room\'s subscribers on all three instances exactly once, with its stored id', { timeout: 90000 }, async () => {
   const instances = [a, b, c];
