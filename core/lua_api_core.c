@@ -64,24 +64,11 @@ static chat_time_zone *zone_arg(lua_State *L, int idx) {
   return &zones[nzones++];
 }
 
-/* Whole seconds and a fraction rounded to `scale` (1e6: microseconds, 1e3: ms). Rounded,
- * not truncated: an epoch read from PostgreSQL as a double is within 0.2 us of its value. */
-static time_t split_seconds(lua_Number secs, lua_Number scale, long *frac) {
-  time_t whole = (time_t)floor(secs);
-  long f = (long)((secs - (lua_Number)whole) * scale + 0.5);
-  if (f >= (long)scale) {
-    whole += 1;
-    f -= (long)scale;
-  }
-  *frac = f;
-  return whole;
-}
-
 /* chat.localtime(seconds [, zone]): "YYYY-MM-DDTHH:MM:SS[.ffffff]" in the zone, or in the
  * process's zone (TZ) without one, the way Jackson writes a LocalDateTime. */
 static int localtime_iso(lua_State *L) {
   long micros;
-  time_t whole = split_seconds(luaL_checknumber(L, 1), 1e6, &micros);
+  time_t whole = chat_time_split(luaL_checknumber(L, 1), 1e6, &micros);
   chat_time_zone *zone = lua_isnoneornil(L, 2) ? NULL : zone_arg(L, 2);
   char buf[48];
   size_t n = chat_time_local_iso(buf, sizeof buf, whole, micros, zone);

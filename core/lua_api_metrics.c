@@ -143,7 +143,7 @@ static int access_denied(lua_State *L) {
   return 0;
 }
 
-/* chat.metrics.history_cache(outcome): "hit", "miss" or "bypass" (newest_pages.lua). */
+/* chat.metrics.history_cache(outcome): "hit", "miss", "bypass" or "keyset" (history_cache.lua). */
 static int history_cache(lua_State *L) {
   chat_metrics.history_cache[luaL_checkoption(L, 1, NULL, chat_history_outcome_names)]++;
   return 0;

@@ -127,7 +127,7 @@ void chat_metrics_dead_letter(const char *topic) { label_counts_add(&dead_letter
 
 const char *const chat_access_denial_names[] = {"unauthenticated", "forbidden", "internal", "origin", "session",
                                                 NULL};
-const char *const chat_history_outcome_names[] = {"hit", "miss", "bypass", NULL};
+const char *const chat_history_outcome_names[] = {"hit", "miss", "bypass", "keyset", NULL};
 const char *const chat_send_outcome_names[] = {"stored", "refused", "failed", NULL};
 
 void chat_metrics_message_stored(const char *type) { label_counts_add(&message_types, type); }
@@ -354,7 +354,7 @@ char *chat_metrics_render(const chat_metrics_snapshot *s, size_t *len) {
     appendf(&t, "chatd_access_denied_total{reason=\"%s\"} %llu\n", chat_access_denial_names[i],
             (unsigned long long)chat_metrics.access_denied[i]);
   family(&t, "chatd_history_cache_requests_total", "counter",
-         "Newest history pages answered, by outcome: hit (from memory), miss (kept), bypass (not kept).");
+         "History pages answered, by outcome: hit (newest page from memory), miss (read, kept), bypass (read, not kept), keyset (read after the previous page).");
   for (size_t i = 0; chat_history_outcome_names[i]; i++)
     appendf(&t, "chatd_history_cache_requests_total{outcome=\"%s\"} %llu\n", chat_history_outcome_names[i],
             (unsigned long long)chat_metrics.history_cache[i]);

@@ -24,12 +24,13 @@ typedef enum {
   CHAT_DENIED_REASONS
 } chat_access_denial;
 
-/* How a newest history page was answered: the `outcome` label of
- * chatd_history_cache_requests_total (lua/chat/domain/newest_pages.lua). */
+/* How a history page was answered: the `outcome` label of
+ * chatd_history_cache_requests_total (lua/chat/domain/history_cache.lua). */
 typedef enum {
-  CHAT_HISTORY_HIT,    /* from memory, its generation still current */
+  CHAT_HISTORY_HIT,    /* the newest page from memory, its generation still current */
   CHAT_HISTORY_MISS,   /* read from PostgreSQL and kept */
   CHAT_HISTORY_BYPASS, /* read from PostgreSQL, not kept: no generation to check it by */
+  CHAT_HISTORY_KEYSET, /* read from PostgreSQL after the previous page's kept last message */
   CHAT_HISTORY_OUTCOMES
 } chat_history_outcome;
 
@@ -61,7 +62,7 @@ typedef struct chat_metrics_counters {
   uint64_t sockjs_sessions_refused;  /* over CHAT_SOCKJS_MAX_SESSIONS */
   uint64_t stomp_limit_errors;       /* sessions closed for a limit: rate, subscriptions */
   uint64_t access_denied[5];         /* by reason (chat_access_denial below) (docs/access-control.md) */
-  uint64_t history_cache[3];         /* newest history pages by outcome (chat_history_outcome) */
+  uint64_t history_cache[CHAT_HISTORY_OUTCOMES]; /* history pages by outcome (chat_history_outcome) */
   uint64_t stomp_sends[3];           /* SENDs to /app destinations by outcome (chat_send_outcome) */
   uint64_t jwks_fetch_failures;      /* key set fetches that failed (CHAT_JWT_JWKS_URL) */
   double jwks_last_success;          /* wall-clock seconds of the last fetch that worked; 0: none */

@@ -25,6 +25,11 @@ int chat_time_zone_init(chat_time_zone *z, const char *name, char *err, size_t e
 /* Seconds east of UTC in the zone at instant t. */
 long chat_time_zone_offset(chat_time_zone *z, time_t t);
 
+/* Seconds since the epoch -> whole seconds and the fraction in units of `scale` (1e6:
+ * microseconds, 1e3: milliseconds), rounded, not truncated: an epoch read from PostgreSQL
+ * as a double is within 0.2 us of its value. */
+time_t chat_time_split(double secs, double scale, long *frac);
+
 /* "YYYY-MM-DDTHH:MM:SS[.ffffff]": a local date-time as Jackson writes a LocalDateTime (the
  * fraction keeps only the digits it needs, none when zero). In the zone z, or the process's
  * own zone (TZ) when z is NULL. Returns the length written (the buffer needs 32 bytes). */

@@ -1,7 +1,8 @@
 // The newest history page kept in memory (lua/chat/domain/history_cache.lua), against two
 // real chatd instances sharing PostgreSQL and a private Redis: a page read on one instance
 // is never stale after a message stored through the other (checked right after each
-// RECEIPT), deeper pages keep matching the table while the count is reused, the metrics
+// RECEIPT), deeper pages keep matching the table while the count and where each page ended
+// are reused (pages after the first read by keyset), the metrics
 // count hits, and after Redis restarts empty no page kept before is served.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +39,7 @@ async function outcomes(instance) {
   const res = await api(instance.url, 'GET', '/actuator/prometheus');
   const families = parsePrometheus(res.text);
   const of = (outcome) => sampleValue(families, 'chatd_history_cache_requests_total', { outcome });
-  return { hit: of('hit'), miss: of('miss'), bypass: of('bypass') };
+  return { hit: of('hit'), miss: of('miss'), bypass: of('bypass'), keyset: of('keyset') };
 }
 
 test('a page kept on one instance is never stale after a message stored through the other', async () => {
@@ -83,6 +84,7 @@ test('deeper pages match the table while the count is reused, and move with new 
     const ids = tableIds(room);
     assert.ok(ids.length >= 31);
     const pages = Math.ceil(ids.length / 7);
+    const before = await outcomes(b);
     for (const instance of [b, b, a, b]) {
       for (let p = 1; p < pages; p++) {
         const res = await page(instance, room, `page=${p}&size=7`);
@@ -92,6 +94,10 @@ test('deeper pages match the table while the count is reused, and move with new 
         assert.equal(res.json.last, p === pages - 1);
       }
     }
+    // Page 1 follows page 0, never read here; every later page follows the one just read,
+    // so it starts after that page's last message (in each of b's three passes).
+    const walked = await outcomes(b);
+    assert.equal(walked.keyset - before.keyset, 3 * (pages - 2), 'pages 2 and later read after their bound');
     await sender.sendWithReceipt('/app/chat.sendMessage',
       { chatRoomId: room.id, senderId: 72, senderNickname: 'deep', content: 'one more', messageType: 'CHAT' });
     const res = await page(b, room, 'page=1&size=7');

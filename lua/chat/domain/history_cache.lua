@@ -1,8 +1,9 @@
 --[[ What a room's history pages need from PostgreSQL, kept in this process between writes
-to the room: the newest page's text (what every client loads on every room open) and the
-room's message count (every page's totalElements). A kept newest page costs one Redis GET
-instead of a query and fifty messages' JSON; a deeper page skips the count. (A chatd
-addition; docs/performance.md "History pages".)
+to the room: the newest page's text (what every client loads on every room open), the
+room's message count (every page's totalElements) and where each page read so far ended.
+A kept newest page costs one Redis GET instead of a query and fifty messages' JSON; a
+deeper page skips the count, and starts after the previous page's last message instead of
+walking the index to it. (A chatd addition; docs/performance.md "History pages".)
 
 Never served stale after a commit, by the unread cache's mechanism (chat/domain/read_marks.lua):
 every committed write to a room's messages moves the room's generation chat:unread:gen:{room}
@@ -31,7 +32,11 @@ M.BUDGET_BYTES = (chat.config.history_cache_mb or 64) * 1024 * 1024
 -- What a room costs besides its pages' text (the entry and its tables), for the budget.
 local ENTRY_BYTES = 256
 
--- Per room: { room =, gen =, total =, pages = { [variant] = text }, bytes =, newer =, older = },
+-- What a page boundary costs (an integer in a table slot, its share of the table).
+local BOUND_BYTES = 32
+
+-- Per room: { room =, gen =, total =, pages = { [variant] = text },
+-- bounds = { [size] = { [page] = id of the previous page's last message } }, bytes =, newer =, older = },
 -- in a list from the most recently read (head) to the least (tail).
 local rooms, head, tail, used = {}, nil, nil, 0
 
@@ -105,7 +110,7 @@ function M.keep(room_id, gen, total, variant, text)
     e = nil
   end
   if not e then
-    e = { room = room_id, gen = gen, pages = {}, bytes = ENTRY_BYTES }
+    e = { room = room_id, gen = gen, pages = {}, bounds = {}, bytes = ENTRY_BYTES }
     rooms[room_id] = e
     used = used + ENTRY_BYTES
     push_front(e)
@@ -116,6 +121,31 @@ function M.keep(room_id, gen, total, variant, text)
     e.pages[variant] = text
     local grown = #text - (before and #before or 0)
     e.bytes, used = e.bytes + grown, used + grown
+  end
+  while used > M.BUDGET_BYTES and tail do drop(tail) end
+end
+
+-- The id of the last message before page `page` of `size` (in the newest-first order of
+-- the index), if learned in generation `gen`.
+function M.bound(room_id, gen, size, page)
+  local e = current(room_id, gen)
+  local by_page = e and e.bounds[size]
+  return by_page and by_page[page]
+end
+
+-- Keeps that page `page` of `size` starts after message `id`, in generation `gen` (after
+-- M.keep made the room's entry of that generation; otherwise nothing is kept).
+function M.keep_bound(room_id, gen, size, page, id)
+  local e = rooms[room_id]
+  if not e or e.gen ~= gen then return end
+  local by_page = e.bounds[size]
+  if not by_page then
+    by_page = {}
+    e.bounds[size] = by_page
+  end
+  if by_page[page] == nil then
+    by_page[page] = id
+    e.bytes, used = e.bytes + BOUND_BYTES, used + BOUND_BYTES
   end
   while used > M.BUDGET_BYTES and tail do drop(tail) end
 end

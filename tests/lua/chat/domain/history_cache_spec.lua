@@ -4,11 +4,12 @@ describe("chat.domain.history_cache", function()
   local fake, messages, history_cache, read_marks, json
   local ROOM, GEN = 7, "chat:unread:gen:7"
   local counted, uncounted -- queries of the page with and without the room's count
+  local keyset -- the params of each page query started after a known message
 
   local function rows_of(total, ids)
     local rows = {}
     for i, id in ipairs(ids) do
-      rows[i] = { total = total, id = id, sender_id = 5, sender_nickname = "n", content = "m" .. id,
+      rows[i] = { total = total, id = id, chat_room_id = ROOM, sender_id = 5, sender_nickname = "n", content = "m" .. id,
                   message_type = "CHAT", created_at = 1736400600 + id }
     end
     return rows
@@ -28,7 +29,7 @@ describe("chat.domain.history_cache", function()
     history_cache = require "chat.domain.history_cache"
     read_marks = require "chat.domain.read_marks"
     json = require "chat.lib.json"
-    total, counted, uncounted = 3, 0, 0
+    total, counted, uncounted, keyset = 3, 0, 0, {}
     fake.on_sql("CROSS JOIN LATERAL %(SELECT count", function(params)
       counted = counted + 1
       local rows = rows_of(total, page_ids(params))
@@ -37,6 +38,13 @@ describe("chat.domain.history_cache", function()
     fake.on_sql("^SELECT m%.id", function(params)
       uncounted = uncounted + 1
       return rows_of(nil, page_ids(params))
+    end)
+    -- The page after message params[3]: the messages below it, newest first.
+    fake.on_sql("%(m%.created_at, m%.id%) < %(SELECT", function(params)
+      keyset[#keyset + 1] = params
+      local ids = {}
+      for id = params[3] - 1, math.max(1, params[3] - params[2]), -1 do ids[#ids + 1] = id end
+      return rows_of(nil, ids)
     end)
   end)
 
@@ -94,6 +102,54 @@ describe("chat.domain.history_cache", function()
     assert.equal(120, second.totalElements)
     assert.equal(70, second.content[1].id)
     assert.equal(50, second.numberOfElements)
+  end)
+
+  it("reads a page that follows one it read after that one's last message, not by offset", function()
+    total = 120
+    assert.equal(71, history(0, 50).content[50].id)
+    local second = history(1, 50)
+    assert.same({ { ROOM, 50, 71, n = 3 } }, keyset, "page 1 starts after message 71")
+    assert.equal(0, uncounted)
+    assert.same({ 70, 21 }, { second.content[1].id, second.content[50].id })
+    assert.same({ 120, 1, 50, 50 }, { second.totalElements, second.number, second.numberOfElements, second.pageable.offset })
+    local third = history(2, 50)
+    assert.same({ ROOM, 50, 21, n = 3 }, keyset[2])
+    assert.same({ 20, 1, 20, true }, { third.content[1].id, third.content[20].id, third.numberOfElements, third.last })
+    assert.equal(0, uncounted, "no page was read by offset")
+    assert.same({ "miss", "keyset", "keyset" }, fake.history_cache)
+    -- The same pages by offset, as a mixed fleet reads them: equal texts.
+    history_cache.clear()
+    local _, by_offset = history(2, 50)
+    assert.equal(2, #keyset, "the bounds went with the entry")
+    assert.same(third, json.decode(by_offset))
+  end)
+
+  it("reads by offset when a page read after its bound disagrees with the count", function()
+    total = 120
+    history(0, 50)
+    fake.on_sql("%(m%.created_at, m%.id%) < %(SELECT", function(params)
+      keyset[#keyset + 1] = params
+      return {} -- message 71 is gone (deleted outside chatd)
+    end)
+    local second = history(1, 50)
+    assert.equal(1, #keyset)
+    assert.equal(1, uncounted, "read again by offset")
+    assert.same({ 70, 50 }, { second.content[1].id, second.numberOfElements })
+  end)
+
+  it("forgets where pages end once the generation moves, and with another order", function()
+    total = 120
+    history(0, 50)
+    fake.on_sql("INSERT INTO chat_messages", function() return { { id = 121, created_at = 1736400900 } } end)
+    total = 121
+    assert.is_table(messages.store(ROOM, 5, "n", "m121", "CHAT", 5))
+    local second = history(1, 50)
+    assert.same({}, keyset, "the bound learned before the write is not used")
+    assert.equal(71, second.content[1].id)
+    history(0, 50)
+    local text = messages.history(ROOM, 1, 50, messages.parse_sort { "id,asc" })
+    assert.is_string(text)
+    assert.same({}, keyset, "a page in another order is read by offset")
   end)
 
   it("keeps each size and order of the newest page apart", function()

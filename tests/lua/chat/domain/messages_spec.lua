@@ -125,9 +125,9 @@ describe("chat.domain.messages", function()
       fake.on_sql("FROM chat_rooms r%s+CROSS JOIN LATERAL", function(params, sql)
         seen = { params = params, sql = sql }
         return {
-          { total = 7, id = 4, sender_id = 5, sender_nickname = "홍길동", content = "안녕", message_type = "CHAT",
+          { total = 7, id = 4, chat_room_id = 1, sender_id = 5, sender_nickname = "홍길동", content = "안녕", message_type = "CHAT",
             created_at = 1736400600.5 },
-          { total = 7, id = 5, sender_id = 0, content = "x님이 입장하셨습니다.", message_type = "JOIN",
+          { total = 7, id = 5, chat_room_id = 1, sender_id = 0, content = "x님이 입장하셨습니다.", message_type = "JOIN",
             created_at = 1736400660 },
         }
       end)

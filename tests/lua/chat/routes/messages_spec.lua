@@ -10,7 +10,7 @@ describe("chat.routes.messages (endpoints 6-8)", function()
     fake.on_sql("CROSS JOIN LATERAL", function(params, sql)
       page_params, page_sql = params, sql
       if params[1] ~= 1 then return {} end
-      return { { total = 3, id = 3, sender_id = 5, sender_nickname = "홍길동", content = "안녕하세요!",
+      return { { total = 3, id = 3, chat_room_id = 1, sender_id = 5, sender_nickname = "홍길동", content = "안녕하세요!",
                  message_type = "CHAT", created_at = 1736400600.123456 } }
     end)
   end)
