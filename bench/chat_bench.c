@@ -17,7 +17,8 @@
  *       PostgreSQL's) add the CPU they used over the measured window to the result line
  *       (server_cpu_pct, db_cpu_pct, % of one core), with chat-bench's own (client_cpu_pct)
  *   any fanout run: --timeline FILE writes one line per second of publishing: messages sent,
- *       deliveries of the messages sent in that second, sends refused (by arrival second)
+ *       deliveries of the messages sent in that second, sends refused (by arrival second),
+ *       the longest latency of those deliveries (µs): where a tail comes from
  *   --no-receipt: for a STOMP server that sends no RECEIPT (the original's simple broker):
  *       a subscription counts once its first MESSAGE arrives: once every SUBSCRIBE is sent,
  *       a probe message goes to each room through --redis chat:messages, then one a second
@@ -84,7 +85,7 @@ static uv_timer_t pub_timer, stop_timer, end_timer;
 
 /* Per publishing second, for --timeline: a soak run shows where deliveries fell short. */
 typedef struct {
-  uint64_t sent, delivered, refused;
+  uint64_t sent, delivered, refused, max_us;
 } second_counts;
 static second_counts *timeline;
 static uint64_t t_publish_ns;
@@ -243,7 +244,10 @@ static void count_delivery(uint64_t sent_ns) {
   uint64_t now = now_ns();
   if (now > sent_ns) hist[bucket_of((double)(now - sent_ns) / 1000.0)]++;
   second_counts *sc = timeline_at(sent_ns);
-  if (sc) sc->delivered++;
+  if (sc) {
+    sc->delivered++;
+    if (now > sent_ns && (now - sent_ns) / 1000 > sc->max_us) sc->max_us = (now - sent_ns) / 1000;
+  }
 }
 
 static int on_frame(const chat_stomp_frame *f, void *ud) {
@@ -774,10 +778,11 @@ int main(int argc, char **argv) {
   if (timeline) {
     FILE *tf = fopen(opt.timeline, "w");
     if (tf == NULL) return perror(opt.timeline), 1;
-    fprintf(tf, "second sent delivered refused\n");
+    fprintf(tf, "second sent delivered refused max_us\n");
     for (int s = 0; s < opt.seconds + 5; s++)
-      fprintf(tf, "%d %llu %llu %llu\n", s, (unsigned long long)timeline[s].sent,
-              (unsigned long long)timeline[s].delivered, (unsigned long long)timeline[s].refused);
+      fprintf(tf, "%d %llu %llu %llu %llu\n", s, (unsigned long long)timeline[s].sent,
+              (unsigned long long)timeline[s].delivered, (unsigned long long)timeline[s].refused,
+              (unsigned long long)timeline[s].max_us);
     fclose(tf);
   }
   /* Connections dropped while idle (a broker's idle timeout) are reported, not fatal,

@@ -27,6 +27,10 @@ Redis
   reply, err = chat.redis.call(cmd, ...)
       integer replies are integers, bulk and status replies strings, arrays tables,
       a nil reply is chat.null. An error reply or a lost connection: nil, message.
+  replies, errors = chat.redis.pipeline{ {cmd, ...}, {cmd, ...}, ... }
+      every command sent at once (one round trip; on a cluster each to its slot's node),
+      yielding until all are answered: replies[i] as chat.redis.call's reply; errors is nil
+      when none failed, else errors[i] is command i's message (1 to 1024 commands).
   n, err = chat.redis.publish(channel, payload)
   n, err = chat.redis.publish_room(channel, room_id, payload)
       a room's event: on `channel`, or with CHAT_REDIS_PUBSUB=sharded on the room's own
@@ -106,6 +110,7 @@ local function room_channel(channel, room_id) return string.format("%s:{%d}", ch
 
 chat.redis = {
   call = native.redis.call,
+  pipeline = native.redis.pipeline,
   publish = function(channel, payload) return native.redis.call("PUBLISH", channel, payload) end,
   sharded = sharded,
   room_channel = room_channel,

@@ -160,6 +160,20 @@ function M.install()
     end
     return "OK"
   end
+  -- As chatd's: every command through the fake's call, in order.
+  function chat.redis.pipeline(commands)
+    local replies, errs = {}, nil
+    for i, c in ipairs(commands) do
+      local reply, err = chat.redis.call(table.unpack(c))
+      if reply == nil then
+        errs = errs or {}
+        errs[i] = err
+      else
+        replies[i] = reply
+      end
+    end
+    return replies, errs
+  end
   function chat.redis.publish(ch, payload) return chat.redis.call("PUBLISH", ch, payload) end
   -- CHAT_REDIS_PUBSUB as chat.core reads it: a spec sets fake.chat.redis.sharded = true.
   chat.redis.sharded = false

@@ -116,16 +116,17 @@ local function store_batch(items)
   -- every row) and the newest page kept by chat/domain/history_cache.lua (every row). Counted
   -- for the metrics here too: the one place every message is stored, whichever path (STOMP
   -- send, join, leave) asked.
-  local rooms = {}
+  local seen, rooms = {}, {}
   for i, m in ipairs(items) do
     if results[i][1] then
       chat.metrics.message_stored(m.kind)
-      if not rooms[m.room_id] then
-        rooms[m.room_id] = true
-        read_marks.invalidate(m.room_id)
+      if not seen[m.room_id] then
+        seen[m.room_id] = true
+        rooms[#rooms + 1] = m.room_id
       end
     end
   end
+  read_marks.invalidate_rooms(rooms)
   return results
 end
 

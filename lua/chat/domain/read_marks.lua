@@ -117,23 +117,42 @@ return #keys]]
 -- with its data (a restart that kept it, a network blip).
 local pending = {}
 
-function M.invalidate(room_id, member_id)
-  local ok, err
+-- The Redis command that invalidates the room (for member_id's change, if given).
+local function invalidation(room_id, member_id)
   if M.MIXED_FLEET then
     local one = (member_id and not pending[room_id]) and M.original_key(room_id, member_id) or ""
-    ok, err = chat.redis.call("EVAL", INVALIDATE_MIXED, 1, M.gen_key(room_id), one, M.original_pattern(room_id))
-  else
-    ok, err = chat.redis.call("INCR", M.gen_key(room_id))
+    return { "EVAL", INVALIDATE_MIXED, 1, M.gen_key(room_id), one, M.original_pattern(room_id) }
   end
-  if not ok then
-    if not pending[room_id] then
-      chat.log.warn("cannot invalidate the unread counts of chat room %d: %s", room_id, tostring(err))
-    end
-    pending[room_id] = true
-    return false
+  return { "INCR", M.gen_key(room_id) }
+end
+
+-- Notes how the room's invalidation went (err: nil when it went through).
+local function settle(room_id, err)
+  if err == nil then
+    pending[room_id] = nil
+    return true
   end
-  pending[room_id] = nil
-  return true
+  if not pending[room_id] then
+    chat.log.warn("cannot invalidate the unread counts of chat room %d: %s", room_id, tostring(err))
+  end
+  pending[room_id] = true
+  return false
+end
+
+function M.invalidate(room_id, member_id)
+  local ok, err = chat.redis.call(table.unpack(invalidation(room_id, member_id)))
+  return settle(room_id, not ok and (err or "no reply") or nil)
+end
+
+-- M.invalidate for every room of the list (whole rooms), in one round trip: a stored batch
+-- of messages touches up to its size in rooms, and one command after another would hold
+-- the batch's publishes back a loop turn per room.
+function M.invalidate_rooms(room_ids)
+  local commands = {}
+  for i, room_id in ipairs(room_ids) do commands[i] = invalidation(room_id) end
+  if #commands == 0 then return end
+  local _, errs = chat.redis.pipeline(commands)
+  for i, room_id in ipairs(room_ids) do settle(room_id, errs and errs[i]) end
 end
 
 -- Whether the room's generation can be trusted on this instance: no invalidation of it is
