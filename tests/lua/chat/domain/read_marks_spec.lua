@@ -112,6 +112,28 @@ describe("chat.domain.read_marks", function()
       assert.equal(1, #fake.logs, "the outage is logged once")
     end)
 
+    it("invalidates a batch's rooms in one pipeline, each room settled by its own reply", function()
+      assert.equal(3, read_marks.unread(1, 2))
+      local calls = 0
+      local pipeline = fake.chat.redis.pipeline
+      fake.chat.redis.pipeline = function(commands)
+        calls = calls + 1
+        assert.same({ { "INCR", "chat:unread:gen:1" }, { "INCR", "chat:unread:gen:5" }, { "INCR", "chat:unread:gen:9" } }, commands)
+        return {}, { [2] = "Redis is unavailable" } -- room 5's failed, the others went through
+      end
+      read_marks.invalidate_rooms { 1, 5, 9 }
+      assert.equal(1, calls, "one round trip")
+      assert.equal(1, #fake.logs, "room 5's failure is logged")
+      assert.matches("chat room 5", fake.logs[1][2])
+      fake.chat.redis.pipeline = pipeline
+      assert.is_true(read_marks.settled(1))
+      local before = #fake.redis_calls
+      assert.is_true(read_marks.settled(5), "retried, and it went through now")
+      assert.same({ "INCR", "chat:unread:gen:5" }, fake.redis_calls[before + 1])
+      read_marks.invalidate_rooms {}
+      assert.equal(1, calls, "nothing to send for no rooms")
+    end)
+
     it("falls back to PostgreSQL and logs a warning when Redis is down", function()
       fake.redis_down = true
       assert.equal(3, read_marks.unread(1, 2))
