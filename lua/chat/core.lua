@@ -55,6 +55,12 @@ Kafka
 JSON (core/json_decode.c; lua/chat/lib/json.lua wraps it)
   decode = chat.json.decoder{null = v, object = mt, array = mt, max_depth = 64, allow_nul = false}
   value | nil, reason = decode(text)   strict RFC 8259: "invalid number at position 12"
+  chat.json.quote(s)        s as a JSON string literal, escaped as Jackson does
+  write = chat.json.object_writer{ {json key, row key, kind}, ... }
+      kind "integer", "string" or "localtime" (seconds since the epoch, written as
+      chat.localtime does); text, n = write(rows) writes the rows (tables, as chat.pg
+      returns them) as objects with those fields in that order, joined by commas; an
+      absent field is null (lua/chat/lib/json.lua: json.object_writer)
 
 Misc
   chat.null                 the value of a nil Redis reply (a light userdata)
