@@ -576,6 +576,8 @@ int chat_config_load(chat_config *cfg, chat_getenv_fn get, const char *install_d
   cfg->bind_address = dup_or(get("CHAT_BIND_ADDRESS"), "0.0.0.0");
   cfg->log_level = dup_or(get("CHAT_LOG_LEVEL"), "info");
   cfg->lua_dir = path_or(get, "CHAT_LUA_DIR", install_dir, "lua");
+  const char *profile = get("CHAT_LUA_PROFILE");
+  cfg->lua_profile = profile != NULL && *profile != '\0' ? strdup(profile) : NULL;
   cfg->migrations_dir = path_or(get, "CHAT_MIGRATIONS_DIR", install_dir, "migrations");
   cfg->static_dir = path_or(get, "CHAT_STATIC_DIR", install_dir, "web");
   return load_access(cfg, get, err, errlen);
@@ -608,6 +610,7 @@ void chat_config_free(chat_config *cfg) {
   free(cfg->eureka_instance_id);
   free(cfg->app_name);
   free(cfg->lua_dir);
+  free(cfg->lua_profile);
   free(cfg->migrations_dir);
   free(cfg->static_dir);
   free(cfg->log_level);

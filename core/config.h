@@ -29,6 +29,7 @@ typedef struct chat_config {
   char *db_time_zone;    /* SPRING_JPA_PROPERTIES_HIBERNATE_JDBC_TIME_ZONE, default Asia/Seoul */
   char *json_time_zone;  /* SPRING_JACKSON_TIME_ZONE (error timestamps), default Asia/Seoul */
   char *lua_dir;
+  char *lua_profile; /* CHAT_LUA_PROFILE: where to write the scripts' profile at stop; NULL: none */
   char *migrations_dir; /* CHAT_MIGRATIONS_DIR */
   char *static_dir;     /* CHAT_STATIC_DIR */
   size_t http_max_header_bytes; /* CHAT_HTTP_MAX_HEADER_BYTES, default 16 KiB */

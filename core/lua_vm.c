@@ -9,8 +9,10 @@
 
 #include "hash.h"
 #include "log.h"
+#include "lua_profile.h"
 #include "lua_task.h"
 #include "lua_vm.h"
+#include "runtime.h"
 #include "script_tree.h"
 
 struct chat_vm {
@@ -136,6 +138,7 @@ chat_vm *chat_vm_new(struct chat_runtime *rt, const char *lua_dir, const chat_lu
   }
   *task_slot(L) = NULL; /* coroutines created by scripts copy this: they are not tasks */
   luaL_openlibs(L);
+  if (rt != NULL && rt->config.lua_profile != NULL) chat_lua_profile_attach(L); /* tasks inherit the hook */
 
   /* Made before "chat.native" is preloaded: open_native finds the bindings through it. */
   chat_vm *vm = calloc(1, sizeof *vm);
@@ -275,6 +278,7 @@ int chat_task_spawn(chat_vm *vm, const char *entry, chat_task_push_args push, vo
   lua_xmove(L, t->co, 1); /* the handler function */
   lua_pop(L, 1);          /* the app table */
   *task_slot(t->co) = t;
+  if (vm->rt != NULL && vm->rt->config.lua_profile != NULL) chat_lua_profile_attach(t->co); /* a phase of its own */
   t->vm = vm;
   t->done = done;
   t->done_ud = done_ud;

@@ -10,6 +10,7 @@
  *      then gets an ERROR and its socket closes; HTTP requests in flight are answered;
  *   3. once no connection is left: Kafka leaves its group, then every Lua task still
  *      running (presence cleanup, a last write) finishes before the pools close. */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "http_server.h"
 #include "kafka.h"
 #include "log.h"
+#include "lua_profile.h"
 #include "lua_task.h"
 #include "lua_vm.h"
 #include "migrate.h"
@@ -303,6 +305,13 @@ int main(void) {
   chat_vm_retire(rt.vm);
   rt.vm = NULL;
   uv_loop_close(rt.loop);
+  if (rt.config.lua_profile != NULL) {
+    if (chat_lua_profile_save(rt.config.lua_profile) == 0)
+      chat_log_info("main", "Lua profile (%llu samples) written to %s", (unsigned long long)chat_lua_profile_samples(),
+                    rt.config.lua_profile);
+    else
+      chat_log_error("main", "cannot write the Lua profile to %s: %s", rt.config.lua_profile, strerror(errno));
+  }
   chat_config_free(&rt.config);
   chat_log_info("main", "stopped");
   return 0;

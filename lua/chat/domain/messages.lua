@@ -324,7 +324,7 @@ function M.page(room_id, page, size, orders, total, after)
     if rows[1].id == nil then rows = {} end -- the room's page is empty
   end
   local content, count = write_responses(rows)
-  local last = count == size and rows[count].id or nil
+  local last = count > 0 and count == size and rows[count].id or nil
   return page_text(content, count, page, size, total), total, last
 end
 
