@@ -1,4 +1,5 @@
-/* chat.pg: statements and transactions from a handler, yielding until PostgreSQL answers. */
+/* chat.pg: statements and transactions from a handler, yielding until PostgreSQL answers;
+ * chat.pg.array (core/pg_array.c) for their array parameters. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include "lua_api.h"
 #include "lua_task.h"
 #include "pg.h"
+#include "pg_array.h"
 #include "runtime.h"
 
 enum { MAX_PARAMS = 64 };
@@ -267,7 +269,8 @@ void chat_lua_api_pg_inject(lua_State *L, struct chat_runtime *rt) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"query", pg_query}, {"begin", pg_begin}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {
+      {"query", pg_query}, {"begin", pg_begin}, {"array", chat_pg_array_literal}, {NULL, NULL}};
   lua_pushlightuserdata(L, rt->pg);
   luaL_setfuncs(L, fns, 1);
 }

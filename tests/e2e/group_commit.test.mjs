@@ -2,7 +2,8 @@
 // sessions pile up; once it is released they are stored by shared statements, and every
 // message is still stored exactly once, tied to its own sender, delivered with the id it
 // was stored under, in each sender's order; a non-member's send in the same batch is
-// refused and stored nowhere.
+// refused and stored nowhere. Texts with quotes, backslashes, braces and the word NULL
+// pass through the batch's array parameters (chat.pg.array) unchanged.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -38,13 +39,14 @@ test('messages queued behind a busy table are stored together, each exactly once
   outsider.subscribe('/user/queue/errors');
   await sleep(200);
 
+  const text = (senderId, k) => `${senderId}:${k} "q" \\ {a,b} NULL 한`;
   const unlocked = lockMessages(1500);
   await sleep(300); // the lock is held
   const sends = [];
   members.forEach((senderId, i) => {
     for (let k = 0; k < 3; k++) {
       sends.push(clients[i].sendWithReceipt('/app/chat.sendMessage',
-        { chatRoomId: room.id, senderId, senderNickname: `m${senderId}`, content: `${senderId}:${k}`, messageType: 'CHAT' }, 10000));
+        { chatRoomId: room.id, senderId, senderNickname: `m"${senderId}\\`, content: text(senderId, k), messageType: 'CHAT' }, 10000));
     }
   });
   outsider.send('/app/chat.sendMessage', { chatRoomId: room.id, senderId: 9999, content: 'not a member', messageType: 'CHAT' });
@@ -55,11 +57,13 @@ test('messages queued behind a busy table are stored together, each exactly once
   const errors = await outsider.waitFor('/user/queue/errors', (m) => m.length >= 1);
   assert.match(errors[0].body, /9999/);
 
+  const nicknames = sql(`SELECT DISTINCT sender_nickname FROM chat_messages WHERE chat_room_id = ${room.id} AND message_type = 'CHAT'`);
+  assert.deepEqual(nicknames.map((r) => r[0]).sort(), members.map((m) => `m"${m}\\`).sort(), 'nicknames unchanged');
   const rows = sql(`SELECT id, sender_id, content FROM chat_messages WHERE chat_room_id = ${room.id} AND message_type = 'CHAT' ORDER BY id`);
   assert.equal(rows.length, 30, 'each message stored once, the outsider\'s not at all');
   const byContent = new Map(rows.map(([id, sender, content]) => [content, { id: Number(id), sender: Number(sender) }]));
   for (const senderId of members) {
-    const ids = [0, 1, 2].map((k) => byContent.get(`${senderId}:${k}`));
+    const ids = [0, 1, 2].map((k) => byContent.get(text(senderId, k)));
     assert.ok(ids.every((r) => r && r.sender === senderId), `stored with its own sender: ${senderId}`);
     assert.ok(ids[0].id < ids[1].id && ids[1].id < ids[2].id, `in the sender's order: ${senderId}`);
   }

@@ -110,6 +110,15 @@ function M.install()
     error("fake pg: no handler for SQL: " .. sql)
   end
   function chat.pg.transaction(fn) return fn({ query = chat.pg.query }) end
+  -- As core/pg_array.c writes it.
+  function chat.pg.array(list, field)
+    local out = {}
+    for i, e in ipairs(list) do
+      local v = field and e[field] or not field and e or nil
+      out[i] = v == nil and "NULL" or '"' .. (tostring(v):gsub('[\\"]', "\\%0")) .. '"'
+    end
+    return "{" .. table.concat(out, ",") .. "}"
+  end
   -- The newest handler whose Lua pattern is found in the SQL answers: fn(params, sql)
   -- returns what chat.pg.query returns (rows, or nil, message, sqlstate).
   function fake.on_sql(pattern, fn) table.insert(fake.pg_handlers, 1, { pattern = pattern, fn = fn }) end

@@ -79,15 +79,8 @@ local function store_one(m)
   return stored_message(m, rows[1].id, rows[1].created_at)
 end
 
--- A PostgreSQL array literal of text elements (nil is NULL).
-local function pg_array(items, field)
-  local out = {}
-  for i, m in ipairs(items) do
-    local v = m[field]
-    out[i] = v == nil and "NULL" or '"' .. (tostring(v):gsub('[\\"]', "\\%0")) .. '"'
-  end
-  return "{" .. concat(out, ",") .. "}"
-end
+-- A PostgreSQL array literal of the items' field (nil is NULL), written in C.
+local pg_array = chat.pg.array
 
 local function store_batch(items)
   local results = {}
