@@ -173,9 +173,17 @@ function M.parse_sort(values)
       end
     end
   end
-  if #orders == 0 then return M.parse_sort(M.DEFAULT_SORT) end
+  if #orders == 0 then return M.default_orders() end
   if not seen.id then orders[#orders + 1] = { "id", orders[#orders][2] } end
   return orders
+end
+
+-- The orders of M.DEFAULT_SORT, parsed once: most requests ask for no other (a shared
+-- table, read only).
+local default_orders
+function M.default_orders()
+  default_orders = default_orders or M.parse_sort(M.DEFAULT_SORT)
+  return default_orders
 end
 
 -- The original's query says ORDER BY createdAt DESC itself and Spring appends the `sort`
@@ -184,13 +192,21 @@ end
 -- first). Clients were built against that, so chatd pages the same way.
 local ALWAYS_FIRST = { "createdAt", "DESC" }
 
--- ORDER BY text for the orders, after ALWAYS_FIRST; `which` is "inner" or "outer".
+-- ORDER BY text for the orders, after ALWAYS_FIRST; `which` is "inner" or "outer". Kept
+-- per orders table (the default one is shared): building it was a tenth of a history
+-- request's Lua instructions (CHAT_LUA_PROFILE).
+local order_texts = setmetatable({}, { __mode = "k" })
 function M.order_sql(orders, which)
+  local texts = order_texts[orders]
+  if texts and texts[which] then return texts[which] end
   local out = { SORT_COLUMNS[ALWAYS_FIRST[1]][which] .. " " .. ALWAYS_FIRST[2] }
   for _, o in ipairs(orders) do
     if o[1] ~= ALWAYS_FIRST[1] then out[#out + 1] = SORT_COLUMNS[o[1]][which] .. " " .. o[2] end
   end
-  return concat(out, ", ")
+  texts = texts or {}
+  texts[which] = concat(out, ", ")
+  order_texts[orders] = texts
+  return texts[which]
 end
 
 -- ---- the Page JSON ----
