@@ -163,6 +163,7 @@ static int redis_pipeline(lua_State *L) {
   }
   chat_task *t = chat_task_from(L);
   if (t == NULL) return luaL_error(L, "chat.redis.pipeline is only possible from a handler's own coroutine");
+  luaL_checkstack(L, MAX_ARGS + 4, "chat.redis.pipeline: a command's arguments"); /* pushed one by one below */
   pipeline *p = malloc(sizeof *p + (size_t)n * sizeof(pipeline_slot));
   if (p == NULL) return luaL_error(L, "out of memory");
   p->task = t;
@@ -191,7 +192,7 @@ static int redis_pipeline(lua_State *L) {
     }
   }
   if (--p->pending > 0) return chat_task_yield(L);
-  pipeline_push_results(L, p); /* nothing was sent */
+  pipeline_push_results(L, p); /* no command could be sent */
   return 2;
 }
 

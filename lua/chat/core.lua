@@ -22,6 +22,9 @@ PostgreSQL
       tx.query(sql, ...) as chat.pg.query, on one connection inside BEGIN/COMMIT.
       The function's first result is returned after COMMIT. If it raises, or returns
       nil, err, the transaction is rolled back and nil, err, sqlstate is returned.
+  array = chat.pg.array(list[, field])
+      a PostgreSQL array literal of the list's elements (or of each element's field), for
+      statements taking many rows as arrays: '{"1","a\"b",NULL}' (nil is NULL)
 
 Redis
   reply, err = chat.redis.call(cmd, ...)

@@ -36,6 +36,12 @@ return {
     end)() } or json.null)
     return 200, out
   end },
+  ["/probe/wide"] = { GET = function()
+    local push = { "RPUSH", "probe:wide" }
+    for i = 1, 250 do push[#push + 1] = i end -- numbers, converted on the stack
+    local replies, errors = chat.redis.pipeline { { "DEL", "probe:wide" }, push, { "LLEN", "probe:wide" } }
+    return 200, json.object { "pushed", replies[2], "length", replies[3], "errors", errors and 1 or json.null }
+  end },
   ["/probe/down"] = { GET = function()
     local replies, errors = chat.redis.pipeline { { "PING" }, { "GET", "x" } }
     return 200, json.object { "replies", #replies, "first", errors and errors[1] or json.null,
@@ -77,6 +83,13 @@ test('every reply in its place; an error reply fails only its own command', asyn
   assert.equal(res.json.errors.count, 1);
   assert.match(res.json.errors['5'], /^WRONGTYPE/);
   assert.equal(redis.cli('GET', 'probe:a'), '6', 'the commands ran on Redis, in order');
+});
+
+test('a command of 252 arguments, numbers among them, goes whole', async () => {
+  const res = await api(chatd.url, 'GET', '/probe/wide');
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, { pushed: 250, length: 250, errors: null });
+  assert.equal(redis.cli('LINDEX', 'probe:wide', '249'), '250');
 });
 
 test('with Redis stopped every command fails with a message, and the handler answers', async () => {
