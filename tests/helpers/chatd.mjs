@@ -3,6 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export const REPO = process.env.CHAT_REPO ?? path.resolve(new URL('../..', import.meta.url).pathname);
@@ -95,6 +96,21 @@ export async function startChatd({ env = {}, luaDir, port } = {}) {
       return exited;
     },
   };
+}
+
+// A copy of the scripts with one more route module, chat/routes/<name>.lua holding `source`
+// (a table of routes, as the others return), registered first: probes of the Lua API that
+// the application itself does not expose. Returns the folder, for startChatd({ luaDir }).
+export function scriptsWithRoutes(name, source) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-lua-'));
+  fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'chat', 'routes', `${name}.lua`), source);
+  const init = path.join(dir, 'chat', 'init.lua');
+  const src = fs.readFileSync(init, 'utf8');
+  const patched = src.replace('local ROUTE_MODULES = { ', `local ROUTE_MODULES = { "chat.routes.${name}", `);
+  if (patched === src) throw new Error('chat/init.lua has no ROUTE_MODULES list to add a probe to');
+  fs.writeFileSync(init, patched);
+  return dir;
 }
 
 export function pgEnv() {

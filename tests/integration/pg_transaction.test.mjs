@@ -5,10 +5,7 @@
 // of the scripts, against the real PostgreSQL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startChatd, api, sql, uniqueStudyId, REPO } from '../helpers/chatd.mjs';
+import { startChatd, api, sql, uniqueStudyId, scriptsWithRoutes } from '../helpers/chatd.mjs';
 
 // POST /tx-probe?a=<study>&b=<study>&end=commit|fail|raise&hold=<seconds>: creates two rooms
 // in one transaction, optionally waits inside it, then ends it the way `end` says.
@@ -34,15 +31,7 @@ return { ["/tx-probe"] = { POST = probe } }
 
 let chatd;
 before(async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-tx-'));
-  fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'chat', 'routes', 'tx_probe.lua'), PROBE);
-  const init = path.join(dir, 'chat', 'init.lua');
-  const src = fs.readFileSync(init, 'utf8');
-  const patched = src.replace('"chat.routes.actuator" }', '"chat.routes.actuator", "chat.routes.tx_probe" }');
-  assert.notEqual(patched, src);
-  fs.writeFileSync(init, patched);
-  chatd = await startChatd({ luaDir: dir });
+  chatd = await startChatd({ luaDir: scriptsWithRoutes('tx_probe', PROBE) });
 });
 after(async () => { await chatd?.stop(); });
 

@@ -5,10 +5,7 @@
 // carries on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startChatd, api, REPO } from '../helpers/chatd.mjs';
+import { startChatd, api, scriptsWithRoutes } from '../helpers/chatd.mjs';
 import { startRedis } from '../helpers/private_services.mjs';
 
 // GET /probe/pipeline?key=K: SET K 5, INCR K, GET K, INCR on a list (an error reply), a
@@ -53,14 +50,7 @@ return {
 let redis;
 let chatd;
 before(async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-lua-'));
-  fs.cpSync(path.join(REPO, 'lua'), dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'chat', 'routes', 'probe.lua'), PROBE);
-  const init = path.join(dir, 'chat', 'init.lua');
-  const src = fs.readFileSync(init, 'utf8');
-  const patched = src.replace('local ROUTE_MODULES = { "chat.routes.rooms",', 'local ROUTE_MODULES = { "chat.routes.probe", "chat.routes.rooms",');
-  assert.notEqual(patched, src, 'the probe routes are registered');
-  fs.writeFileSync(init, patched);
+  const dir = scriptsWithRoutes('probe', PROBE);
   redis = await startRedis();
   chatd = await startChatd({ luaDir: dir, env: { SPRING_DATA_REDIS_PORT: String(redis.port), CHAT_KAFKA_ENABLED: '0',
     CHAT_REDIS_TIMEOUT_MS: '500' } });
