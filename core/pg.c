@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "pg.h"
 #include "pg_statements.h"
@@ -166,8 +167,7 @@ static void conn_teardown(chat_pg_conn *c) {
 
 static void schedule_retry(chat_pg_conn *c) {
   if (c->pool->closing) return;
-  uv_timer_start(&c->retry, on_retry, (uint64_t)c->backoff_ms, 0);
-  c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+  uv_timer_start(&c->retry, on_retry, chat_backoff_take(&c->backoff_ms, BACKOFF_MAX_MS), 0);
 }
 
 /* The connection is gone: its statements fail with `op_msg` (as a connection failure,

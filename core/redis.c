@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "redis.h"
 
@@ -111,8 +112,7 @@ static void on_retry(uv_timer_t *t) { redis_connect(t->data); }
 
 static void schedule_retry(chat_redis *r) {
   if (r->closing) return;
-  uv_timer_start(&r->retry, on_retry, (uint64_t)r->backoff_ms, 0);
-  r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+  uv_timer_start(&r->retry, on_retry, chat_backoff_take(&r->backoff_ms, BACKOFF_MAX_MS), 0);
 }
 
 static void watch_closed(uv_handle_t *h) {

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "backoff.h"
 #include "log.h"
 
 enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000, IDLE_PROBE_MS = 1000 };
@@ -52,8 +53,7 @@ static void on_retry(uv_timer_t *t) { connect_now(t->data); }
 
 static void schedule_retry(chat_redis_subscriber *s) {
   if (s->closing) return;
-  uv_timer_start(&s->retry, on_retry, (uint64_t)s->backoff_ms, 0);
-  s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+  uv_timer_start(&s->retry, on_retry, chat_backoff_take(&s->backoff_ms, BACKOFF_MAX_MS), 0);
 }
 
 static void conn_closed(uv_handle_t *h) {
