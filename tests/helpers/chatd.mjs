@@ -5,6 +5,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { watchExit, waitServing } from './process.mjs';
 
 export const REPO = process.env.CHAT_REPO ?? path.resolve(new URL('../..', import.meta.url).pathname);
 const BIN = process.env.CHATD_BIN ?? path.join(REPO, 'build', 'chatd');
@@ -50,25 +51,10 @@ export async function startChatd({ env = {}, luaDir, port } = {}) {
       logs.push(line);
     }
   });
-  let exited = null;
-  const exitPromise = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    exited = { code, signal };
-    resolve(exited);
-  }));
+  const child = watchExit(proc);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (exited) throw new Error(`chatd exited (${JSON.stringify(exited)}):\n${logs.join('\n')}`);
-    try {
-      const res = await fetch(`${url}/actuator/health/readiness`);
-      if (res.status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`chatd not ready within 30 s:\n${logs.join('\n')}`);
-    }
-    await sleep(100);
-  }
+  await waitServing('chatd', proc, child, async () => (await fetch(`${url}/actuator/health/readiness`)).status === 200,
+    { timeoutMs: 30000, everyMs: 100, logs });
   const sanitizerReport = () => logs.filter((l) => /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(l));
   return {
     url, port, proc, logs,
@@ -85,12 +71,7 @@ export async function startChatd({ env = {}, luaDir, port } = {}) {
     },
     // SIGTERM, then checks the exit was clean and no sanitizer complained.
     async stop() {
-      if (!exited) {
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
-        await exitPromise;
-        clearTimeout(timer);
-      }
+      const exited = await child.stop(15000);
       const report = sanitizerReport();
       if (report.length) throw new Error(`sanitizer report:\n${logs.join('\n')}`);
       return exited;

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO, freePort, sleep } from './chatd.mjs';
+import { REPO, freePort } from './chatd.mjs';
+import { watchExit, waitServing } from './process.mjs';
 
 // Starts Prometheus on a free loopback port, scraping `targets` (host:port) at
 // /actuator/prometheus as job `job` every `intervalSeconds`, with the rule files (copied
@@ -37,24 +38,13 @@ export async function startPrometheus({ targets, rules = [], job = 'chat-service
     '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (chunk) => log.push(...chunk.split('\n').filter(Boolean)));
-  let exited = null;
-  const exit = new Promise((resolve) => proc.on('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
+  const child = watchExit(proc);
   proc.on('error', (e) => {
-    exited = { error: e.code === 'ENOENT' ? 'no prometheus binary: run deploy/dev/install-deps.sh' : e.message };
+    child.exited = { error: e.code === 'ENOENT' ? 'no prometheus binary: run deploy/dev/install-deps.sh' : e.message };
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    if (exited) throw new Error(`prometheus exited (${JSON.stringify(exited)}):\n${log.join('\n')}`);
-    try {
-      if ((await fetch(`${url}/-/ready`)).status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`prometheus not ready within 20 s:\n${log.join('\n')}`);
-    }
-    await sleep(100);
-  }
+  await waitServing('prometheus', proc, child, async () => (await fetch(`${url}/-/ready`)).status === 200,
+    { timeoutMs: 20000, everyMs: 100, logs: log });
   const get = async (apiPath, params = {}) => {
     const res = await fetch(`${url}${apiPath}?${new URLSearchParams(params)}`);
     const body = await res.json();
@@ -68,12 +58,7 @@ export async function startPrometheus({ targets, rules = [], job = 'chat-service
     rules: async () => (await get('/api/v1/rules')).groups.flatMap((g) => g.rules.map((r) => ({ ...r, group: g.name }))),
     targets: async () => (await get('/api/v1/targets')).activeTargets,
     async stop() {
-      if (!exited) {
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 10000);
-        await exit;
-        clearTimeout(timer);
-      }
+      await child.stop(10000);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

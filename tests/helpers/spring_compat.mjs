@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO, freePort, sleep } from './chatd.mjs';
+import { REPO, freePort } from './chatd.mjs';
+import { watchExit, waitServing } from './process.mjs';
 
 const JAR = process.env.SPRING_COMPAT_JAR
   ?? path.join(REPO, '.dev', 'spring-compat', 'target', 'spring-compat.jar');
@@ -32,31 +33,12 @@ export async function startSpringCompat({ databaseUrl, redisPort, tz, jdbcZone =
     s.setEncoding('utf8');
     s.on('data', (d) => logs.push(...d.split('\n').filter(Boolean)));
   }
-  let exited = null;
-  const exit = new Promise((r) => proc.on('exit', (code, signal) => { exited = { code, signal }; r(exited); }));
+  const child = watchExit(proc);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90000;
-  for (;;) {
-    if (exited) throw new Error(`spring-compat exited ${JSON.stringify(exited)}:\n${logs.join('\n')}`);
-    try {
-      const res = await fetch(`${url}/fixture/health`);
-      if (res.status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`spring-compat not up within 90 s:\n${logs.join('\n')}`);
-    }
-    await sleep(250);
-  }
+  await waitServing('spring-compat', proc, child, async () => (await fetch(`${url}/fixture/health`)).status === 200,
+    { timeoutMs: 90000, everyMs: 250, logs });
   return {
     url, logs,
-    async stop() {
-      if (!exited) {
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 20000);
-        await exit;
-        clearTimeout(timer);
-      }
-    },
+    async stop() { await child.stop(20000); },
   };
 }
