@@ -47,34 +47,14 @@ end
 
 -- On a Redis Cluster the room id is the presence key's hash tag, so a room's keys and its
 -- channels share a shard; the original (never on a cluster) reads the plain name.
-local cluster = chat.config.redis_cluster
-local PRESENCE_KEY = cluster and "chatroom:presence:{%d}" or "chatroom:presence:%d"
+local PRESENCE_KEY = chat.config.redis_cluster and "chatroom:presence:{%d}" or "chatroom:presence:%d"
 local function presence_key(room_id) return fmt(PRESENCE_KEY, room_id) end
 local function session_key(session_id) return fmt("chatroom:session:%s", session_id) end
 
--- Removes a member's entry only if it still belongs to this session: the same member may
--- have joined again from another tab, and that newer entry must survive this one's close.
--- The session's own record of the room goes either way. One round trip.
---
--- On a cluster the room's hash and the session's are on different shards, which no script
--- may span: each is written by its own command (the *_ONE scripts), and an entry written
--- without its session record (a pod dying in between) expires with its TTL.
-local REMOVE_IF_OWNED = [[
-redis.call('HDEL', KEYS[2], ARGV[3])
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[4], 1, true)) then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return 1
-end
-return 0]]
-
-local REMOVE_ONE_IF_OWNED = [[
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[3], 1, true)) then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return 1
-end
-return 0]]
+-- Every write touches one key per command, so a room's hash and a session's (on different
+-- shards of a Redis Cluster) never meet in one script; the commands of one change go
+-- together in one round trip (chat.redis.pipeline). An entry written without its session
+-- record (a pod dying in between) expires with its TTL.
 
 -- One hash field and the hash's expiry, atomically (no entry without TTL).
 local SET_ONE = [[
@@ -82,24 +62,30 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1]]
 
-local function put_one(key, field, value)
-  return chat.redis.call("EVAL", SET_ONE, 1, key, field, value, TTL_SECONDS)
+-- Removes a member's entry only if it still belongs to this session: the same member may
+-- have joined again from another tab, and that newer entry must survive this one's close.
+-- ARGV[2] and ARGV[3]: the owner's mark, plain and escaped.
+local REMOVE_IF_OWNED = [[
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and (string.find(cur, ARGV[2], 1, true) or string.find(cur, ARGV[3], 1, true)) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0]]
+
+-- The commands writing a room's entry and the session's record of it, appended to `out`.
+local function put_commands(out, room_id, member_id, stored, session_id)
+  out[#out + 1] = { "EVAL", SET_ONE, 1, presence_key(room_id), tostring(member_id), stored, TTL_SECONDS }
+  out[#out + 1] = { "EVAL", SET_ONE, 1, session_key(session_id), tostring(room_id), tostring(member_id), TTL_SECONDS }
+  return out
 end
 
--- The room's entry and the session's record of it, on a cluster.
-local function put_apart(room_id, member_id, stored, session_id)
-  local ok, err = put_one(presence_key(room_id), tostring(member_id), stored)
-  if ok then ok, err = put_one(session_key(session_id), tostring(room_id), tostring(member_id)) end
-  return ok, err
+-- Runs the commands in one round trip: true, or nil and the first failure.
+local function run(commands)
+  local _, errors = chat.redis.pipeline(commands)
+  if errors then return nil, errors[next(errors)] end
+  return true
 end
-
--- Both hashes and their expiry in one round trip (and atomically: no entry without TTL).
-local ADD = [[
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1]]
 
 function M.add(room_id, member_id, nickname, session_id)
   local entry = json.encode_ordered({
@@ -108,15 +94,7 @@ function M.add(room_id, member_id, nickname, session_id)
   })
   local stored = json.quote(entry)
   remember(session_id, room_id, member_id, stored)
-  local ok, err
-  if cluster then
-    ok, err = put_apart(room_id, member_id, stored, session_id)
-  else
-    ok, err = chat.redis.call("EVAL", ADD, 2, presence_key(room_id), session_key(session_id),
-                              tostring(member_id), stored, tostring(room_id), TTL_SECONDS)
-  end
-  if not ok then return nil, err end
-  return true
+  return run(put_commands({}, room_id, member_id, stored, session_id))
 end
 
 function M.remove(room_id, member_id, session_id)
@@ -125,19 +103,11 @@ function M.remove(room_id, member_id, session_id)
   -- its quotes are escaped) and as earlier chatd versions did (a plain object).
   local owned = '"sessionId":"' .. session_id .. '"'
   local escaped = (owned:gsub('"', '\\"'))
-  local ok, err
-  if cluster then
-    ok, err = chat.redis.call("HDEL", session_key(session_id), tostring(room_id))
-    if ok then
-      ok, err = chat.redis.call("EVAL", REMOVE_ONE_IF_OWNED, 1, presence_key(room_id), tostring(member_id),
-                                owned, escaped)
-    end
-  else
-    ok, err = chat.redis.call("EVAL", REMOVE_IF_OWNED, 2, presence_key(room_id), session_key(session_id),
-                              tostring(member_id), owned, tostring(room_id), escaped)
-  end
-  if not ok then return nil, err end
-  return true
+  -- The session's record goes either way.
+  return run {
+    { "HDEL", session_key(session_id), tostring(room_id) },
+    { "EVAL", REMOVE_IF_OWNED, 1, presence_key(room_id), tostring(member_id), owned, escaped },
+  }
 end
 
 -- The presence list of a room as the JSON array clients receive, sorted by joinedAt.
@@ -180,34 +150,8 @@ function M.session_rooms(session_id)
   return rooms
 end
 
--- Many entries in one round trip: ARGV is (room, member, entry, session) repeated, then the TTL.
-local RESTORE = [[
-local ttl = ARGV[#ARGV]
-for i = 1, #ARGV - 1, 4 do
-  local pk, sk = 'chatroom:presence:' .. ARGV[i], 'chatroom:session:' .. ARGV[i + 3]
-  redis.call('HSET', pk, ARGV[i + 1], ARGV[i + 2])
-  redis.call('EXPIRE', pk, ttl)
-  redis.call('HSET', sk, ARGV[i], ARGV[i + 1])
-  redis.call('EXPIRE', sk, ttl)
-end
-return 1]]
+-- Entries per round trip when restoring (two commands each; a pipeline takes 1,024).
 local RESTORE_BATCH = 250
-
-local function restore_batch(args, rooms)
-  local ok, err
-  if cluster then
-    for i = 1, #args, 4 do
-      ok, err = put_apart(args[i], args[i + 1], args[i + 2], args[i + 3])
-      if not ok then return nil, err end
-    end
-  else
-    args[#args + 1] = TTL_SECONDS
-    ok, err = chat.redis.call("EVAL", RESTORE, 0, table.unpack(args))
-    if not ok then return nil, err end
-  end
-  for room_id in pairs(rooms) do M.publish(room_id) end
-  return true
-end
 
 -- Writes this instance's sessions' entries back to Redis (they are unchanged if Redis kept
 -- them) and pushes the lists of their rooms. Returns how many entries, or nil and an error.
@@ -216,21 +160,22 @@ function M.restore()
   local entries = {}
   for session_id, rooms in pairs(mine) do
     for room_id, e in pairs(rooms) do
-      entries[#entries + 1] = { tostring(room_id), tostring(e.member), e.entry, session_id, room_id }
+      entries[#entries + 1] = { room = room_id, member = e.member, entry = e.entry, session = session_id }
     end
   end
   for first = 1, #entries, RESTORE_BATCH do
-    local args, rooms = {}, {}
+    local commands, rooms = {}, {}
     for i = first, math.min(first + RESTORE_BATCH - 1, #entries) do
       local e = entries[i]
-      for k = 1, 4 do args[#args + 1] = e[k] end
-      rooms[e[5]] = true
+      put_commands(commands, e.room, e.member, e.entry, e.session)
+      rooms[e.room] = true
     end
-    local ok, err = restore_batch(args, rooms)
+    local ok, err = run(commands)
     if not ok then
       chat.log.warn("cannot restore presence after the Redis outage: %s", tostring(err))
       return nil, err
     end
+    for room_id in pairs(rooms) do M.publish(room_id) end
   end
   if #entries > 0 then chat.log.info("restored %d presence entries after the Redis outage", #entries) end
   return #entries

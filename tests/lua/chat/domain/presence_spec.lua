@@ -17,6 +17,12 @@ describe("chat.domain.presence", function()
     end
   end
 
+  local function evals()
+    local out = {}
+    for _, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then out[#out + 1] = c end end
+    return out
+  end
+
   -- Runs a recorded EVAL's script as Redis would, on the fake's hashes (flat lists in
   -- fake.redis_data): the fake's own EVAL only records it.
   local function run_script(call)
@@ -44,22 +50,23 @@ describe("chat.domain.presence", function()
   describe("add", function()
     it("stores the entry as a JSON string holding its JSON, as the original's Redis serializer does", function()
       assert.is_true(presence.add(1, 7, "홍길동", "s1"))
-      local call = last_eval()
-      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7",
+      local call = evals()[1]
+      assert.same({ 1, "chatroom:presence:1", "7",
         '"{\\"memberId\\":7,\\"nickname\\":\\"홍길동\\",\\"sessionId\\":\\"s1\\",\\"joinedAt\\":\\"2025-01-09T05:30:00.5\\"}"',
-        "1", 86400 }, { table.unpack(call, 3) })
-      assert.equal(E7, json.decode(call[7]), "the string is the entry's JSON")
+        86400 }, { table.unpack(call, 3) })
+      assert.equal(E7, json.decode(call[6]), "the string is the entry's JSON")
+      assert.same({ 1, "chatroom:session:s1", "1", "7", 86400 }, { table.unpack(last_eval(), 3) })
     end)
 
     it("writes a null nickname", function()
       fake.clock = 1736400600.25
       presence.add(1, 8, nil, "s8")
-      assert.equal(json.quote(E8), last_eval()[7])
+      assert.equal(json.quote(E8), evals()[1][6])
     end)
 
     it("writes both hashes, which the list then reads back", function()
       presence.add(1, 7, "홍길동", "s1")
-      assert.equal(1, run_script(last_eval()))
+      for _, c in ipairs(evals()) do assert.equal(1, run_script(c)) end
       assert.same({ "7", json.quote(E7) }, fake.redis_data["chatroom:presence:1"])
       assert.same({ "1", "7" }, fake.redis_data["chatroom:session:s1"])
       assert.equal("[" .. E7 .. "]", presence.list_json(1))
@@ -107,12 +114,6 @@ describe("chat.domain.presence", function()
       presence = require "chat.domain.presence"
     end)
 
-    local function evals()
-      local out = {}
-      for _, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then out[#out + 1] = c end end
-      return out
-    end
-
     it("tags the room's key with its id and touches one key per command: no script spans two shards", function()
       assert.is_true(presence.add(1, 7, "홍길동", "s1"))
       local calls = evals()
@@ -149,10 +150,11 @@ describe("chat.domain.presence", function()
   end)
 
   describe("remove", function()
-    it("asks for the owning session's mark in both forms: ARGV[2] plain, ARGV[4] escaped", function()
+    it("drops the session's record and asks for the owning session's mark in both forms: ARGV[2] plain, ARGV[3] escaped", function()
       assert.is_true(presence.remove(1, 7, "s1"))
-      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
-                    '\\"sessionId\\":\\"s1\\"' }, { table.unpack(last_eval(), 3) })
+      assert.same({ "HDEL", "chatroom:session:s1", "1" }, fake.redis_calls[#fake.redis_calls - 1])
+      assert.same({ 1, "chatroom:presence:1", "7", '"sessionId":"s1"', '\\"sessionId\\":\\"s1\\"' },
+        { table.unpack(last_eval(), 3) })
     end)
 
     it("removes an entry in the JSON string form only for the session that owns it", function()
@@ -160,7 +162,8 @@ describe("chat.domain.presence", function()
       fake.redis_data["chatroom:session:s10"] = { "1", "7" }
       presence.remove(1, 7, "s10") -- the member rejoined from another tab: s1 owns the entry now
       assert.equal(0, run_script(last_eval()))
-      assert.same({}, fake.redis_data["chatroom:session:s10"], "the closing session's record goes either way")
+      assert.same({ "HDEL", "chatroom:session:s10", "1" }, fake.redis_calls[#fake.redis_calls - 1],
+        "the closing session's record goes either way")
       assert.same({ "7", json.quote(E7), "41", json.quote(E41) }, fake.redis_data["chatroom:presence:1"])
       presence.remove(1, 7, "s1")
       assert.equal(1, run_script(last_eval()))
@@ -230,9 +233,12 @@ describe("chat.domain.presence", function()
       fake.redis_calls = {}
 
       assert.equal(2, presence.restore())
-      local call = last_eval()
-      assert.equal(0, call[3], "no KEYS: the script names the keys")
-      run_script(call)
+      local calls = evals()
+      assert.equal(4, #calls, "an entry and a session record per present member, one key each")
+      for _, c in ipairs(calls) do
+        assert.equal(1, c[3])
+        run_script(c)
+      end
       local function members(room)
         local h, out = fake.redis_data["chatroom:presence:" .. room] or {}, {}
         for k = 1, #h, 2 do out[#out + 1] = h[k] end

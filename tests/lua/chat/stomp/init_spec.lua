@@ -87,8 +87,8 @@ describe("chat.stomp", function()
 
     it("join: adds the presence entry, stores and publishes the JOIN, publishes no presence update", function()
       assert.is_true(stomp.send("s1", "/app/chat.join", {}, '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동"}'))
-      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", json.quote(E7),
-                    "1", 86400 }, eval_args(1))
+      assert.same({ 1, "chatroom:presence:1", "7", json.quote(E7), 86400 }, eval_args(1))
+      assert.same({ 1, "chatroom:session:s1", "1", "7", 86400 }, eval_args(2))
       local join = '{"chatRoomId":1,"id":9,"senderId":0,"senderNickname":"홍길동","content":"홍길동님이 입장하셨습니다.",'
         .. '"messageType":"JOIN","createdAt":"2025-01-09T05:30:00"}'
       assert.same({ '["' .. CLASS .. '",' .. join .. ']' }, fake.published("chat:messages"))
@@ -117,8 +117,8 @@ describe("chat.stomp", function()
       assert.is_true(stomp.send("s1", "/app/chat.leave", {}, '{"chatRoomId":1,"senderId":7,"senderNickname":"홍길동"}'))
       local remove
       for i, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then remove = eval_args(i) end end
-      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
-                    '\\"sessionId\\":\\"s1\\"' }, remove)
+      assert.same({ 1, "chatroom:presence:1", "7", '"sessionId":"s1"', '\\"sessionId\\":\\"s1\\"' }, remove)
+      assert.is_true(fake.redis_called("HDEL"), "the session's record of the room goes")
       local payload = fake.published("chat:messages")
       assert.equal(1, #payload)
       assert.matches('"content":"홍길동님이 퇴장하셨습니다%.","messageType":"LEAVE"', payload[1])
@@ -130,8 +130,9 @@ describe("chat.stomp", function()
       fake.redis_data["chatroom:session:s1"] = { "1", "7" }
       fake.redis_data["chatroom:presence:1"] = { "41", json.quote(E41) }
       stomp.disconnect("s1")
-      assert.same({ 2, "chatroom:presence:1", "chatroom:session:s1", "7", '"sessionId":"s1"', "1",
-                    '\\"sessionId\\":\\"s1\\"' }, eval_args(3))
+      local remove
+      for i, c in ipairs(fake.redis_calls) do if c[1] == "EVAL" then remove = eval_args(i) end end
+      assert.same({ 1, "chatroom:presence:1", "7", '"sessionId":"s1"', '\\"sessionId\\":\\"s1\\"' }, remove)
       assert.same({ '{"chatRoomId":1,"members":[' .. E41 .. ']}' }, fake.published("chat:presence"))
       assert.same({}, fake.published("chat:messages"))
       assert.is_nil(fake.redis_data["chatroom:session:s1"])
