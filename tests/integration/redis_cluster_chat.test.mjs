@@ -72,6 +72,16 @@ after(async () => {
   if (problems.length) throw new Error(problems.join('\n'));
 });
 
+// Live again: each subscriber got every one of `records` sent from `since` on within 3 s.
+function assertLiveFrom(subs, roomId, records, since, label) {
+  for (const sub of subs) {
+    const arrived = new Map(chats(sub, roomId).map((m) => [m.content, m.at]));
+    const late = records.filter((r) => r.at >= since)
+      .map((r) => ({ content: r.content, ms: arrived.get(r.content) - r.at })).filter((x) => !(x.ms <= 3000));
+    assert.deepEqual(late, [], `${sub.inst.name}: messages sent after the ${label} delivered live (latency ≤ 3 s)`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // waiting, metrics
 
@@ -527,12 +537,7 @@ test('a room\'s slot moved to another master under 20 messages/s: nothing refuse
   await assertExactlyOnce(subC, room.id, 15000, 'resharding');
 
   // Live after the move: what was sent from a second after it arrived within 3 s.
-  for (const sub of [subB, subC]) {
-    const arrived = new Map(chats(sub, room.id).map((m) => [m.content, m.at]));
-    const late = sender.records.filter((r) => r.at >= movedAt + 1000)
-      .map((r) => ({ content: r.content, ms: arrived.get(r.content) - r.at })).filter((x) => !(x.ms <= 3000));
-    assert.deepEqual(late, [], `${sub.inst.name}: messages sent after the move delivered live (latency ≤ 3 s)`);
-  }
+  assertLiveFrom([subB, subC], room.id, sender.records, movedAt + 1000, 'move');
   // The subscriptions are on the new master's shard now, none left on the old one.
   const channel = `chat:messages:{${room.id}}`;
   const perNode = cluster.shardNumSubByNode(channel);
@@ -646,12 +651,7 @@ test('the master of a room\'s slot killed under 20 messages/s: delivery resumes 
   await assertExactlyOnce(subC, room.id, 20000, 'failover');
 
   // Live again: what was sent from 2 s after the resumption arrived within 3 s.
-  for (const sub of [subB, subC]) {
-    const arrived = new Map(chats(sub, room.id).map((m) => [m.content, m.at]));
-    const late = o.receipted.filter((r) => r.at >= resumedAt + 2000)
-      .map((r) => ({ content: r.content, ms: arrived.get(r.content) - r.at })).filter((x) => !(x.ms <= 3000));
-    assert.deepEqual(late, [], `${sub.inst.name}: messages sent after the failover delivered live (latency ≤ 3 s)`);
-  }
+  assertLiveFrom([subB, subC], room.id, o.receipted, resumedAt + 2000, 'failover');
 
   for (const inst of [a, b, c]) {
     assert.equal(inst.proc.exitCode, null, `${inst.name} is still running`);
