@@ -13,6 +13,7 @@
  * not accepted is an answer (nil and the reason with its 1-based byte position), never an
  * error: request bodies come from clients. Only a wrong argument type raises. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json_decode.h"
@@ -119,6 +120,7 @@ typedef struct {
   lua_Number seconds;
   const char *text;
   size_t len;
+  char number[48]; /* a number in a string field, as text: Lua's conversion would live on the popped slot only */
 } field_value;
 
 static void read_field(lua_State *L, enum field_kind kind, field_value *v, lua_Integer row, int field) {
@@ -133,7 +135,14 @@ static void read_field(lua_State *L, enum field_kind kind, field_value *v, lua_I
     break;
   case FIELD_STRING:
     ok = type == LUA_TSTRING || type == LUA_TNUMBER;
-    if (ok) v->text = lua_tolstring(L, -1, &v->len);
+    if (type == LUA_TSTRING) {
+      v->text = lua_tolstring(L, -1, &v->len);
+    } else if (ok) {
+      v->len = lua_isinteger(L, -1)
+                   ? (size_t)snprintf(v->number, sizeof v->number, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1))
+                   : (size_t)snprintf(v->number, sizeof v->number, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, -1));
+      v->text = v->number;
+    }
     break;
   case FIELD_LOCALTIME:
     ok = type == LUA_TNUMBER;

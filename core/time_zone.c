@@ -138,9 +138,11 @@ size_t chat_time_local_iso(char *buf, size_t len, time_t secs, long micros, chat
   long year = (long)tm.tm_year + 1900;
   if (len < 32 || year < 0 || year > 9999) {
     size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (micros > 0 && n + 8 <= len) n += (size_t)snprintf(buf + n, len - n, ".%06ld", micros);
-    while (micros > 0 && buf[n - 1] == '0') n--;
-    buf[n] = '\0';
+    if (micros > 0 && n + 8 <= len) {
+      n += (size_t)snprintf(buf + n, len - n, ".%06ld", micros);
+      while (buf[n - 1] == '0') n--;
+      buf[n] = '\0';
+    }
     return n;
   }
   char *p = put_digits(buf, year, 4);

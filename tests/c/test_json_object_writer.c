@@ -41,6 +41,13 @@ static void check_texts(lua_State *L) {
   CHECK(run(L, "local text = write { { id = 9.0, chat_room_id = -1, content = 12, created_at = 0 } }\n"
                "assert(text == '{\"id\":9,\"chatRoomId\":-1,\"senderNickname\":null,\"content\":\"12\",'\n"
                "  .. '\"createdAt\":\"1970-01-01T00:00:00\"}', text)"));
+  /* Numbers in string fields, many rows: the buffer grows while their text is held. */
+  CHECK(run(L, "local rows = {}\n"
+               "for i = 1, 3000 do rows[i] = { id = i, chat_room_id = 1, content = i % 2 == 0 and i or i + 0.5, created_at = 0 } end\n"
+               "local text = write(rows)\n"
+               "assert(text:find('\"content\":\"3000\"', 1, true) and text:find('\"content\":\"2999.5\"', 1, true))\n"
+               "collectgarbage()\n"
+               "assert(#text > 3000 * 80)"));
   CHECK(run(L, "local text = write { { id = math.mininteger, chat_room_id = math.maxinteger, created_at = 0.9999999 } }\n"
                "assert(text == '{\"id\":-9223372036854775808,\"chatRoomId\":9223372036854775807,'\n"
                "  .. '\"senderNickname\":null,\"content\":null,\"createdAt\":\"1970-01-01T00:00:01\"}', text)"));

@@ -59,6 +59,15 @@ static void test_text(void) {
   CHECK_STR(buf, "2025-01-09T14:30:00.12");
   chat_time_local_iso(buf, sizeof buf, 1736400600, 0, &utc);
   CHECK_STR(buf, "2025-01-09T05:30:00");
+  /* Written digit by digit; the general path (a short buffer, a year past 9999) agrees,
+   * and a fraction that does not fit is left out without touching the seconds' zeros. */
+  char small[24];
+  chat_time_local_iso(small, sizeof small, 1736400600, 120000, &utc);
+  CHECK_STR(small, "2025-01-09T05:30:00");
+  chat_time_local_iso(buf, sizeof buf, 253402300800, 500000, &utc);
+  CHECK_STR(buf, "10000-01-01T00:00:00.5");
+  chat_time_local_iso(buf, sizeof buf, -62135596800 - 86400, 0, &utc);
+  CHECK_STR(buf, "0000-12-31T00:00:00");
   chat_time_offset_iso(buf, sizeof buf, 1736400600, 5, &seoul);
   CHECK_STR(buf, "2025-01-09T14:30:00.005+09:00");
   chat_time_offset_iso(buf, sizeof buf, 1736400600, 999, &utc);
