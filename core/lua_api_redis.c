@@ -52,6 +52,14 @@ static void on_redis_reply(redisReply *reply, const char *err, void *ud) {
   }
 }
 
+/* One command to the single Redis or, on a cluster, to its slot's node: 0 when cb will be
+ * called, -1 (cb not called) when it cannot be sent. */
+static int send_command(chat_runtime *rt, int argc, const char **argv, const size_t *argvlen,
+                        chat_redis_reply_cb cb, void *ud) {
+  return rt->redis_cluster ? chat_redis_cluster_command(rt->redis_cluster, argc, argv, argvlen, cb, ud)
+                           : chat_redis_command(rt->redis, argc, argv, argvlen, cb, ud);
+}
+
 static int redis_call(lua_State *L) {
   chat_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
   int argc = lua_gettop(L);
@@ -68,8 +76,7 @@ static int redis_call(lua_State *L) {
   }
   chat_task *t = chat_task_from(L);
   if (t == NULL) return luaL_error(L, "chat.redis.call is only possible from a handler's own coroutine");
-  int sent = rt->redis_cluster ? chat_redis_cluster_command(rt->redis_cluster, argc, argv, argvlen, on_redis_reply, t)
-                               : chat_redis_command(rt->redis, argc, argv, argvlen, on_redis_reply, t);
+  int sent = send_command(rt, argc, argv, argvlen, on_redis_reply, t);
   if (sent < 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "Redis is unavailable");
@@ -181,9 +188,7 @@ static int redis_pipeline(lua_State *L) {
       argv[a] = lua_tolstring(L, -1, &argvlen[a]);
     }
     p->slot[i - 1] = (pipeline_slot){.owner = p, .index = (int)i};
-    int sent = rt->redis_cluster
-                   ? chat_redis_cluster_command(rt->redis_cluster, argc, argv, argvlen, on_pipeline_reply, &p->slot[i - 1])
-                   : chat_redis_command(rt->redis, argc, argv, argvlen, on_pipeline_reply, &p->slot[i - 1]);
+    int sent = send_command(rt, argc, argv, argvlen, on_pipeline_reply, &p->slot[i - 1]);
     lua_pop(L, argc + 1);
     if (sent < 0) {
       lua_pushliteral(L, "Redis is unavailable");
