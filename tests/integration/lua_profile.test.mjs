@@ -40,3 +40,15 @@ test('the scripts\' profile is written at stop, naming the functions that served
   assert.ok(rows.some((r) => r.script === 'chat/domain/messages.lua' && r.name === 'history'), text);
   assert.ok(chatd.logs.some((l) => l.includes('Lua profile') && l.includes(file)), 'the write is logged');
 });
+
+test('a profile that cannot be written is logged as an error, and the stop is still clean', async () => {
+  const file = '/nonexistent-folder/lua.profile';
+  const chatd = await startChatd({ env: { CHAT_LUA_PROFILE: file, CHAT_KAFKA_ENABLED: '0' } });
+  const res = await api(chatd.url, 'GET', '/actuator/health');
+  assert.equal(res.status, 200);
+  const exited = await chatd.stop();
+  assert.equal(exited.code, 0, 'a clean exit');
+  const line = chatd.logs.find((l) => l.includes('cannot write the Lua profile'));
+  assert.ok(line, chatd.logs.slice(-5).join('\n'));
+  assert.match(line, /"level":"ERROR".*\/nonexistent-folder\/lua\.profile: No such file or directory/);
+});
